@@ -1,0 +1,130 @@
+"""Streaming, atomic result files: nothing is held in memory that is already on disk.
+
+Each table is appended in row groups to ``NAME.partial`` and renamed to ``NAME`` when the
+run closes, normally or on Ctrl-C/SIGTERM; a reader therefore never sees a half-written
+file. Small tables (``summary.json``) are replaced atomically on every update.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FLUSH_ROWS = 65_536  # rows buffered per table before a row group is written
+FLUSH_S = 2.0  # [s] wall time after which buffered rows are written anyway
+
+
+class TableWriter:
+    """Appends column batches to one Parquet file, flushing by size and by time.
+
+    Args:
+        path: Final path of the file.
+        schema: The table's Arrow schema (every batch must have its columns).
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.schema = schema
+        self._writer = pq.ParquetWriter(self.partial, schema)
+        self._pending: list[pa.RecordBatch] = []
+        self._rows = 0
+        self._last_flush = time.monotonic()
+        self.rows_written = 0
+
+    def append(self, columns: dict[str, Any]) -> None:
+        """Buffer one batch of rows (a dict of equal-length arrays or lists)."""
+        batch = pa.RecordBatch.from_pydict(columns, schema=self.schema)
+        if batch.num_rows == 0:
+            return
+        self._pending.append(batch)
+        self._rows += batch.num_rows
+        if self._rows >= FLUSH_ROWS or time.monotonic() - self._last_flush > FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered rows as one row group."""
+        if self._pending:
+            self._writer.write_table(pa.Table.from_batches(self._pending, schema=self.schema))
+            self.rows_written += self._rows
+            self._pending, self._rows = [], 0
+        self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        """Flush, write the footer and move the file to its final name."""
+        if self._writer is None:
+            return
+        self.flush()
+        self._writer.close()
+        self._writer = None
+        os.replace(self.partial, self.path)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+STATUS = ("completed", "dropped", "in_flight")
+DROP_REASONS = ("", "deadline", "mec_failure", "invalid_decision")
+
+
+def task_schema() -> pa.Schema:
+    """Schema of ``tasks.parquet``: one row per task and scheduler."""
+    return pa.schema([
+        ("scheduler", pa.string()), ("task_id", pa.int64()), ("iotd", pa.int32()),
+        ("slot", pa.int32()), ("arrival_s", pa.float64()), ("target", pa.int16()),
+        ("cpu_hz", pa.float64()), ("tx_power_w", pa.float64()), ("data_bits", pa.float64()),
+        ("cycles", pa.float64()), ("gain", pa.float64()), ("rate_bps", pa.float64()),
+        ("model_latency_s", pa.float64()), ("model_energy_j", pa.float64()),
+        ("model_cost", pa.float64()), ("status", pa.string()), ("drop_reason", pa.string()),
+        ("done_s", pa.float64()), ("realized_latency_s", pa.float64()),
+        ("realized_energy_j", pa.float64()), ("rerun_local", pa.bool_()),
+    ])
+
+
+def slot_schema(n_mecs: int) -> pa.Schema:
+    """Schema of ``slots.parquet``: one row per scheduler and epoch."""
+    fields = [
+        ("scheduler", pa.string()), ("slot", pa.int32()), ("time_s", pa.float64()),
+        ("tasks", pa.int32()), ("offloaded", pa.int32()), ("model_cost", pa.float64()),
+        ("model_latency_s", pa.float64()), ("model_energy_j", pa.float64()),
+        ("decision_s", pa.float64()), ("invalid", pa.int32()), ("lower_bound", pa.float64()),
+        ("exact", pa.bool_()),
+    ]
+    for j in range(1, n_mecs + 1):
+        fields += [(f"backlog_tasks_{j}", pa.int32()), (f"backlog_cycles_{j}", pa.float64()),
+                   (f"available_{j}", pa.bool_())]
+    return pa.schema(fields)
+
+
+def channel_schema() -> pa.Schema:
+    """Schema of ``channels.parquet``: every IoTD-MEC link at every epoch."""
+    return pa.schema([("slot", pa.int32()), ("iotd", pa.int32()), ("mec", pa.int16()),
+                      ("gain", pa.float64()), ("distance_m", pa.float64())])

@@ -1,0 +1,234 @@
+"""A run: every scheduler of a scenario on the same world, written to one folder.
+
+Files written (all atomically, and flushed as the run goes):
+
+- ``scenario.yaml``: the resolved scenario (overrides, seed and slots applied);
+- ``summary.json``: per scheduler, its totals and ``"complete": true|false``;
+- ``slots.parquet``, ``tasks.parquet``, ``channels.parquet`` (see ``docs/results.md``).
+
+Ctrl-C or SIGTERM stops the run between events; the files are closed with every finished
+slot in them and the interrupted scheduler marked ``"complete": false``.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mecsim.engine.records import (
+    TableWriter,
+    channel_schema,
+    slot_schema,
+    task_schema,
+    write_json_atomic,
+    write_text_atomic,
+)
+from mecsim.engine.simulation import SchedulerError, Simulation
+from mecsim.rng import scheduler_seed
+
+CHANNELS_AUTO_LIMIT = 10_000  # write channels.parquet by default when N * M <= this
+CAPACITY_LIMITED = ("random", "greedy")  # take the scenario's greedy_max_tasks_per_mec
+
+
+class Interrupted(Exception):
+    """The run was stopped by SIGTERM (Ctrl-C raises KeyboardInterrupt)."""
+
+
+@dataclass
+class SchedulerResult:
+    """What one scheduler's simulation produced (also written to ``summary.json``)."""
+
+    name: str
+    complete: bool = False
+    error: str | None = None
+    slots: int = 0
+    wall_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    dropped_by_reason: dict[str, int] = field(default_factory=dict)
+    invalid_tasks: int = 0
+    mean_cost_per_slot: float = float("nan")
+    mean_realized_latency_s: float = float("nan")
+    mean_realized_energy_j: float = float("nan")
+    median_decision_s: float = float("nan")
+    ratio_to_optimal: float | None = None
+    optimal_exact: bool | None = None
+    model_costs: list[float] = field(default_factory=list, repr=False)
+    exact_slots: list[bool | None] = field(default_factory=list, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the fields written to ``summary.json``."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("model_costs", "exact_slots")}
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                for k, v in out.items()}
+
+
+def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
+                 channels: bool | None = None,
+                 progress: Callable[[str, int], Any] | None = None) -> list[SchedulerResult]:
+    """Run every scheduler of ``scenario`` on common random numbers; write ``out_dir``.
+
+    Args:
+        scenario: A validated scenario (seed and slots already applied).
+        out_dir: Folder to write (created if missing).
+        schedulers: ``SchedulerSpec`` list to run (default: the scenario's).
+        make: ``make(name, **params) -> Scheduler`` (default: :func:`mecsim.registry.make`).
+        channels: Force ``channels.parquet`` on or off (default: the scenario's ``output``).
+        progress: ``progress(name, total_slots)`` returning a callback
+            ``(slot, tasks) -> None`` for each scheduler, or None.
+
+    Returns:
+        One :class:`SchedulerResult` per scheduler, in order.
+    """
+    from mecsim.config import dump_scenario
+
+    if make is None:
+        from mecsim.registry import make
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "scenario.yaml", dump_scenario(scenario))
+    specs = list(schedulers if schedulers is not None else scenario.schedulers)
+    results = [SchedulerResult(spec.label) for spec in specs]
+    want_channels = _want_channels(scenario, channels)
+    writers = {
+        "tasks": TableWriter(out / "tasks.parquet", task_schema()),
+        "slots": TableWriter(out / "slots.parquet", slot_schema(scenario.mecs.count)),
+    }
+    if want_channels:
+        writers["channels"] = TableWriter(out / "channels.parquet", channel_schema())
+    summary = out / "summary.json"
+    try:
+        with _sigterm_raises():
+            for index, (spec, result) in enumerate(zip(specs, results, strict=True)):
+                on_world = _channel_writer(writers["channels"]) if want_channels and index == 0 \
+                    else None
+                tick = progress(spec.label, scenario.slots) if progress else None
+                _run_one(scenario, spec, index, make, writers, result, on_world, tick)
+                _finish(results)
+                write_json_atomic(summary, _summary(scenario, results))
+    finally:
+        for writer in writers.values():
+            writer.close()
+        _finish(results)
+        write_json_atomic(summary, _summary(scenario, results))
+    return results
+
+
+def _run_one(scenario, spec, index, make, writers, result, on_world, tick) -> None:
+    slot_rows: list[dict] = []
+
+    def on_slot(record: dict) -> None:
+        slot_rows.append(record)
+        if len(slot_rows) >= 256:
+            _flush_slots()
+
+    def _flush_slots() -> None:
+        if slot_rows:
+            writers["slots"].append({k: [r[k] for r in slot_rows] for k in slot_rows[0]})
+            slot_rows.clear()
+
+    started = time.perf_counter()
+    sim = None
+    try:
+        scheduler = make(spec.name, **_params(scenario, spec))
+        sim = Simulation(scenario, scheduler, spec.label, scenario.seed,
+                         on_tasks=writers["tasks"].append, on_slot=on_slot, on_world=on_world)
+        scheduler.reset(scheduler_seed(scenario.seed, index), sim.network)
+        sim.run(scenario.slots, tick)
+        result.complete = True
+    except SchedulerError as exc:
+        result.error = str(exc)
+    except ValueError as exc:  # unknown scheduler or bad parameters
+        result.error = f"scheduler {spec.label!r}: {exc}"
+    finally:
+        _flush_slots()
+        result.wall_s = time.perf_counter() - started
+        if sim is not None:
+            _collect(sim, result)
+
+
+def _params(scenario, spec) -> dict[str, Any]:
+    """The spec's params, with the scenario's insufficient-resources limit for baselines."""
+    params = dict(spec.params)
+    limit = scenario.greedy_max_tasks_per_mec
+    if spec.name in CAPACITY_LIMITED and limit is not None:
+        params.setdefault("max_tasks_per_mec", limit)
+    return params
+
+
+def _collect(sim: Simulation, result: SchedulerResult) -> None:
+    c = sim.counters
+    result.slots = sim.slots_done
+    result.counts = sim.counts()
+    result.dropped_by_reason = dict(c.dropped)
+    result.invalid_tasks = c.invalid
+    result.model_costs = list(sim.model_costs)
+    if result.name == "optimal":
+        result.optimal_exact = sim.inexact_slots == 0
+    if sim.model_costs:
+        result.mean_cost_per_slot = float(np.mean(sim.model_costs))
+        result.median_decision_s = float(np.median(sim.decision_s))
+    if c.completed:
+        result.mean_realized_latency_s = c.realized_latency_s / c.completed
+        result.mean_realized_energy_j = c.realized_energy_j / c.completed
+
+
+def _finish(results: list[SchedulerResult]) -> None:
+    """Fill each result's ratio to ``optimal`` over the slots both completed."""
+    reference = next((r for r in results if r.name == "optimal" and r.model_costs), None)
+    for r in results:
+        if reference is not None:
+            r.optimal_exact = reference.optimal_exact
+        if reference is None or not r.model_costs:
+            continue
+        k = min(len(r.model_costs), len(reference.model_costs))
+        base = float(np.sum(reference.model_costs[:k]))
+        r.ratio_to_optimal = float(np.sum(r.model_costs[:k])) / base if base > 0 else None
+
+
+def _summary(scenario, results: list[SchedulerResult]) -> dict[str, Any]:
+    return {"scenario": scenario.name, "seed": scenario.seed, "slots": scenario.slots,
+            "schedulers": {r.name: r.as_json() for r in results}}
+
+
+def _want_channels(scenario, channels: bool | None) -> bool:
+    if channels is not None:
+        return channels
+    setting = scenario.output.channels
+    if setting == "auto":
+        return scenario.iotds.count * scenario.mecs.count <= CHANNELS_AUTO_LIMIT
+    return bool(setting)
+
+
+def _channel_writer(writer: TableWriter):
+    def write(world) -> None:
+        n, m = world.gains.shape
+        writer.append({
+            "slot": np.full(n * m, world.slot, dtype=np.int32),
+            "iotd": np.repeat(np.arange(n, dtype=np.int32), m),
+            "mec": np.tile(np.arange(1, m + 1, dtype=np.int16), n),
+            "gain": world.gains.ravel(), "distance_m": world.distance_m.ravel(),
+        })
+    return write
+
+
+@contextmanager
+def _sigterm_raises():
+    """Turn SIGTERM into an exception so the run closes its files (main thread only)."""
+    def handler(signum, frame):
+        raise Interrupted("terminated by SIGTERM")
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,25 @@
+"""The cost model of the spec (sections 2-5): channel, cost, allocation, optimum, checks."""
+
+from mecsim.model.allocation import cpu_split, mec_cpu_cost, optimal_power
+from mecsim.model.channel import channel_gain, rate_bps, snr
+from mecsim.model.check import check_decision
+from mecsim.model.cost import TaskCost, local_cost, offload_cost
+from mecsim.model.optimum import OptimumResult, solve_optimum
+from mecsim.model.problem import Allocation, SlotProblem
+
+__all__ = [
+    "Allocation",
+    "OptimumResult",
+    "SlotProblem",
+    "TaskCost",
+    "channel_gain",
+    "check_decision",
+    "cpu_split",
+    "local_cost",
+    "mec_cpu_cost",
+    "offload_cost",
+    "optimal_power",
+    "rate_bps",
+    "snr",
+    "solve_optimum",
+]

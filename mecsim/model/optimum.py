@@ -1,0 +1,257 @@
+"""The exact optimum of a slot (spec section 5): the yardstick of every comparison.
+
+:func:`solve_optimum` picks the method:
+
+1. **exhaustive** enumeration of every placement when ``(options)^n <= exhaustive_limit``
+   (vectorised, in chunks, with :meth:`SlotProblem.batch_cost`); exact.
+2. **min-cost flow** when every task has the same cycles ``F``: MEC ``j`` serving ``n_j``
+   tasks then costs ``phi_T F n_j^2 / Fmax_j``, whose ``k``-th unit costs
+   ``phi_T F (2k - 1) / Fmax_j``. Splitting each MEC into unit slots turns the flow network
+   (source -> task -> {local, MEC unit} -> sink) into an assignment problem, solved exactly
+   by ``scipy.optimize.linear_sum_assignment``; exact for any ``n``.
+3. otherwise the best of a multi-start **local search**, reported with a **lower bound**
+   from the convex relaxation (Frank-Wolfe duality gap); not claimed optimal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from mecsim.model.problem import SlotProblem
+
+EXHAUSTIVE_LIMIT = 2_000_000
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class OptimumResult:
+    """The best placement found and how far it is known to be from the optimum.
+
+    Attributes:
+        placement: ``(n,)`` integers, 0 = local, ``j`` = MEC ``j``.
+        cost: Its slot cost.
+        lower_bound: A proven lower bound on the optimal cost (equal to ``cost`` when exact).
+        method: ``"exhaustive"``, ``"min_cost_flow"`` or ``"local_search"``.
+        exact: True when ``placement`` is proven optimal.
+    """
+
+    placement: np.ndarray
+    cost: float
+    lower_bound: float
+    method: str
+    exact: bool
+
+
+def solve_optimum(problem: SlotProblem, *, exhaustive_limit: int = EXHAUSTIVE_LIMIT,
+                  starts: int = 8, rng: np.random.Generator | None = None) -> OptimumResult:
+    """Return the optimal placement, or the best found with a lower bound where not exact.
+
+    Args:
+        problem: The slot's problem.
+        exhaustive_limit: Largest number of placements enumerated exhaustively.
+        starts: Random starts of the local search (used only when no exact method applies).
+        rng: Generator of the local search's random starts (default: seeded with 0).
+    """
+    options = _options(problem)
+    if problem.n_tasks == 0:
+        return OptimumResult(np.zeros(0, dtype=np.int64), 0.0, 0.0, "exhaustive", True)
+    if float(len(options)) ** problem.n_tasks <= exhaustive_limit:
+        return exhaustive(problem)
+    if equal_cycles(problem):
+        return min_cost_flow(problem)
+    return local_search(problem, starts=starts, rng=rng)
+
+
+def equal_cycles(problem: SlotProblem) -> bool:
+    """Return True when all tasks have the same cycles (to 1e-12 relative)."""
+    c = problem.cycles
+    return bool(c.size == 0 or np.ptp(c) <= 1e-12 * c.max())
+
+
+def exhaustive(problem: SlotProblem) -> OptimumResult:
+    """Enumerate every placement over the available options; exact."""
+    options = _options(problem)
+    n, base = problem.n_tasks, len(options)
+    total = base**n
+    powers = base ** np.arange(n, dtype=np.int64)
+    best_cost, best_index = np.inf, 0
+    for start in range(0, total, _CHUNK):
+        index = np.arange(start, min(start + _CHUNK, total), dtype=np.int64)
+        digits = (index[:, None] // powers[None, :]) % base
+        costs = problem.batch_cost(options[digits])
+        k = int(np.argmin(costs))
+        if costs[k] < best_cost:
+            best_cost, best_index = float(costs[k]), int(index[k])
+    placement = options[(best_index // powers) % base]
+    return OptimumResult(placement, best_cost, best_cost, "exhaustive", True)
+
+
+def min_cost_flow(problem: SlotProblem) -> OptimumResult:
+    """Solve the equal-cycles problem exactly as an assignment to MEC unit slots.
+
+    Only the first ``K_j`` units of MEC ``j`` can be used at the optimum, where the
+    ``K_j``-th unit's marginal cost still undercuts some task's local-minus-upload saving
+    (moving the last task of an over-full MEC local would lower the cost). Tasks that cannot
+    run locally cannot be moved there, so a MEC may also hold up to that many tasks:
+    ``K_j = max(floor((s_j / u_j + 1) / 2), n_stuck)`` with ``s_j`` the largest saving
+    over the locally feasible tasks, ``u_j`` the unit cost and ``n_stuck`` the number of
+    locally infeasible tasks.
+
+    Raises:
+        ValueError: If the tasks' cycles differ.
+    """
+    if not equal_cycles(problem):
+        raise ValueError("min_cost_flow needs equal cycles for every task; use solve_optimum")
+    n = problem.n_tasks
+    table = problem.cost_table
+    local = table[:, 0]
+    unit = problem.params.phi_t * problem.cycles[0] / problem.mec_cpu_hz  # [-] per MEC
+    free = np.isfinite(local)
+    stuck = int(n - np.count_nonzero(free))  # tasks that cannot run locally
+    blocks, owner = [], []
+    for j in np.flatnonzero(problem.available):
+        upload = table[:, j + 1]
+        saving = np.max(local[free] - upload[free], initial=-np.inf)
+        paid = int(min(n, np.floor((saving / unit[j] + 1) / 2))) if saving > unit[j] else 0
+        units = min(n, max(paid, stuck))
+        if units == 0:
+            continue  # even the first unit does not pay for itself
+        marginal = unit[j] * (2 * np.arange(1, units + 1) - 1)
+        blocks.append(upload[:, None] + marginal[None, :])
+        owner.append(np.full(units, j + 1))
+    blocks.append(np.repeat(local[:, None], n, axis=1))
+    owner.append(np.zeros(n, dtype=np.int64))
+    matrix = np.concatenate(blocks, axis=1)
+    columns = np.concatenate(owner)
+    rows, cols = linear_sum_assignment(_finite(matrix))
+    placement = np.zeros(n, dtype=np.int64)
+    placement[rows] = columns[cols]
+    cost = problem.cost(placement)
+    return OptimumResult(placement, cost, cost, "min_cost_flow", True)
+
+
+def local_search(problem: SlotProblem, *, starts: int = 8,
+                 rng: np.random.Generator | None = None, max_moves: int | None = None
+                 ) -> OptimumResult:
+    """Best of single-task-move descents from several starts, with a relaxation lower bound.
+
+    Starts: all tasks at their cheapest single choice, all local (where feasible), the
+    rounded convex relaxation, and ``starts`` random placements.
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    relaxed, bound = relaxation_bound(problem)
+    table = problem.cost_table
+    candidates = [np.argmin(table, axis=1), np.argmax(relaxed, axis=1)]
+    candidates.append(np.where(np.isfinite(table[:, 0]), 0, np.argmin(table, axis=1)))
+    options = _options(problem)
+    candidates += [options[rng.integers(0, options.size, problem.n_tasks)] for _ in range(starts)]
+    best = None
+    for start in candidates:
+        placement = descend(problem, start, max_moves=max_moves)
+        cost = problem.cost(placement)
+        if best is None or cost < best[1]:
+            best = (placement, cost)
+    placement, cost = best
+    bound = min(bound, cost)
+    exact = bool(cost - bound <= 1e-12 * max(abs(cost), 1.0))
+    return OptimumResult(placement, cost, bound, "local_search", exact)
+
+
+def descend(problem: SlotProblem, placement, *, max_moves: int | None = None) -> np.ndarray:
+    """Move one task at a time to the choice that lowers the cost most, until none does.
+
+    Args:
+        problem: The slot's problem.
+        placement: ``(n,)`` start.
+        max_moves: Cap on moves (default ``50 n``).
+
+    Returns:
+        A placement no single-task move improves.
+    """
+    a = np.array(placement, dtype=np.int64)
+    n = a.size
+    if n == 0:
+        return a
+    table, root, weight = problem.cost_table, problem.sqrt_cycles, problem.cpu_weight
+    sums = np.bincount(a, weights=root, minlength=problem.n_mecs + 1)[1:]
+    rows = np.arange(n)
+    for _ in range(max_moves if max_moves is not None else 50 * n):
+        here = a - 1
+        on_mec = here >= 0
+        s_here = np.where(on_mec, sums[np.maximum(here, 0)], 0.0)
+        w_here = np.where(on_mec, weight[np.maximum(here, 0)], 0.0)
+        leave = table[rows, a] + w_here * (s_here**2 - (s_here - root) ** 2)
+        join = np.empty_like(table)
+        join[:, 0] = table[:, 0]
+        join[:, 1:] = table[:, 1:] + weight * ((sums + root[:, None]) ** 2 - sums**2)
+        with np.errstate(invalid="ignore"):
+            delta = join - leave[:, None]
+        delta[np.isnan(delta)] = np.inf  # inf - inf: from one infeasible choice to another
+        delta[rows, a] = 0.0
+        flat = int(np.argmin(delta))
+        i, j = divmod(flat, delta.shape[1])
+        scale = abs(leave[i]) if np.isfinite(leave[i]) else 0.0  # leaving inf: any finite move
+        if not delta[i, j] < -1e-12 * max(scale, 1e-300):
+            break
+        if a[i] > 0:
+            sums[a[i] - 1] -= root[i]
+        if j > 0:
+            sums[j - 1] += root[i]
+        a[i] = j
+    return a
+
+
+def relaxation_bound(problem: SlotProblem, iterations: int = 300) -> tuple[np.ndarray, float]:
+    """Lower bound from the convex relaxation (fractional placements), by Frank-Wolfe.
+
+    The relaxed cost ``sum C x + sum_j w_j (sum_i sqrt(F_i) x_ij)^2`` is convex over the
+    product of simplices; at every iterate ``f(x) + min_s grad.(s - x)`` bounds its minimum,
+    hence the integer optimum, from below. The best bound over the iterations is returned.
+
+    Returns:
+        The last fractional iterate ``(n, M+1)`` and the best lower bound.
+    """
+    table = problem.cost_table
+    n, width = table.shape
+    if n == 0:
+        return np.zeros((0, width)), 0.0
+    allowed = np.isfinite(table)
+    if not allowed.any(axis=1).all():
+        return np.zeros((n, width)), np.inf
+    c = np.where(allowed, table, 0.0)
+    root, weight = problem.sqrt_cycles, problem.cpu_weight
+    x = allowed / allowed.sum(axis=1, keepdims=True)
+    best = -np.inf
+    for _ in range(iterations):
+        sums = root @ x[:, 1:]
+        value = float((c * x).sum() + weight @ sums**2)
+        grad = c.copy()
+        grad[:, 1:] += 2.0 * weight * sums * root[:, None]
+        grad = np.where(allowed, grad, np.inf)
+        target = np.argmin(grad, axis=1)
+        gap = float((np.where(allowed, grad, 0.0) * x).sum() - grad[np.arange(n), target].sum())
+        best = max(best, value - gap)
+        if gap <= 1e-12 * max(abs(value), 1.0):
+            break
+        s = np.zeros_like(x)
+        s[np.arange(n), target] = 1.0
+        d = s - x
+        curve = float(weight @ (root @ d[:, 1:]) ** 2)
+        slope = -gap
+        tau = 1.0 if curve <= 0 else min(1.0, -slope / (2.0 * curve))
+        x = x + tau * d
+    return x, best
+
+
+def _options(problem: SlotProblem) -> np.ndarray:
+    return np.concatenate(([0], np.flatnonzero(problem.available) + 1)).astype(np.int64)
+
+
+def _finite(matrix: np.ndarray) -> np.ndarray:
+    """Replace inf by a cost larger than any feasible assignment (scipy rejects inf rows)."""
+    finite = matrix[np.isfinite(matrix)]
+    big = (np.abs(finite).sum() + 1.0) * 2.0 if finite.size else 1.0
+    return np.where(np.isfinite(matrix), matrix, big)

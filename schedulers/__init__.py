@@ -1,0 +1,36 @@
+"""Every scheduler of mecsim, the built-in ones included, each a plug-in.
+
+The built-ins are registered by :func:`register_builtins`, which
+:mod:`mecsim.registry` calls on its first use; the entry points are ``module:Class``
+strings, so importing this package imports no scheduler module.
+
+=========  ===================================  =============================================
+id         class                                what it does
+=========  ===================================  =============================================
+local      ``schedulers.local:Local``           every task runs on its IoTD
+random     ``schedulers.random_offload:...``    uniform over local and the reachable MECs
+greedy     ``schedulers.greedy:Greedy``         nearest reachable MEC
+optimal    ``schedulers.optimal:Optimal``       exact optimum of the slot (or a bound)
+=========  ===================================  =============================================
+
+``random`` and ``greedy`` apply the insufficient-resources rule of
+:mod:`schedulers._capacity` (see ``docs/schedulers.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The built-in registrations: id -> (entry point, default parameters).
+BUILTINS: dict[str, tuple[str, dict[str, Any]]] = {
+    "local": ("schedulers.local:Local", {}),
+    "random": ("schedulers.random_offload:RandomOffload", {}),
+    "greedy": ("schedulers.greedy:Greedy", {}),
+    "optimal": ("schedulers.optimal:Optimal", {}),
+}
+
+
+def register_builtins(registry: Any) -> None:
+    """Register the built-in schedulers in ``registry`` (a :class:`mecsim.registry.Registry`)."""
+    for id, (entry_point, defaults) in BUILTINS.items():
+        registry.register(id, entry_point, **defaults)

@@ -1,0 +1,196 @@
+"""The baselines' "insufficient resources" rule, shared by ``random`` and ``greedy``.
+
+The paper (Sec. VI-C) sends a task to a MEC unless "the computational resource of the
+allocated MEC is insufficient", in which case the IoTD runs it locally, without saying what
+insufficient means. mecsim defines it as a **per-MEC task limit**:
+
+- MEC ``j`` holds at most ``L_j`` tasks at once, counting its current backlog
+  (``Observation.backlog_tasks[j]``: tasks still uploading to or running on it). So at one
+  epoch it accepts at most ``max(L_j - backlog_j, 0)`` new tasks; a failed MEC accepts none.
+  (Parameter ``count_backlog=False`` drops the backlog term: then ``L_j`` bounds only the
+  epoch's new tasks.)
+- ``L_j = max_tasks_per_mec`` when that scheduler parameter is given; otherwise it follows
+  from a **minimum CPU share**: ``L_j = floor(Fmax_j / f_min)``, so that under an equal split
+  every task at the MEC gets at least ``f_min`` cycles/s. ``f_min`` is the parameter
+  ``min_cpu_share_hz``, by default the fastest local CPU of the network (``max f0``): no
+  task is offloaded to a share slower than an IoTD's own CPU. With the paper's defaults
+  (``Fmax = 50 GHz``, ``f0 = 1 GHz``) that is 50 tasks per MEC.
+- When more tasks are sent to a MEC than it accepts, **the tasks with the most cycles run
+  locally first** ("the IoTDs who need more computing resources execute the task
+  locally"); among equal cycles the later task (higher index in the slot) goes local first.
+  Bumped tasks run locally; they are not re-sent to another MEC.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from mecsim.scheduler import Network, Observation, Scheduler
+
+
+def task_room(observation: Observation, local_cpu_hz: np.ndarray, *,
+              max_tasks_per_mec: int | None = None,
+              min_cpu_share_hz: float | None = None, count_backlog: bool = True) -> np.ndarray:
+    """Return how many of the epoch's tasks each MEC still accepts.
+
+    Args:
+        observation: The epoch's observation (capacities, availability, backlog).
+        local_cpu_hz: The IoTDs' CPU frequencies ``f0`` [cycle/s]; their maximum is the
+            default minimum share.
+        max_tasks_per_mec: Fixed limit ``L`` on the tasks a MEC holds (backlog included);
+            ``None`` derives it from the minimum CPU share.
+        min_cpu_share_hz: Minimum equal-split share ``f_min`` [cycle/s]; ``None`` uses
+            ``max(local_cpu_hz)``. Ignored when ``max_tasks_per_mec`` is given.
+        count_backlog: Count the MEC's backlog against the limit (default); ``False``
+            limits only the epoch's new tasks.
+
+    Returns:
+        ``(M,)`` non-negative integers; 0 for a failed MEC.
+    """
+    problem = observation.problem
+    fmax = problem.mec_cpu_hz
+    if max_tasks_per_mec is not None:
+        limit = np.full(fmax.shape, int(max_tasks_per_mec), dtype=np.int64)
+    else:
+        share = min_cpu_share_hz
+        if share is None:
+            f0 = np.asarray(local_cpu_hz, dtype=float)
+            share = float(f0.max()) if f0.size else float(fmax.max())
+        # the 1e-9 slack keeps an exact ratio (50e9 / 1e9) from flooring to 49
+        limit = np.floor(fmax / share * (1.0 + 1e-9)).astype(np.int64)
+    backlog = np.asarray(observation.backlog_tasks, dtype=np.int64)
+    if not count_backlog:
+        backlog = np.zeros_like(backlog)
+    room = np.maximum(limit - backlog, 0)
+    usable = np.asarray(observation.available, dtype=bool) & problem.available
+    return np.where(usable, room, 0)
+
+
+def enforce_room(placement: np.ndarray, cycles: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """Send the tasks with the most cycles local until no MEC takes more than its room.
+
+    Args:
+        placement: ``(n,)`` wished placement (0 = local, ``j`` = MEC ``j``).
+        cycles: ``(n,)`` task cycles [cycle].
+        room: ``(M,)`` tasks each MEC still accepts (see :func:`task_room`).
+
+    Returns:
+        A new ``(n,)`` placement in which MEC ``j`` holds at most ``room[j-1]`` tasks: those
+        with the fewest cycles (ties: lower index first); the others run locally.
+    """
+    a = np.array(placement, dtype=np.int64)
+    n = a.size
+    if n == 0:
+        return a
+    index = np.arange(n)
+    order = np.lexsort((index, np.asarray(cycles, dtype=float), a))  # by MEC, cycles, index
+    sorted_a = a[order]
+    rank = index - np.searchsorted(sorted_a, sorted_a, side="left")
+    limit = np.concatenate(([n], np.asarray(room, dtype=np.int64)))[sorted_a]
+    over = (sorted_a > 0) & (rank >= limit)
+    a[order[over]] = 0
+    return a
+
+
+def reachable(observation: Observation) -> np.ndarray:
+    """Return ``(n, M)`` True where task ``i`` may go to MEC ``j`` (available, gain > 0)."""
+    problem = observation.problem
+    usable = np.asarray(observation.available, dtype=bool) & problem.available
+    return usable[None, :] & (problem.gains > 0)
+
+
+class CapacityLimited(Scheduler):
+    """Base of the baselines that apply the insufficient-resources rule of this module.
+
+    Args:
+        max_tasks_per_mec: Fixed limit on the tasks a MEC holds, backlog included
+            (``None``: derived from ``min_cpu_share_hz``).
+        min_cpu_share_hz: Minimum equal-split CPU share per task [cycle/s] (``None``: the
+            fastest IoTD CPU of the network).
+        count_backlog: Count each MEC's backlog (``Observation.backlog_tasks``) against the
+            limit (default); ``False`` limits only the tasks of the current epoch.
+
+    Raises:
+        ValueError: If ``max_tasks_per_mec`` is not an integer >= 0 (integral floats such as
+            ``5.0`` are accepted), ``min_cpu_share_hz`` not a finite number > 0, or
+            ``count_backlog`` not a bool.
+    """
+
+    def __init__(self, max_tasks_per_mec: int | None = None,
+                 min_cpu_share_hz: float | None = None, count_backlog: bool = True) -> None:
+        super().__init__(**_checked(max_tasks_per_mec, min_cpu_share_hz, count_backlog))
+
+    @property
+    def max_tasks_per_mec(self) -> int | None:
+        """The fixed per-MEC task limit, or ``None`` when derived from the CPU share."""
+        return self.params["max_tasks_per_mec"]
+
+    @property
+    def min_cpu_share_hz(self) -> float | None:
+        """The minimum CPU share [cycle/s], or ``None`` for the fastest IoTD CPU."""
+        return self.params["min_cpu_share_hz"]
+
+    @property
+    def count_backlog(self) -> bool:
+        """Whether each MEC's backlog counts against its limit."""
+        return self.params["count_backlog"]
+
+    def load(self, path: Any) -> None:
+        """Restore the parameters :meth:`save` wrote (validated again)."""
+        super().load(path)
+        self.params = _checked(self.params.get("max_tasks_per_mec"),
+                               self.params.get("min_cpu_share_hz"),
+                               self.params.get("count_backlog", True))
+
+    def room(self, observation: Observation) -> np.ndarray:
+        """Return ``(M,)`` how many new tasks each MEC accepts at this epoch."""
+        return task_room(observation, self.network_or_raise().local_cpu_hz,
+                         max_tasks_per_mec=self.max_tasks_per_mec,
+                         min_cpu_share_hz=self.min_cpu_share_hz,
+                         count_backlog=self.count_backlog)
+
+    def network_or_raise(self) -> Network:
+        """Return the network given to :meth:`reset`.
+
+        Raises:
+            RuntimeError: If :meth:`reset` was not called.
+        """
+        if self.network is None:
+            raise RuntimeError(f"{type(self).__name__}.reset(seed, network) must be called "
+                               "before decide()")
+        return self.network
+
+
+def _checked(max_tasks_per_mec: Any, min_cpu_share_hz: Any,
+             count_backlog: Any) -> dict[str, Any]:
+    if max_tasks_per_mec is not None:
+        max_tasks_per_mec = as_count("max_tasks_per_mec", max_tasks_per_mec, 0)
+    if min_cpu_share_hz is not None:
+        ok = isinstance(min_cpu_share_hz, (int, float, np.floating, np.integer)) and not \
+            isinstance(min_cpu_share_hz, bool) and math.isfinite(min_cpu_share_hz) and \
+            min_cpu_share_hz > 0
+        if not ok:
+            raise ValueError(f"min_cpu_share_hz must be a finite number > 0 [cycle/s] or None, "
+                             f"got {min_cpu_share_hz!r}")
+        min_cpu_share_hz = float(min_cpu_share_hz)
+    if not isinstance(count_backlog, (bool, np.bool_)):
+        raise ValueError(f"count_backlog must be true or false, got {count_backlog!r}")
+    return {"max_tasks_per_mec": max_tasks_per_mec, "min_cpu_share_hz": min_cpu_share_hz,
+            "count_backlog": bool(count_backlog)}
+
+
+def as_count(name: str, value: Any, low: int) -> int:
+    """Return ``value`` as an ``int >= low``; integral floats (``5.0``, YAML's ``1e3``) pass.
+
+    Raises:
+        ValueError: If ``value`` is a bool, not integral, or below ``low``; names ``name``.
+    """
+    integral = isinstance(value, (int, np.integer)) or (
+        isinstance(value, (float, np.floating)) and math.isfinite(value)
+        and float(value).is_integer())
+    if isinstance(value, (bool, np.bool_)) or not integral or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)

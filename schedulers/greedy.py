@@ -1,0 +1,55 @@
+"""The ``greedy`` baseline: every task to its nearest MEC (paper Sec. VI-C)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mecsim.scheduler import Decision, Observation
+from schedulers._capacity import CapacityLimited, enforce_room, reachable
+
+
+class Greedy(CapacityLimited):
+    """Offload every task to the nearest reachable MEC, within each MEC's task limit.
+
+    The distance is the Euclidean one between the task's IoTD
+    (``Observation.iotd_positions_m[iotd]``) and each MEC (``Network.mec_positions_m``);
+    only MECs that are available and have a positive gain to the IoTD count (ties go to the
+    lower MEC index); a task with no such MEC runs locally. Then the insufficient-resources
+    rule of :mod:`schedulers._capacity` applies: a MEC sent more tasks than it accepts keeps
+    those with the fewest cycles, and the IoTDs needing the most cycles run locally (they
+    are not re-sent to the next-nearest MEC).
+
+    Args:
+        max_tasks_per_mec: Fixed limit on the tasks a MEC holds, backlog included
+            (``None``: derived from ``min_cpu_share_hz``).
+        min_cpu_share_hz: Minimum equal-split CPU share per task [cycle/s] (``None``: the
+            fastest IoTD CPU of the network).
+    """
+
+    centralized = True
+
+    def decide(self, observation: Observation) -> Decision:
+        """Return the nearest-MEC placement, with the over-limit tasks sent local.
+
+        Args:
+            observation: The epoch's observation.
+
+        Returns:
+            A decision without allocation (the engine applies the exact one).
+
+        Raises:
+            RuntimeError: If :meth:`reset` was not called (the MEC positions come from it).
+        """
+        network = self.network_or_raise()
+        room = self.room(observation)
+        n = observation.n_tasks
+        if n == 0:
+            return Decision(np.zeros(0, dtype=np.int64))
+        where = np.asarray(observation.iotd_positions_m, dtype=float)[observation.iotd]
+        gap = where[:, None, :] - np.asarray(network.mec_positions_m, dtype=float)[None, :, :]
+        distance = np.hypot(gap[..., 0], gap[..., 1])
+        distance = np.where(reachable(observation), distance, np.inf)
+        nearest = np.argmin(distance, axis=1)
+        found = np.isfinite(distance[np.arange(n), nearest])
+        placement = np.where(found, nearest + 1, 0)
+        return Decision(enforce_room(placement, observation.problem.cycles, room))

@@ -1,0 +1,91 @@
+"""The ``optimal`` yardstick: the exact optimum of each slot (spec section 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mecsim.model import SlotProblem, solve_optimum
+from mecsim.model.optimum import EXHAUSTIVE_LIMIT
+from mecsim.scheduler import Decision, Observation, Scheduler
+from schedulers._capacity import as_count
+
+
+class Optimal(Scheduler):
+    """Solve each slot's placement problem exactly, with full information.
+
+    It calls :func:`mecsim.model.solve_optimum` on ``observation.problem``: exhaustive
+    search when ``(1 + available MECs)^n <= exhaustive_limit``, a min-cost flow when all
+    tasks have equal cycles, else the best of a multi-start local search with a convex
+    relaxation lower bound. The optimum is that of the spec's per-slot model: it ignores
+    the MECs' backlog (it is the yardstick of the model objective, not of the simulated
+    latency). A failed MEC (``observation.available``) is never used.
+
+    ``Decision.info`` holds ``exact`` (True when the placement is proven optimal),
+    ``lower_bound`` (a proven lower bound on the slot's optimal objective; equal to the
+    placement's cost when exact) and ``method`` (``"exhaustive"``, ``"min_cost_flow"`` or
+    ``"local_search"``). Where ``exact`` is False, report the result as a bound.
+
+    Args:
+        exhaustive_limit: Largest number of placements enumerated exhaustively (>= 1;
+            integral floats such as ``2e6`` are accepted).
+        starts: Random starts of the local search (>= 0), drawn from ``self.rng``.
+
+    Raises:
+        ValueError: If a parameter is not an integer in range.
+    """
+
+    centralized = True
+
+    def __init__(self, exhaustive_limit: int = EXHAUSTIVE_LIMIT, starts: int = 8) -> None:
+        super().__init__(**_checked(exhaustive_limit, starts))
+
+    @property
+    def exhaustive_limit(self) -> int:
+        """Largest number of placements enumerated exhaustively."""
+        return self.params["exhaustive_limit"]
+
+    @property
+    def starts(self) -> int:
+        """Random starts of the local search."""
+        return self.params["starts"]
+
+    def load(self, path: Any) -> None:
+        """Restore the parameters :meth:`save` wrote (validated again)."""
+        super().load(path)
+        self.params = _checked(self.params.get("exhaustive_limit", EXHAUSTIVE_LIMIT),
+                               self.params.get("starts", 8))
+
+    def decide(self, observation: Observation) -> Decision:
+        """Return the optimal placement and how it is known to be optimal.
+
+        Args:
+            observation: The epoch's observation (``problem`` and ``available`` are read).
+
+        Returns:
+            A decision without allocation (the engine applies the exact one) and with
+            ``info = {"exact", "lower_bound", "method"}``.
+        """
+        problem = _with_failures(observation)
+        result = solve_optimum(problem, exhaustive_limit=self.exhaustive_limit,
+                               starts=self.starts, rng=self.rng)
+        return Decision(np.asarray(result.placement, dtype=np.int64),
+                        info={"exact": bool(result.exact),
+                              "lower_bound": float(result.lower_bound),
+                              "method": str(result.method)})
+
+
+def _with_failures(observation: Observation) -> SlotProblem:
+    """Return the slot problem with ``observation.available`` folded into its availability."""
+    p = observation.problem
+    available = p.available & np.asarray(observation.available, dtype=bool)
+    if np.array_equal(available, p.available):
+        return p
+    return SlotProblem(p.gains, p.data_bits, p.cycles, p.local_cpu_hz, p.mec_cpu_hz,
+                       params=p.params, available=available)
+
+
+def _checked(exhaustive_limit: Any, starts: Any) -> dict[str, int]:
+    return {"exhaustive_limit": as_count("exhaustive_limit", exhaustive_limit, 1),
+            "starts": as_count("starts", starts, 0)}
