@@ -118,7 +118,7 @@ def _list(args) -> int:
 def _run(args) -> int:
     from mecsim.config import SchedulerSpec
     from mecsim.engine.runner import run_scenario
-    from mecsim.registry import make, registered
+    from mecsim.registry import make, scheduler_class
 
     scenario = _load(args)
     if scenario is None:
@@ -128,9 +128,10 @@ def _run(args) -> int:
         by_name = {s.name: s for s in scenario.schedulers}
         specs = [by_name.get(name, SchedulerSpec(name=name, params={})) for name in args.scheduler]
     for s in specs:
-        if ":" not in s.name and s.name not in registered():
-            _error(f"{args.scenario}: schedulers: unknown scheduler {s.name!r} "
-                   f"(registered: {', '.join(registered())})")
+        try:
+            scheduler_class(s.name)
+        except ValueError as exc:
+            _error(f"{args.scenario}: schedulers: {exc}")
             return EXIT_BAD_INPUT
     out = Path(args.out) if args.out else Path("results") / (
         f"{scenario.name}-seed{scenario.seed}-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -832,8 +832,9 @@ class Scenario(_Model):
         iotds: IoT devices.
         tasks: Task arrivals and sizes.
         greedy_max_tasks_per_mec: The "insufficient resources" rule of the ``random`` and
-            ``greedy`` baselines: a MEC that already received this many tasks in the
-            current slot is full, and the task runs locally; ``None`` = no limit.
+            ``greedy`` baselines: a MEC holding this many tasks (backlog included) is full,
+            and further tasks run locally; ``None`` = derived per MEC from a minimum CPU
+            share, ``floor(Fmax_j / f0)`` (see ``docs/schedulers.md``).
         on_invalid: ``error`` stops the run on an invalid decision; ``local`` runs the
             offending tasks locally and counts them.
         schedulers: The schedulers to run side by side (unique labels, at least one).

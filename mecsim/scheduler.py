@@ -182,7 +182,11 @@ class Scheduler(ABC):
         self.rng: np.random.Generator = np.random.default_rng(0)
 
     def reset(self, seed: int, network: Network) -> None:
-        """Start a run: store the network and seed the scheduler's own random stream."""
+        """Start a run: store the network and seed the scheduler's own random stream.
+
+        A learning scheduler keeps what it learned (its weights) across ``reset``; ``load``
+        is called after ``reset`` when a run starts from a checkpoint.
+        """
         self.network = network
         self.rng = np.random.default_rng(seed)
 

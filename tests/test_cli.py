@@ -1,0 +1,111 @@
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = str(ROOT / "scenarios" / "tiny.yaml")
+
+
+def mecsim(*args, timeout=120, env=None):
+    merged = {**os.environ, "PYTHONPATH": str(ROOT / "tests"), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "mecsim", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, env=merged)
+
+
+def assert_one_line_error(proc, *needles):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_validate_ok_and_overrides():
+    proc = mecsim("validate", TINY, "--set", "iotds.count=9")
+    assert proc.returncode == 0, proc.stderr
+    assert "9 IoTDs" in proc.stdout
+
+
+@pytest.mark.parametrize("override,needles", [
+    ("iotds.cuont=3", ["tiny.yaml", "iotds.cuont", "unknown key"]),
+    ("mecs.cpu_hz=-5e9", ["tiny.yaml", "mecs.cpu_hz"]),
+    ("iotds.count=many", ["tiny.yaml", "iotds.count"]),
+])
+def test_bad_scenario_is_one_line_exit_2(override, needles):
+    assert_one_line_error(mecsim("run", TINY, "--set", override, "--quiet"), *needles)
+    assert_one_line_error(mecsim("validate", TINY, "--set", override), *needles)
+
+
+def test_missing_file_and_unknown_scheduler(tmp_path):
+    assert_one_line_error(mecsim("validate", str(tmp_path / "nope.yaml")), "nope.yaml")
+    proc = mecsim("run", TINY, "--scheduler", "no_such_thing", "--out", str(tmp_path / "o"))
+    assert_one_line_error(proc, "no_such_thing", "registered")
+    proc = mecsim("run", TINY, "--scheduler", "no_module:Cls", "--out", str(tmp_path / "o"))
+    assert_one_line_error(proc, "no_module")
+
+
+def test_run_writes_results_and_table(tmp_path):
+    out = tmp_path / "out"
+    proc = mecsim("run", TINY, "--out", str(out), "--slots", "6", "--seed", "3",
+                  "--scheduler", "greedy", "--scheduler", "optimal", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"optimal\s.*1\.0000", proc.stdout)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 3 and summary["slots"] == 6
+    assert set(summary["schedulers"]) == {"greedy", "optimal"}
+    assert all(s["complete"] for s in summary["schedulers"].values())
+    assert summary["schedulers"]["greedy"]["ratio_to_optimal"] >= 1.0 - 1e-12
+    resolved = (out / "scenario.yaml").read_text()
+    assert "seed: 3" in resolved and "slots: 6" in resolved
+    assert len(pd.read_parquet(out / "slots.parquet")) == 12
+
+
+def test_list_shows_registered_schedulers_and_scenarios():
+    proc = mecsim("list")
+    assert proc.returncode == 0
+    for name in ("local", "random", "greedy", "optimal", "dense_100.yaml", "paper.yaml"):
+        assert name in proc.stdout
+
+
+def test_failing_scheduler_named_others_kept(tmp_path):
+    out = tmp_path / "out"
+    proc = mecsim("run", TINY, "--out", str(out), "--quiet", "--scheduler",
+                  "engine_schedulers:Raises", "--scheduler", "local")
+    assert proc.returncode == 1
+    assert "engine_schedulers:Raises" in proc.stderr and "slot 5" in proc.stderr
+    summary = json.loads((out / "summary.json").read_text())["schedulers"]
+    assert summary["local"]["complete"] and not summary["engine_schedulers:Raises"]["complete"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_interrupt_keeps_finished_slots(tmp_path, sig):
+    out = tmp_path / "out"
+    merged = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    proc = subprocess.Popen([sys.executable, "-m", "mecsim", "run", TINY, "--out", str(out),
+                             "--slots", "2000", "--quiet", "--scheduler",
+                             "engine_schedulers:Slow"], cwd=ROOT, env=merged,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (out / "slots.parquet.partial").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "Traceback" not in err
+    summary = json.loads((out / "summary.json").read_text())["schedulers"]
+    slow = summary["engine_schedulers:Slow"]
+    assert slow["complete"] is False and 5 < slow["slots"] < 2000
+    slots = pd.read_parquet(out / "slots.parquet")
+    assert len(slots) == slow["slots"]
+    tasks = pd.read_parquet(out / "tasks.parquet")
+    assert len(tasks) == slow["counts"]["generated"]
+    assert not any(p.name.endswith(".partial") for p in out.iterdir())
