@@ -251,18 +251,13 @@ class WeightsConfig(_Model):
     """Weights of the cost ``Phi = phi_T T + phi_E E`` (spec section 3).
 
     Attributes:
-        latency_per_s: ``phi_T`` [1/s], >= 0.
-        energy_per_j: ``phi_E`` [1/J], >= 0; not both zero.
+        latency_per_s: ``phi_T`` [1/s], > 0 (with ``phi_T = 0`` the best upload power tends
+            to 0 and the cost has no minimiser).
+        energy_per_j: ``phi_E`` [1/J], >= 0 (0: latency only, uploads at ``Pmax``).
     """
 
-    latency_per_s: NonNegFloat = _MP.phi_t
+    latency_per_s: PosFloat = _MP.phi_t
     energy_per_j: NonNegFloat = _MP.phi_e
-
-    @model_validator(mode="after")
-    def _not_both_zero(self) -> WeightsConfig:
-        if self.latency_per_s == 0 and self.energy_per_j == 0:
-            raise _Problem((), "latency_per_s and energy_per_j must not both be 0", show=False)
-        return self
 
 
 def _rho(value: Any) -> float | str:

@@ -403,7 +403,7 @@ def test_unknown_key_lists_the_models_valid_keys():
         ({"channel": {"fading": {"rho": "fast"}}}, "channel.fading.rho", "'fast'"),
         ({"channel": {"fading": {"rician_k": 3}}}, "channel.fading.rician_k", "3"),
         ({"channel": {"fading": {"model": "nakagami"}}}, "channel.fading.model", None),
-        ({"weights": {"latency_per_s": 0, "energy_per_j": 0}}, "weights", None),
+        ({"weights": {"latency_per_s": 0, "energy_per_j": 1}}, "weights.latency_per_s", "0"),
         ({"weights": {"latency_per_s": -1}}, "weights.latency_per_s", "-1"),
         ({"greedy_max_tasks_per_mec": 0}, "greedy_max_tasks_per_mec", "0"),
         ({"on_invalid": "ignore"}, "on_invalid", "'ignore'"),
