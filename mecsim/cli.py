@@ -1,4 +1,4 @@
-"""Command line: ``python -m mecsim run | validate | list``.
+"""Command line: ``python -m mecsim run | train | validate | list``.
 
 Bad input (an unknown key, a wrong value, a missing file, an unknown scheduler) prints one
 line naming the key and the file and exits with status 2, without a traceback.
@@ -53,6 +53,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="write channels.parquet (default: when N*M <= 10000)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_run)
+    train = sub.add_parser("train", help="train a learning scheduler and save it")
+    train.add_argument("scenario", help="scenario YAML file")
+    train.add_argument("--out", required=True, help="checkpoint file to write")
+    train.add_argument("--scheduler", default="dirs",
+                       help="scheduler to train (default: dirs; its params come from the "
+                            "scenario's entry of that name, if any)")
+    train.add_argument("--run-dir", help="run folder (default: CHECKPOINT.run/)")
+    _add_overrides(train)
+    train.add_argument("--seed", type=int, help="scenario seed")
+    train.add_argument("--slots", type=int, help="number of decision epochs")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
     val = sub.add_parser("validate", help="check a scenario file")
     val.add_argument("scenario")
     _add_overrides(val)
@@ -153,6 +165,46 @@ def _run(args) -> int:
     for r in failed:
         _error(r.error)
     return EXIT_SCHEDULER_FAILED if failed else 0
+
+
+def _train(args) -> int:
+    import os
+
+    from mecsim.config import SchedulerSpec
+    from mecsim.engine.runner import run_scenario
+    from mecsim.registry import make, scheduler_class
+
+    scenario = _load(args)
+    if scenario is None:
+        return EXIT_BAD_INPUT
+    spec = next((s for s in scenario.schedulers if args.scheduler in (s.name, s.label)),
+                None) or SchedulerSpec(name=args.scheduler, params={})
+    try:
+        scheduler_class(spec.name)
+    except ValueError as exc:
+        _error(f"{args.scenario}: schedulers: {exc}")
+        return EXIT_BAD_INPUT
+    out = Path(args.out)
+    run_dir = Path(args.run_dir) if args.run_dir else out.with_name(out.name + ".run")
+    progress = _progress(Console(stderr=True), args.quiet)
+    try:
+        with progress:
+            result, = run_scenario(scenario, run_dir, schedulers=[spec], make=make,
+                                   channels=False, progress=_ticker(progress))
+    except KeyboardInterrupt:
+        _error(f"interrupted: nothing saved to {out}; the run so far is in {run_dir}")
+        return 130
+    if result.error or result.scheduler is None:
+        _error(result.error or f"{spec.label}: not trained")
+        return EXIT_SCHEDULER_FAILED
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    result.scheduler.save(tmp)
+    os.replace(tmp, out)
+    phase = getattr(result.scheduler, "phase", None)
+    print(f"saved {spec.label} to {out} after {result.slots} slots "
+          f"({result.wall_s:.1f} s{', phase ' + phase if phase else ''}); run: {run_dir}")
+    return 0
 
 
 class _TasksPerSecond(ProgressColumn):

@@ -154,6 +154,7 @@ class Outcome:
         objective: The slot's model objective ``sum_i Phi_i`` (0 for an empty slot).
         reward: ``1 / objective`` (the paper's reward; 0 for an empty slot).
         info: Free-form extras (e.g. ``{"invalid": 3}``).
+        iotd: ``(n,)`` IoTD index (0-based) of each task (as in the observation).
     """
 
     slot: int
@@ -164,6 +165,7 @@ class Outcome:
     objective: float
     reward: float
     info: dict[str, Any] = field(default_factory=dict)
+    iotd: np.ndarray | None = None
 
 
 class Scheduler(ABC):
@@ -196,6 +198,15 @@ class Scheduler(ABC):
 
     def feedback(self, outcome: Outcome) -> None:  # noqa: B027 - optional hook
         """Learn from what the engine applied; a no-op for schedulers that do not learn."""
+
+    def drain_log(self) -> list[dict[str, Any]]:
+        """Return (and forget) the training-log rows recorded since the last call.
+
+        The engine calls it after every epoch and appends the rows to the run's
+        ``training.parquet`` (columns: :data:`mecsim.engine.records.TRAINING_COLUMNS`; a
+        missing key is written as null). Schedulers that do not learn log nothing.
+        """
+        return []
 
     def save(self, path: str | Path) -> None:
         """Save what the scheduler needs to make the same decisions again (JSON params)."""

@@ -171,7 +171,7 @@ def outcome_for(observation: Observation, decision: Decision, info: dict | None 
     reward = 1.0 / objective if objective > 0 and np.isfinite(objective) else 0.0
     return Outcome(slot=observation.slot, problem=problem, placement=placement,
                    allocation=allocation, cost=cost, objective=objective, reward=reward,
-                   info=dict(info or {}))
+                   info=dict(info or {}), iotd=observation.iotd.copy())
 
 
 def _rates(problem: SlotProblem, placement: np.ndarray, power: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ BUILTINS: dict[str, tuple[str, dict[str, Any]]] = {
     "random": ("schedulers.random_offload:RandomOffload", {}),
     "greedy": ("schedulers.greedy:Greedy", {}),
     "optimal": ("schedulers.optimal:Optimal", {}),
+    "dirs": ("schedulers.dirs:Dirs", {}),
 }
 
 

@@ -84,6 +84,7 @@ def test_builtin_entry_points_are_lazy_strings_and_importing_the_registry_import
         ids = r.registered()
         assert "schedulers" in sys.modules
         loaded = [m for m in ("schedulers.greedy", "schedulers.optimal", "schedulers.local",
+                              "schedulers.dirs",
                               "schedulers.random_offload") if m in sys.modules]
         assert not loaded, loaded
         r.make("greedy")
@@ -93,7 +94,7 @@ def test_builtin_entry_points_are_lazy_strings_and_importing_the_registry_import
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=str(__import__("pathlib").Path(__file__).parents[1]))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().split(",")[:4] == ["greedy", "local", "optimal", "random"]
+    assert done.stdout.strip().split(",") == ["dirs", "greedy", "local", "optimal", "random"]
 
 
 def test_make_passes_params_over_registered_defaults():

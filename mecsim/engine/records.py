@@ -128,3 +128,45 @@ def channel_schema() -> pa.Schema:
     """Schema of ``channels.parquet``: every IoTD-MEC link at every epoch."""
     return pa.schema([("slot", pa.int32()), ("iotd", pa.int32()), ("mec", pa.int16()),
                       ("gain", pa.float64()), ("distance_m", pa.float64())])
+
+
+#: Columns of ``training.parquet`` (a long table: each row fills the columns of its kind).
+TRAINING_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("scheduler", pa.string()),  # label of the scheduler
+    ("kind", pa.string()),  # "update" | "slot" | "levy" | "imitation"
+    ("slot", pa.int32()),  # epoch of the row (update, slot, levy)
+    ("step", pa.int32()),  # update or pre-training step
+    ("agent", pa.int16()),  # MEC index j (1-based) of a per-agent loss
+    ("loss_name", pa.string()),  # e.g. "L_A", "L_I", "L_D"
+    ("loss", pa.float64()),
+    ("objective", pa.float64()),  # model objective of the slot
+    ("reward", pa.float64()),  # 1 / objective
+    ("latency_s", pa.float64()),  # model latency of the slot's tasks, summed [s]
+    ("energy_j", pa.float64()),  # model energy of the slot's tasks, summed [J]
+    ("mode", pa.string()),  # Lévy search mode: "proposed" | "classic"
+    ("iteration", pa.int32()),  # Lévy iteration G (0 = start)
+    ("fitness", pa.float64()),  # best objective after that iteration
+    ("split", pa.string()),  # imitation accuracy on "train" | "test"
+    ("accuracy", pa.float64()),
+    ("demonstrations", pa.int32()),
+)
+
+
+def training_schema() -> pa.Schema:
+    """Schema of ``training.parquet``."""
+    return pa.schema(list(TRAINING_COLUMNS))
+
+
+def training_columns(label: str, rows: list[dict]) -> dict[str, list]:
+    """Turn log rows (dicts with any subset of the columns) into columns for the writer.
+
+    Raises:
+        ValueError: If a row has a key that is not a training column.
+    """
+    names = [name for name, _ in TRAINING_COLUMNS]
+    unknown = {k for row in rows for k in row} - set(names)
+    if unknown:
+        raise ValueError(f"training log rows have unknown columns {sorted(unknown)}")
+    cols = {name: [row.get(name) for row in rows] for name in names}
+    cols["scheduler"] = [label] * len(rows)
+    return cols

@@ -27,6 +27,8 @@ from mecsim.engine.records import (
     channel_schema,
     slot_schema,
     task_schema,
+    training_columns,
+    training_schema,
     write_json_atomic,
     write_text_atomic,
 )
@@ -60,11 +62,12 @@ class SchedulerResult:
     ratio_to_optimal: float | None = None
     optimal_exact: bool | None = None
     model_costs: list[float] = field(default_factory=list, repr=False)
-    exact_slots: list[bool | None] = field(default_factory=list, repr=False)
+    scheduler: Any = field(default=None, repr=False)  # the scheduler object, after its run
 
     def as_json(self) -> dict[str, Any]:
         """Return the fields written to ``summary.json``."""
-        out = {k: v for k, v in self.__dict__.items() if k not in ("model_costs", "exact_slots")}
+        hidden = ("model_costs", "scheduler")
+        out = {k: v for k, v in self.__dict__.items() if k not in hidden}
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                 for k, v in out.items()}
 
@@ -123,15 +126,26 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
 def _run_one(scenario, spec, index, make, writers, result, on_world, tick) -> None:
     slot_rows: list[dict] = []
 
+    scheduler = None
+
     def on_slot(record: dict) -> None:
         slot_rows.append(record)
         if len(slot_rows) >= 256:
             _flush_slots()
+        _flush_training()
 
     def _flush_slots() -> None:
         if slot_rows:
             writers["slots"].append({k: [r[k] for r in slot_rows] for k in slot_rows[0]})
             slot_rows.clear()
+
+    def _flush_training() -> None:
+        rows = scheduler.drain_log() if scheduler is not None else []
+        if rows:
+            if "training" not in writers:
+                writers["training"] = TableWriter(writers["slots"].path.with_name(
+                    "training.parquet"), training_schema())
+            writers["training"].append(training_columns(spec.label, rows))
 
     started = time.perf_counter()
     sim = None
@@ -148,6 +162,8 @@ def _run_one(scenario, spec, index, make, writers, result, on_world, tick) -> No
         result.error = f"scheduler {spec.label!r}: {exc}"
     finally:
         _flush_slots()
+        _flush_training()
+        result.scheduler = scheduler
         result.wall_s = time.perf_counter() - started
         if sim is not None:
             _collect(sim, result)

@@ -231,7 +231,7 @@ class Simulation:
                           backlog_tasks, backlog_cycles)
         self.scheduler.feedback(Outcome(world.slot, problem, placement, allocation, cost,
                                         cost_sum, 1.0 / cost_sum if cost_sum > 0 else 0.0,
-                                        {"invalid": invalid}))
+                                        {"invalid": invalid}, iotd))
 
     def _ask(self, obs: Observation) -> Decision:
         try:

@@ -1,0 +1,131 @@
+"""DIRS hyper-parameters: one dataclass, the paper's values as defaults (spec section 6)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+LEVY_MODES = ("proposed", "classic", "off")
+DEMO_SOURCES = ("levy", "optimal")
+IMITATION_LOSSES = ("L_I", "L_D")
+
+
+@dataclass(frozen=True)
+class DirsConfig:
+    """Every DIRS hyper-parameter; each is a scenario parameter of the ``dirs`` scheduler."""
+
+    hidden: tuple[int, ...] = (30, 80, 60, 30)
+    """Hidden layer widths of each agent's MLP (paper: 30, 80, 60, 30)."""
+    learning_rate: float = 1e-2
+    """Adam step size (not given in the paper; DROO's value)."""
+    replay_size: int = 1024
+    """Agent-generated pairs kept in the replay buffer; the oldest is overwritten."""
+    batch_size: int = 256
+    """Minibatch of each update."""
+    train_interval: int = 10
+    """``phi``: slots between two updates."""
+    train_slots: int = 3000
+    """``T_HT``: slots of online training after pre-training; then the agents are frozen."""
+    lambda2: float = 0.5
+    """Weight of the agent-data loss ``L_agent`` in ``L_A = L_I + lambda2 L_agent``."""
+    eps_a: float = 0.08
+    """Priority floor of agent-generated pairs."""
+    eps_d: float = 0.02
+    """Priority floor of demonstrations."""
+    eta: float = 0.6
+    """Priority exponent ``P_i ~ w_i^eta`` (not given in the paper; PER's usual value)."""
+    levy: str = "proposed"
+    """Action refinement during training: ``proposed`` (channel-guided), ``classic``, ``off``."""
+    levy_beta: float = 1.5
+    """Lévy index ``beta`` of the online search (large: short, local steps)."""
+    levy_iterations: int = 100
+    """``G_max``: iterations of each Lévy search (the paper's Fig. 7 runs 100)."""
+    levy_th: float = 0.5
+    """Crossover threshold ``th``."""
+    levy_log_every: int = 10
+    """Log the fitness curve of every this-many-th search to ``training.parquet``."""
+    imitation: bool = True
+    """Pre-train the agents on demonstrations before online training."""
+    imitation_loss: str = "L_I"
+    """``L_I`` (cross-entropy + ``lambda1 ||theta||^2``) or ``L_D`` (cross-entropy alone)."""
+    demonstrations: int = 256
+    """Number of demonstrations (slots) collected for pre-training."""
+    demo_holdout: int = 64
+    """Extra demonstrations kept aside to measure imitation accuracy (not trained on)."""
+    demo_source: str = "levy"
+    """``levy``: Lévy search with ``demo_beta`` from local execution; ``optimal``: exact."""
+    demo_beta: float = 1.0
+    """Lévy index of demonstrations (small: long jumps, global search)."""
+    demo_iterations: int = 300
+    """Lévy iterations per demonstration."""
+    pretrain_steps: int = 1000
+    """``T_D``: pre-training steps."""
+    lambda1: float = 1e-4
+    """Weight decay of ``L_I``."""
+    vote_threshold: float = 0.5
+    """Minimum winning score to offload (the vote)."""
+    train: bool = True
+    """False: frozen inference (needs ``checkpoint``)."""
+    checkpoint: str | None = None
+    """Agents to load at reset (a file written by ``python -m mecsim train``)."""
+    torch_threads: int = 1
+    """Torch intra-op threads (1 is fastest for these small networks)."""
+
+    def __post_init__(self) -> None:
+        _choice("levy", self.levy, LEVY_MODES)
+        _choice("demo_source", self.demo_source, DEMO_SOURCES)
+        _choice("imitation_loss", self.imitation_loss, IMITATION_LOSSES)
+        for name in ("replay_size", "batch_size", "train_interval", "levy_iterations",
+                     "levy_log_every", "demonstrations", "demo_iterations", "torch_threads"):
+            _positive_int(name, getattr(self, name))
+        for name in ("train_slots", "pretrain_steps", "demo_holdout"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        for name in ("learning_rate", "eta"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("lambda1", "lambda2", "eps_a", "eps_d", "levy_th"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("levy_beta", "demo_beta"):
+            if not 0 < getattr(self, name) <= 2:
+                raise ValueError(f"{name} must be in (0, 2], got {getattr(self, name)!r}")
+        if not 0 < self.vote_threshold <= 1:
+            raise ValueError(f"vote_threshold must be in (0, 1], got {self.vote_threshold!r}")
+        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ValueError(f"hidden must list positive integers, got {self.hidden!r}")
+        if not self.train and self.checkpoint is None:
+            raise ValueError("train: false needs a checkpoint to load the agents from")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> DirsConfig:
+        """Build from scenario params, naming any unknown key."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown DIRS parameter(s) {unknown} (known: {sorted(known)})")
+        values = dict(params)
+        if "hidden" in values:
+            values["hidden"] = tuple(int(h) for h in values["hidden"])
+        for f in fields(cls):
+            if f.name in values and f.type == "int" and isinstance(values[f.name], float) \
+                    and float(values[f.name]).is_integer():
+                values[f.name] = int(values[f.name])
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (for checkpoints and logs)."""
+        out = asdict(self)
+        out["hidden"] = list(self.hidden)
+        return out
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")

@@ -1,0 +1,82 @@
+"""Each MEC's agent: an MLP from its own channel gains to "offload to me" scores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+MISSING = -3.0  # input of an IoTD without a task this slot (a very weak channel)
+
+
+class AgentNet(nn.Module):
+    """Fully connected network ``N -> hidden... -> N`` with ReLU; sigmoid scores.
+
+    Args:
+        n_iotds: Input and output size ``N``.
+        hidden: Hidden layer widths (paper: 30, 80, 60, 30).
+    """
+
+    def __init__(self, n_iotds: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        sizes = (n_iotds, *hidden, n_iotds)
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        self.body = nn.Sequential(*layers[:-1])  # no ReLU after the output layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits ``(..., N)``; scores are their sigmoid."""
+        return self.body(x)
+
+    def l2(self) -> torch.Tensor:
+        """``||theta||^2`` over all weights and biases."""
+        return sum((p * p).sum() for p in self.parameters())
+
+
+class GainNormalizer:
+    """Maps gains to network inputs: ``(ln h - mu) / sigma``, IoTDs without a task to -3.
+
+    ``mu`` and ``sigma`` start from a physical guess (the median distance to the nearest of
+    ``M`` MECs spread over the area, unit-mean fading, the log-power spread of Rayleigh
+    fading) and are refitted to the demonstrations' gains before pre-training; they are
+    part of a checkpoint, so every agent normalises the same way.
+    """
+
+    def __init__(self, mu: float, sigma: float) -> None:
+        if not sigma > 0:
+            raise ValueError(f"sigma must be > 0, got {sigma!r}")
+        self.mu, self.sigma = float(mu), float(sigma)
+
+    @classmethod
+    def from_network(cls, beta0: float, area_m: tuple[float, float], n_mecs: int,
+                     d_min_m: float) -> GainNormalizer:
+        """A guess from the geometry, before any gain was seen."""
+        distance = max(0.5 * math.sqrt(area_m[0] * area_m[1] / n_mecs), d_min_m)
+        return cls(math.log(beta0) - 2.0 * math.log(distance), 2.0)
+
+    @classmethod
+    def fit(cls, gains: np.ndarray) -> GainNormalizer:
+        """Fit ``mu`` and ``sigma`` to positive gains (any shape)."""
+        logs = np.log(np.asarray(gains, dtype=float)[np.asarray(gains) > 0])
+        if logs.size < 2:
+            raise ValueError("need at least two positive gains to fit the normalisation")
+        return cls(float(logs.mean()), float(max(logs.std(), 1e-6)))
+
+    def inputs(self, gains: np.ndarray, iotd: np.ndarray, n_iotds: int) -> np.ndarray:
+        """Scatter the tasks' gains ``(n, ...)`` to an ``(N, ...)`` input array by IoTD."""
+        gains = np.asarray(gains, dtype=float)
+        x = np.full((n_iotds, *gains.shape[1:]), MISSING, dtype=np.float32)
+        with np.errstate(divide="ignore"):
+            z = (np.log(gains) - self.mu) / self.sigma
+        x[iotd] = np.maximum(z, MISSING)  # first of several tasks of one IoTD is overwritten
+        return x
+
+
+def per_iotd(values: np.ndarray, iotd: np.ndarray, n_iotds: int, fill: int = -1) -> np.ndarray:
+    """Scatter per-task integer values to an ``(N,)`` array by IoTD (``fill`` where none)."""
+    out = np.full(n_iotds, fill, dtype=np.int64)
+    out[iotd] = values
+    return out

@@ -1,0 +1,238 @@
+"""DIRS: one agent per MEC, the IoTDs' vote, Lévy refinement and imitation (paper Sec. V).
+
+Read top to bottom, a run goes:
+
+1. ``reset``: one :class:`AgentNet` and one Adam per MEC (or the agents of ``checkpoint``).
+2. Every epoch, ``act(view)`` on each available MEC: agent ``j`` scores the tasks from its
+   own gains only; the engine votes (:func:`mecsim.scheduler.vote`) and allocates exactly.
+3. ``feedback(outcome)``, on the core MEC with full information:
+
+   - **imitation phase** (``imitation: true``, until ``demonstrations + demo_holdout`` slots
+     were seen): each slot becomes a demonstration, labelled by a Lévy search with small
+     ``demo_beta`` from all-local (or by the exact optimum); then the normalisation is fitted,
+     every agent is pre-trained for ``T_D`` steps on ``L_I`` (or ``L_D``) and the accuracy
+     on training and held-out demonstrations is logged;
+   - **online phase** (``train_slots`` slots): the applied vote is refined by a Lévy search
+     (``levy: proposed | classic | off``), the pair ``(x, a*)`` goes to the prioritised
+     replay, and every ``train_interval`` slots all agents take one Adam step on
+     ``L_A = L_I + lambda2 L_agent`` over a prioritised minibatch;
+   - then the agents are frozen.
+
+Checkpoints hold the agents' state dicts, the normalisation, the config and the network
+size; they are read with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mecsim.model.optimum import solve_optimum
+from mecsim.scheduler import AgentView, DecentralizedScheduler, Network, Outcome
+from schedulers.dirs.config import DirsConfig
+from schedulers.dirs.imitation import accuracy, pretrain, sample_losses
+from schedulers.dirs.levy import levy_search
+from schedulers.dirs.network import AgentNet, GainNormalizer, per_iotd
+from schedulers.dirs.replay import PrioritizedReplay
+
+CHECKPOINT_FORMAT = 1
+
+
+class Dirs(DecentralizedScheduler):
+    """The DIRS scheduler; every keyword is a field of :class:`DirsConfig`."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.config = DirsConfig.from_params(params)
+        self.nets: list[AgentNet] = []
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.normalizer: GainNormalizer | None = None
+        self.replay: PrioritizedReplay | None = None
+        self.phase = "new"
+        self.online_slots = 0
+        self._demos: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._log: list[dict] = []
+        self._searches = 0
+
+    # ----------------------------------------------------------------- contract
+    def reset(self, seed: int, network: Network) -> None:
+        """Build the agents for ``network`` (or keep the learned ones of the same size)."""
+        same = (self.network is not None and self.nets
+                and (self.network.n_iotds, self.network.n_mecs)
+                == (network.n_iotds, network.n_mecs))
+        super().reset(seed, network)
+        torch.set_num_threads(self.config.torch_threads)
+        if not same:
+            self._build(seed)
+        if self.config.checkpoint is not None and self.phase == "new":
+            self.load(self.config.checkpoint)
+
+    def act(self, view: AgentView) -> np.ndarray:
+        """Agent ``view.mec``'s scores for the tasks, from its own gains only."""
+        n = self.network.n_iotds
+        x = self.normalizer.inputs(view.gains, view.iotd, n)
+        with torch.no_grad():
+            scores = torch.sigmoid(self.nets[view.mec - 1](torch.from_numpy(x))).numpy()
+        return scores[view.iotd].astype(float)
+
+    def feedback(self, outcome: Outcome) -> None:
+        """Learn on the core MEC: collect demonstrations, pre-train, then train online."""
+        if not self.config.train or self.phase == "frozen" or outcome.problem.n_tasks == 0:
+            return
+        if self.phase == "new":
+            self.phase = "imitation" if self.config.imitation else "online"
+        if self.phase == "imitation":
+            self._collect(outcome)
+        else:
+            self._online(outcome)
+
+    def drain_log(self) -> list[dict[str, Any]]:
+        """Training-log rows since the last call (see ``mecsim.engine.records``)."""
+        rows, self._log = self._log, []
+        return rows
+
+    # ----------------------------------------------------------------- imitation
+    def _collect(self, outcome: Outcome) -> None:
+        cfg, problem = self.config, outcome.problem
+        if cfg.demo_source == "optimal":
+            label = solve_optimum(problem, rng=self.rng).placement
+        else:
+            start = np.where(np.isfinite(problem.cost_table[:, 0]), 0,
+                             np.argmin(problem.cost_table, axis=1))
+            label = levy_search(problem, start, rng=self.rng, beta=cfg.demo_beta,
+                                iterations=cfg.demo_iterations, th=cfg.levy_th).placement
+        self._demos.append((problem.gains, label, outcome.iotd))
+        if len(self._demos) == cfg.demonstrations + cfg.demo_holdout:
+            self._pretrain()
+            self.phase = "online"
+
+    def _pretrain(self) -> None:
+        cfg, n = self.config, self.network.n_iotds
+        self.normalizer = GainNormalizer.fit(np.concatenate([g.ravel() for g, _, _ in
+                                                             self._demos]))
+        x = np.stack([self.normalizer.inputs(g, i, n) for g, _, i in self._demos])
+        a = np.stack([per_iotd(lab, i, n) for _, lab, i in self._demos])
+        train_x, train_a = x[: cfg.demonstrations], a[: cfg.demonstrations]
+        self._log += pretrain(self.nets, self.optimizers, train_x, train_a,
+                              steps=cfg.pretrain_steps, batch_size=cfg.batch_size,
+                              lambda1=cfg.lambda1, loss=cfg.imitation_loss, rng=self.rng)
+        for split, (xs, acts) in {"train": (train_x, train_a),
+                                  "test": (x[cfg.demonstrations:],
+                                           a[cfg.demonstrations:])}.items():
+            if len(xs):
+                self._log.append({"kind": "imitation", "split": split, "loss_name":
+                                  cfg.imitation_loss, "demonstrations": cfg.demonstrations,
+                                  "accuracy": accuracy(self.nets, xs, acts,
+                                                       cfg.vote_threshold)})
+        self.replay.add_demonstrations(train_x, train_a)
+        self._demos = []
+
+    # ----------------------------------------------------------------- online
+    def _online(self, outcome: Outcome) -> None:
+        cfg, problem, n = self.config, outcome.problem, self.network.n_iotds
+        best = self._refine(outcome)
+        self.replay.add(self.normalizer.inputs(problem.gains, outcome.iotd, n),
+                        per_iotd(best, outcome.iotd, n))
+        self._log.append({"kind": "slot", "slot": outcome.slot, "objective": outcome.objective,
+                          "reward": outcome.reward,
+                          "latency_s": float(outcome.cost.latency_s.sum()),
+                          "energy_j": float(outcome.cost.energy_j.sum())})
+        self.online_slots += 1
+        if self.online_slots % cfg.train_interval == 0:
+            self._update(outcome.slot)
+        if self.online_slots >= cfg.train_slots:
+            self.phase = "frozen"
+
+    def _refine(self, outcome: Outcome) -> np.ndarray:
+        cfg = self.config
+        if cfg.levy == "off":
+            return outcome.placement
+        result = levy_search(outcome.problem, outcome.placement, rng=self.rng,
+                             beta=cfg.levy_beta, iterations=cfg.levy_iterations,
+                             th=cfg.levy_th, mode=cfg.levy)
+        if self._searches % cfg.levy_log_every == 0:
+            self._log += [{"kind": "levy", "slot": outcome.slot, "mode": cfg.levy,
+                           "iteration": g, "fitness": float(f)}
+                          for g, f in enumerate(result.fitness)]
+        self._searches += 1
+        return result.placement
+
+    def _update(self, slot: int) -> None:
+        cfg = self.config
+        index, x, actions, is_demo = self.replay.sample(cfg.batch_size, self.rng)
+        xt, at = torch.from_numpy(x), torch.from_numpy(actions)
+        demo = torch.from_numpy(is_demo)
+        errors = np.zeros(len(index))
+        for j, (net, opt) in enumerate(zip(self.nets, self.optimizers, strict=True), start=1):
+            per_sample = sample_losses(net, xt, at, j)
+            l_i = _masked_mean(per_sample, demo) + cfg.lambda1 * net.l2()
+            l_agent = _masked_mean(per_sample, ~demo)
+            loss = l_i + cfg.lambda2 * l_agent
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            errors += per_sample.detach().numpy()
+            self._log.append({"kind": "update", "slot": slot, "step": self.online_slots,
+                              "agent": j, "loss_name": "L_A", "loss": float(loss)})
+        self.replay.update(index, errors)
+
+    # ----------------------------------------------------------------- state
+    def _build(self, seed: int) -> None:
+        cfg, net = self.config, self.network
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.nets = [AgentNet(net.n_iotds, cfg.hidden) for _ in range(net.n_mecs)]
+        self.optimizers = [torch.optim.Adam(m.parameters(), lr=cfg.learning_rate)
+                           for m in self.nets]
+        p = net.params
+        self.normalizer = GainNormalizer.from_network(p.beta0, net.area_m, net.n_mecs,
+                                                      p.d_min_m)
+        self.replay = PrioritizedReplay(cfg.replay_size, cfg.eps_a, cfg.eps_d, cfg.eta)
+        self.phase, self.online_slots, self._demos = "new", 0, []
+
+    def save(self, path: str | Path) -> None:
+        """Write the agents, the normalisation and the config (``torch.save``)."""
+        torch.save({"format": CHECKPOINT_FORMAT, "n_iotds": self.network.n_iotds,
+                    "n_mecs": self.network.n_mecs, "config": self.config.as_dict(),
+                    "mu": self.normalizer.mu, "sigma": self.normalizer.sigma,
+                    "online_slots": self.online_slots,
+                    "agents": [net.state_dict() for net in self.nets]}, Path(path))
+
+    def load(self, path: str | Path) -> None:
+        """Load agents saved by :meth:`save` (``weights_only=True``), after :meth:`reset`.
+
+        Raises:
+            ValueError: If the file is missing, corrupt, or for another network size.
+        """
+        try:
+            state = torch.load(Path(path), weights_only=True)
+        except FileNotFoundError as exc:
+            raise ValueError(f"DIRS checkpoint {path} does not exist") from exc
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same error
+            raise ValueError(f"DIRS checkpoint {path} is not readable: {exc}") from exc
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not a DIRS checkpoint (format {CHECKPOINT_FORMAT})")
+        want = (self.network.n_iotds, self.network.n_mecs)
+        have = (state["n_iotds"], state["n_mecs"])
+        if have != want or len(state["agents"]) != want[1]:
+            raise ValueError(f"DIRS checkpoint {path} is for N={have[0]} IoTDs and M={have[1]} "
+                             f"MECs, this network has N={want[0]}, M={want[1]}")
+        if list(state["config"]["hidden"]) != list(self.config.hidden):
+            raise ValueError(f"DIRS checkpoint {path} has hidden layers "
+                             f"{state['config']['hidden']}, the config asks for "
+                             f"{list(self.config.hidden)}")
+        try:
+            for net, weights in zip(self.nets, state["agents"], strict=True):
+                net.load_state_dict(weights)
+        except RuntimeError as exc:
+            raise ValueError(f"DIRS checkpoint {path} does not fit the agents: {exc}") from exc
+        self.normalizer = GainNormalizer(state["mu"], state["sigma"])
+        self.online_slots = int(state["online_slots"])
+        self.phase = "online" if self.config.train else "frozen"
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return values[mask].mean() if bool(mask.any()) else values.sum() * 0.0
