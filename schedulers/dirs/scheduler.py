@@ -116,19 +116,23 @@ class Dirs(DecentralizedScheduler):
         x = np.stack([self.normalizer.inputs(g, i, n) for g, _, i in self._demos])
         a = np.stack([per_iotd(lab, i, n) for _, lab, i in self._demos])
         train_x, train_a = x[: cfg.demonstrations], a[: cfg.demonstrations]
+        self._log_accuracy(x, a, step=0)
         self._log += pretrain(self.nets, self.optimizers, train_x, train_a,
                               steps=cfg.pretrain_steps, batch_size=cfg.batch_size,
                               lambda1=cfg.lambda1, loss=cfg.imitation_loss, rng=self.rng)
-        for split, (xs, acts) in {"train": (train_x, train_a),
-                                  "test": (x[cfg.demonstrations:],
-                                           a[cfg.demonstrations:])}.items():
-            if len(xs):
-                self._log.append({"kind": "imitation", "split": split, "loss_name":
-                                  cfg.imitation_loss, "demonstrations": cfg.demonstrations,
-                                  "accuracy": accuracy(self.nets, xs, acts,
-                                                       cfg.vote_threshold)})
+        self._log_accuracy(x, a, step=cfg.pretrain_steps)
         self.replay.add_demonstrations(train_x, train_a)
         self._demos = []
+
+    def _log_accuracy(self, x: np.ndarray, a: np.ndarray, step: int) -> None:
+        """Log the vote's accuracy on training and held-out demonstrations after ``step``."""
+        cfg, k = self.config, self.config.demonstrations
+        for split, (xs, acts) in {"train": (x[:k], a[:k]), "test": (x[k:], a[k:])}.items():
+            if len(xs):
+                self._log.append({"kind": "imitation", "split": split, "step": step,
+                                  "loss_name": cfg.imitation_loss, "demonstrations": k,
+                                  "accuracy": accuracy(self.nets, xs, acts,
+                                                       cfg.vote_threshold)})
 
     # ----------------------------------------------------------------- online
     def _online(self, outcome: Outcome) -> None:
@@ -154,11 +158,19 @@ class Dirs(DecentralizedScheduler):
                              beta=cfg.levy_beta, iterations=cfg.levy_iterations,
                              th=cfg.levy_th, mode=cfg.levy)
         if self._searches % cfg.levy_log_every == 0:
-            self._log += [{"kind": "levy", "slot": outcome.slot, "mode": cfg.levy,
-                           "iteration": g, "fitness": float(f)}
-                          for g, f in enumerate(result.fitness)]
+            self._log_levy(outcome.slot, cfg.levy, result.fitness)
+            if cfg.levy_compare:
+                other = "classic" if cfg.levy == "proposed" else "proposed"
+                rival = levy_search(outcome.problem, outcome.placement, rng=self.rng,
+                                    beta=cfg.levy_beta, iterations=cfg.levy_iterations,
+                                    th=cfg.levy_th, mode=other)
+                self._log_levy(outcome.slot, other, rival.fitness)
         self._searches += 1
         return result.placement
+
+    def _log_levy(self, slot: int, mode: str, fitness: np.ndarray) -> None:
+        self._log += [{"kind": "levy", "slot": slot, "mode": mode, "iteration": g,
+                       "fitness": float(f)} for g, f in enumerate(fitness)]
 
     def _update(self, slot: int) -> None:
         cfg = self.config
@@ -176,7 +188,7 @@ class Dirs(DecentralizedScheduler):
             opt.step()
             errors += per_sample.detach().numpy()
             self._log.append({"kind": "update", "slot": slot, "step": self.online_slots,
-                              "agent": j, "loss_name": "L_A", "loss": float(loss)})
+                              "agent": j, "loss_name": "L_A", "loss": float(loss.detach())})
         self.replay.update(index, errors)
 
     # ----------------------------------------------------------------- state

@@ -1,0 +1,177 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mecsim.config import SchedulerSpec
+from mecsim.engine.runner import run_scenario
+from mecsim.registry import make
+from mecsim.scheduler import agent_views, vote
+from mecsim.testing import random_network, random_observation
+from schedulers.dirs import Dirs, DirsConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = {"demonstrations": 48, "demo_holdout": 48, "pretrain_steps": 300,
+         "demo_source": "optimal", "train_slots": 150, "batch_size": 64, "levy_compare": True}
+
+
+def network_and_obs(seed=0, n_iotds=6, n_mecs=3, n_tasks=6):
+    rng = np.random.default_rng(seed)
+    network = random_network(rng, n_iotds, n_mecs)
+    obs = random_observation(rng, n_tasks, n_mecs, network=network,
+                             iotd=np.arange(n_tasks) % n_iotds)
+    return network, obs
+
+
+def test_vote_paper_example():
+    scores = {1: np.array([0.7, 0.3]), 2: np.array([0.8, 0.4]), 3: np.array([0.2, 0.1])}
+    np.testing.assert_array_equal(vote(scores, 2), [2, 0])
+
+
+def test_agent_scores_ignore_other_mecs_gains():
+    network, obs = network_and_obs()
+    dirs = Dirs()
+    dirs.reset(0, network)
+    before = {j: dirs.act(v) for j, v in agent_views(obs).items()}
+    gains = obs.problem.gains.copy()
+    gains[:, 2] *= 50.0  # only MEC 3's channels change
+    from mecsim.model import SlotProblem
+    p = obs.problem
+    changed = SlotProblem(gains, p.data_bits, p.cycles, p.local_cpu_hz, p.mec_cpu_hz, p.params,
+                          p.available)
+    obs2 = type(obs)(obs.slot, obs.time_s, obs.iotd, changed, obs.iotd_positions_m,
+                     obs.available, obs.backlog_tasks, obs.backlog_cycles)
+    after = {j: dirs.act(v) for j, v in agent_views(obs2).items()}
+    np.testing.assert_array_equal(before[1], after[1])
+    np.testing.assert_array_equal(before[2], after[2])
+    assert not np.array_equal(before[3], after[3])
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="levy"):
+        DirsConfig(levy="sideways")
+    with pytest.raises(ValueError, match="checkpoint"):
+        DirsConfig(train=False)
+    with pytest.raises(ValueError, match="unknown DIRS parameter"):
+        DirsConfig.from_params({"learning_rat": 0.1})
+    with pytest.raises(ValueError, match="train_interval"):
+        DirsConfig(train_interval=0)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A short DIRS run on the tiny scenario (imitation, then online training)."""
+    from mecsim.config import load_scenario
+
+    out = tmp_path_factory.mktemp("dirs")
+    scenario = load_scenario(ROOT / "scenarios" / "tiny.yaml", ["slots=300"])
+    result, = run_scenario(scenario, out, schedulers=[SchedulerSpec(name="dirs",
+                                                                    params=SMALL)], make=make)
+    return out, result
+
+
+def test_imitation_raises_held_out_accuracy(trained):
+    out, result = trained
+    log = pd.read_parquet(out / "training.parquet")
+    imit = log[(log.kind == "imitation") & (log.split == "test")].sort_values("step")
+    before, after = imit.accuracy.iloc[0], imit.accuracy.iloc[-1]
+    assert after > 0.6 and after > before + 0.2, (before, after)
+
+
+def test_training_log_has_every_kind(trained):
+    out, result = trained
+    log = pd.read_parquet(out / "training.parquet")
+    assert set(log.kind) == {"imitation", "update", "slot", "levy"}
+    updates = log[(log.kind == "update") & (log.loss_name == "L_A")]
+    assert set(updates.agent) == {1, 2} and updates.loss.notna().all()
+    levy = log[log.kind == "levy"]
+    assert set(levy["mode"]) == {"proposed", "classic"}
+    for _, curve in levy.groupby(["slot", "mode"]):
+        assert np.all(np.diff(curve.sort_values("iteration").fitness) <= 1e-12)
+    slots = log[log.kind == "slot"]
+    np.testing.assert_allclose(slots.reward, 1.0 / slots.objective)
+    assert result.scheduler.phase == "frozen"  # 96 demo slots + 150 online < 300
+
+
+def test_online_training_lowers_the_cost(tmp_path):
+    from mecsim.config import load_scenario
+
+    scenario = load_scenario(ROOT / "scenarios" / "tiny.yaml", ["slots=400"])
+    params = {"imitation": False, "train_slots": 400, "batch_size": 64, "train_interval": 2,
+              "learning_rate": 3e-3}
+    out = tmp_path / "run"
+    run_scenario(scenario, out, schedulers=[SchedulerSpec(name="dirs", params=params)],
+                 make=make)
+    cost = pd.read_parquet(out / "slots.parquet").model_cost.to_numpy()
+    assert cost[-100:].mean() < 0.8 * cost[:50].mean(), (cost[:50].mean(), cost[-100:].mean())
+
+
+def test_save_load_round_trip_gives_identical_decisions(trained, tmp_path):
+    _, result = trained
+    path = tmp_path / "dirs.pt"
+    result.scheduler.save(path)
+    frozen = Dirs(train=False, checkpoint=str(path))
+    frozen.reset(5, result.scheduler.network)
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        obs = random_observation(rng, 6, 2, network=result.scheduler.network,
+                                 iotd=np.arange(6))
+        for j, view in agent_views(obs).items():
+            np.testing.assert_array_equal(result.scheduler.act(view), frozen.act(view))
+    assert frozen.phase == "frozen"
+
+
+def test_checkpoint_errors_are_clear(trained, tmp_path):
+    _, result = trained
+    path = tmp_path / "dirs.pt"
+    result.scheduler.save(path)
+    other = random_network(np.random.default_rng(0), 7, 2)
+    with pytest.raises(ValueError, match="N=6 IoTDs and M=2 MECs, this network has N=7"):
+        Dirs(train=False, checkpoint=str(path)).reset(0, other)
+    with pytest.raises(ValueError, match="does not exist"):
+        Dirs(train=False, checkpoint=str(tmp_path / "nope.pt")).reset(0, other)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not readable"):
+        Dirs(train=False, checkpoint=str(bad)).reset(0, other)
+    torch.save({"format": 1, "n_iotds": 6, "n_mecs": 2, "config": {"hidden": [5]},
+                "agents": [{}, {}]}, tmp_path / "shape.pt")
+    with pytest.raises(ValueError, match="hidden layers"):
+        Dirs(train=False, checkpoint=str(tmp_path / "shape.pt")).reset(
+            0, result.scheduler.network)
+
+
+def test_train_command_then_frozen_run(tmp_path):
+    env = {**os.environ}
+    ck = tmp_path / "dirs.pt"
+    params = "{demonstrations: 16, demo_holdout: 8, pretrain_steps: 50, train_slots: 20}"
+    proc = subprocess.run([sys.executable, "-m", "mecsim", "train", "scenarios/tiny.yaml",
+                           "--out", str(ck), "--slots", "50", "--quiet", "--set",
+                           f"schedulers=[{{name: dirs, params: {params}}}]"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert ck.exists() and (tmp_path / "dirs.pt.run" / "training.parquet").exists()
+    frozen = f"{{name: dirs, params: {{train: false, checkpoint: '{ck}'}}}}"
+    runs = []
+    for seed in ("1", "1"):
+        out = tmp_path / f"run{len(runs)}"
+        proc = subprocess.run([sys.executable, "-m", "mecsim", "run", "scenarios/tiny.yaml",
+                               "--out", str(out), "--quiet", "--seed", seed, "--set",
+                               f"schedulers=[{frozen}]"], capture_output=True, text=True,
+                              cwd=ROOT, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(pd.read_parquet(out / "tasks.parquet").sort_values("task_id"))
+    np.testing.assert_array_equal(runs[0].target, runs[1].target)
+    assert not (tmp_path / "run0" / "training.parquet").exists()  # frozen: nothing learned
+    out = tmp_path / "mismatch"
+    proc = subprocess.run([sys.executable, "-m", "mecsim", "run", "scenarios/tiny.yaml",
+                           "--out", str(out), "--quiet", "--set", "iotds.count=7", "--set",
+                           f"schedulers=[{frozen}]"], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "N=6 IoTDs" in proc.stderr and "N=7" in proc.stderr
