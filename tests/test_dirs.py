@@ -121,7 +121,7 @@ def test_save_load_round_trip_gives_identical_decisions(trained, tmp_path):
     for _ in range(5):
         obs = random_observation(rng, 6, 2, network=result.scheduler.network,
                                  iotd=np.arange(6))
-        for j, view in agent_views(obs).items():
+        for view in agent_views(obs).values():
             np.testing.assert_array_equal(result.scheduler.act(view), frozen.act(view))
     assert frozen.phase == "frozen"
 
