@@ -19,12 +19,14 @@ flight`` holds at every epoch (:meth:`Simulation.counts`).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
 from mecsim.engine.cpu import MecCpu
 from mecsim.engine.records import DROP_REASONS, STATUS
@@ -43,6 +45,7 @@ from mecsim.scheduler import (
 )
 
 COMPLETED, DROPPED, IN_FLIGHT = 0, 1, 2
+COMPACT_MIN_ROWS = 64  # epochs of fewer tasks are held until their last task ends
 DEADLINE, MEC_FAILURE, INVALID = 1, 2, 3
 
 
@@ -65,10 +68,15 @@ class Batch:
     first_id: int
     cols: dict[str, np.ndarray]
     open: int
+    pos: np.ndarray | None = None  # task index -> row of cols, once ended rows were written
+
+    def row(self, i: int) -> int:
+        """Row of task ``i`` (its index in the epoch) in ``cols``."""
+        return i if self.pos is None else int(self.pos[i])
 
     @property
     def size(self) -> int:
-        """Number of tasks."""
+        """Number of rows still held."""
         return self.cols["iotd"].size
 
 
@@ -134,8 +142,8 @@ class Simulation:
         self.uploading = np.zeros(m, dtype=np.int64)
         self.uploading_cycles = np.zeros(m)
         self._uploads: list[set] = [set() for _ in range(m)]
-        self.device_free_s = [0.0] * n  # [s] when each IoTD's CPU is next idle
-        self.channel_free_s = [0.0] * n  # [s] when each IoTD's uplink is next idle
+        self.device_free_s = np.zeros(n)  # [s] when each IoTD's CPU is next idle
+        self.channel_free_s = np.zeros(n)  # [s] when each IoTD's uplink is next idle
         self.counters = Counters()
         self.model_costs: list[float] = []
         self.decision_s: list[float] = []
@@ -165,9 +173,14 @@ class Simulation:
         for failure in self.scenario.mecs.failures:
             self.env.process(self._failure(failure.mec - 1, failure.start_s, failure.duration_s))
         self.env.process(self._epochs(slots))
+        threshold = gc.get_threshold()
+        gc.freeze()  # what exists now is never garbage: stop rescanning it
+        gc.set_threshold(100_000, 50, 100)  # task events make no cyclic garbage
         try:
             self.env.run(until=slots * self.scenario.slot_s)
         finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
             self.finish()
 
     def finish(self) -> None:
@@ -206,6 +219,7 @@ class Simulation:
 
     # ------------------------------------------------------------------ one epoch
     def _epoch(self, world: SlotWorld) -> None:
+        self._compact(world.slot)
         iotd = world.iotd
         problem = SlotProblem(world.gains[iotd], world.data_bits, world.cycles,
                               self.local_cpu_hz[iotd], self.mec_cpu_hz, self.params,
@@ -317,38 +331,44 @@ class Simulation:
 
     def _start(self, batch: Batch, placement, allocation, now: float) -> None:
         cols = batch.cols
-        iotds = cols["iotd"].tolist()
-        cycles = cols["cycles"].tolist()
-        status = cols["status"]
+        live = cols["status"] == IN_FLIGHT
         env = self.env
-        for i, target in enumerate(placement.tolist()):
-            if status[i] != IN_FLIGHT:
-                continue
-            dev = iotds[i]
-            if target == 0:
-                self._run_local(batch, i, dev, cycles[i], now)
-                continue
-            rate = float(allocation.rate_bps[i])
-            upload_s = float(cols["data_bits"][i]) / rate
-            start = max(now, self.channel_free_s[dev])
-            self.channel_free_s[dev] = start + upload_s
-            cols["realized_energy_j"][i] = float(allocation.tx_power_w[i]) * upload_s
-            mec = target - 1
-            token = (batch, i)
-            self.uploading[mec] += 1
-            self.uploading_cycles[mec] += cycles[i]
-            self._uploads[mec].add(token)
-            event = env.timeout(start + upload_s - now, value=(token, mec))
-            event.callbacks.append(self._uploaded)
+        local = np.flatnonzero(live & (placement == 0))
+        if local.size:
+            dev = cols["iotd"][local]
+            f0 = self.local_cpu_hz[dev]
+            run_s = cols["cycles"][local] / f0
+            finish = _fcfs(self.device_free_s, dev, run_s, now)
+            p = self.params
+            cols["realized_energy_j"][local] += p.kappa * f0**p.nu * run_s
+            done = self._local_done
+            for delay, i in zip((finish - now).tolist(), local.tolist(), strict=True):
+                Timeout(env, delay, (batch, i)).callbacks.append(done)
+        off = np.flatnonzero(live & (placement > 0))
+        if off.size:
+            dev = cols["iotd"][off]
+            upload_s = cols["data_bits"][off] / allocation.rate_bps[off]
+            finish = _fcfs(self.channel_free_s, dev, upload_s, now)
+            cols["realized_energy_j"][off] = allocation.tx_power_w[off] * upload_s
+            mecs = placement[off] - 1
+            np.add.at(self.uploading, mecs, 1)
+            np.add.at(self.uploading_cycles, mecs, cols["cycles"][off])
+            uploaded = self._uploaded
+            for delay, i, mec in zip((finish - now).tolist(), off.tolist(), mecs.tolist(),
+                                     strict=True):
+                token = (batch, i)
+                self._uploads[mec].add(token)
+                Timeout(env, delay, (token, mec)).callbacks.append(uploaded)
 
     def _run_local(self, batch: Batch, i: int, dev: int, cycles: float, now: float) -> None:
+        """Queue one task (re-run after a MEC failure) on its IoTD's CPU."""
         start = max(now, self.device_free_s[dev])
         run_s = cycles / self.local_cpu_hz[dev]
         self.device_free_s[dev] = start + run_s
         p = self.params
-        batch.cols["realized_energy_j"][i] += p.kappa * self.local_cpu_hz[dev] ** p.nu * run_s
-        event = self.env.timeout(start + run_s - now, value=(batch, i))
-        event.callbacks.append(self._local_done)
+        batch.cols["realized_energy_j"][batch.row(i)] += (
+            p.kappa * self.local_cpu_hz[dev] ** p.nu * run_s)
+        Timeout(self.env, start + run_s - now, (batch, i)).callbacks.append(self._local_done)
 
     def _local_done(self, event: simpy.Event) -> None:
         batch, i = event.value
@@ -358,12 +378,13 @@ class Simulation:
         token, mec = event.value
         batch, i = token
         self.uploading[mec] -= 1
-        self.uploading_cycles[mec] -= batch.cols["cycles"][i]
+        r = batch.row(i)
+        self.uploading_cycles[mec] -= batch.cols["cycles"][r]
         self._uploads[mec].discard(token)
         if not self.available[mec]:
             self._lost(token)
             return
-        self.cpus[mec].join(token, float(batch.cols["cycles"][i]), float(batch.cols["cpu_hz"][i]))
+        self.cpus[mec].join(token, float(batch.cols["cycles"][r]), float(batch.cols["cpu_hz"][r]))
 
     def _mec_done(self, token, now: float) -> None:
         batch, i = token
@@ -373,21 +394,23 @@ class Simulation:
         """A task's MEC failed: drop it, or run it again on its IoTD."""
         batch, i = token
         if self._rerun_local:
-            batch.cols["rerun_local"][i] = True
-            self._run_local(batch, i, int(batch.cols["iotd"][i]), float(batch.cols["cycles"][i]),
+            r = batch.row(i)
+            batch.cols["rerun_local"][r] = True
+            self._run_local(batch, i, int(batch.cols["iotd"][r]), float(batch.cols["cycles"][r]),
                             self.env.now)
         else:
             self._end(batch, i, DROPPED, MEC_FAILURE, self.env.now)
 
     def _complete(self, batch: Batch, i: int, now: float) -> None:
         deadline = self._deadline
-        if deadline is not None and now - batch.cols["arrival_s"][i] > deadline:
+        if deadline is not None and now - batch.cols["arrival_s"][batch.row(i)] > deadline:
             self._end(batch, i, DROPPED, DEADLINE, now)
         else:
             self._end(batch, i, COMPLETED, 0, now)
 
     def _end(self, batch: Batch, i: int, status: int, reason: int, now: float) -> None:
         cols = batch.cols
+        i = batch.row(i)
         cols["status"][i] = status
         cols["drop_reason"][i] = reason
         cols["done_s"][i] = now
@@ -405,9 +428,31 @@ class Simulation:
             del self._open[batch.slot]
             self._flush(batch)
 
+    def _compact(self, slot: int) -> None:
+        """Write the ended rows of mostly-ended epochs and keep only their open rows.
+
+        An epoch's rows would otherwise stay in memory until its last task ends, and a few
+        stragglers per epoch (a deep fade, a long MEC queue) would make memory grow with
+        the run's length.
+        """
+        for batch in self._open.values():
+            small = batch.size < COMPACT_MIN_ROWS or batch.open * 8 > batch.size
+            if batch.slot >= slot - 1 or small:
+                continue
+            ended = batch.cols["status"] != IN_FLIGHT
+            self._flush_rows({k: v[ended] for k, v in batch.cols.items()})
+            keep = np.flatnonzero(~ended)
+            batch.cols = {k: v[keep] for k, v in batch.cols.items()}
+            moved = np.full(ended.size, -1, dtype=np.int64)
+            moved[keep] = np.arange(keep.size)
+            batch.pos = moved if batch.pos is None else np.where(
+                batch.pos >= 0, moved[np.maximum(batch.pos, 0)], -1)
+
     def _flush(self, batch: Batch) -> None:
-        cols = dict(batch.cols)
-        n = batch.size
+        self._flush_rows(dict(batch.cols))
+
+    def _flush_rows(self, cols: dict[str, np.ndarray]) -> None:
+        n = cols["iotd"].size
         cols["status"] = np.asarray(STATUS, dtype=object)[cols["status"]]
         cols["drop_reason"] = np.asarray([None, *DROP_REASONS[1:]], dtype=object)[
             cols["drop_reason"]]
@@ -429,6 +474,28 @@ class Simulation:
             record[f"backlog_cycles_{j + 1}"] = float(backlog_cycles[j])
             record[f"available_{j + 1}"] = bool(self.available[j])
         self._on_slot(record)
+
+
+def _fcfs(free: np.ndarray, dev: np.ndarray, duration: np.ndarray, now: float) -> np.ndarray:
+    """First come, first served per device: the finish time of each job, in input order.
+
+    Jobs of one device run back to back after ``max(now, free[d])``; ``free`` is updated in
+    place to when each device is next idle.
+    """
+    order = np.argsort(dev, kind="stable")
+    d, r = dev[order], duration[order]
+    first = np.ones(d.size, dtype=bool)
+    first[1:] = d[1:] != d[:-1]
+    heads = np.flatnonzero(first)
+    group = np.cumsum(first) - 1
+    total = np.cumsum(r)
+    before = (total - r)[heads]
+    finish_sorted = np.maximum(now, free[d[heads]])[group] + (total - before[group])
+    tails = np.append(heads[1:] - 1, d.size - 1)
+    free[d[tails]] = finish_sorted[tails]
+    finish = np.empty_like(finish_sorted)
+    finish[order] = finish_sorted
+    return finish
 
 
 def _repair(problem: SlotProblem, placement) -> np.ndarray:

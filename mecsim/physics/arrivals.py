@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 from scipy.stats import truncnorm
 
 __all__ = ["ArrivalProcess", "PerSlot", "Bernoulli", "Poisson", "ARRIVAL_PROCESSES",
@@ -264,8 +265,13 @@ class TruncNormal(SizeDistribution):
         return self._mean
 
     def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        draws = truncnorm.rvs(self._a, self._b, loc=self.loc, scale=self.scale, size=n,
-                              random_state=rng)
+        a, b = self._a, self._b
+        if -5.0 < a < 5.0 and b > -5.0:  # no far tail: the plain inverse CDF is exact enough
+            pa, pb = ndtr(a), ndtr(b)
+            draws = self.loc + self.scale * ndtri(pa + rng.uniform(size=n) * (pb - pa))
+        else:
+            draws = truncnorm.rvs(self._a, self._b, loc=self.loc, scale=self.scale, size=n,
+                                  random_state=rng)
         return np.clip(np.asarray(draws, dtype=float), self.low, self.high)  # rounding only
 
     def __repr__(self) -> str:
