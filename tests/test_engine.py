@@ -179,6 +179,11 @@ def test_results_are_valid_parquet_with_documented_columns(tiny, tmp_path):
                                         right_on=["slot", "iotd", "mec"])
     np.testing.assert_array_equal(off.gain_x, off.gain_y)
     assert not any(p.name.endswith(".partial") for p in out.iterdir())
+    pos = pd.read_parquet(out / "positions.parquet").merge(chan[chan.mec == 1], on=["slot",
+                                                                                    "iotd"])
+    summary = __import__("json").loads((out / "summary.json").read_text())
+    x1, y1 = summary["mec_positions_m"][0]
+    np.testing.assert_allclose(np.hypot(pos.x_m - x1, pos.y_m - y1), pos.distance_m)
 
 
 def test_mostly_ended_epochs_are_written_early(tiny, tmp_path, monkeypatch):

@@ -124,6 +124,12 @@ def slot_schema(n_mecs: int) -> pa.Schema:
     return pa.schema(fields)
 
 
+def position_schema() -> pa.Schema:
+    """Schema of ``positions.parquet``: every IoTD's position at every epoch."""
+    return pa.schema([("slot", pa.int32()), ("iotd", pa.int32()), ("x_m", pa.float64()),
+                      ("y_m", pa.float64())])
+
+
 def channel_schema() -> pa.Schema:
     """Schema of ``channels.parquet``: every IoTD-MEC link at every epoch."""
     return pa.schema([("slot", pa.int32()), ("iotd", pa.int32()), ("mec", pa.int16()),

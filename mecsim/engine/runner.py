@@ -25,6 +25,7 @@ import numpy as np
 from mecsim.engine.records import (
     TableWriter,
     channel_schema,
+    position_schema,
     slot_schema,
     task_schema,
     training_columns,
@@ -105,12 +106,12 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
     }
     if want_channels:
         writers["channels"] = TableWriter(out / "channels.parquet", channel_schema())
+        writers["positions"] = TableWriter(out / "positions.parquet", position_schema())
     summary = out / "summary.json"
     try:
         with _sigterm_raises():
             for index, (spec, result) in enumerate(zip(specs, results, strict=True)):
-                on_world = _channel_writer(writers["channels"]) if want_channels and index == 0 \
-                    else None
+                on_world = _world_writer(writers) if want_channels and index == 0 else None
                 tick = progress(spec.label, scenario.slots) if progress else None
                 _run_one(scenario, spec, index, make, writers, result, on_world, tick)
                 _finish(results)
@@ -210,6 +211,9 @@ def _finish(results: list[SchedulerResult]) -> None:
 
 def _summary(scenario, results: list[SchedulerResult]) -> dict[str, Any]:
     return {"scenario": scenario.name, "seed": scenario.seed, "slots": scenario.slots,
+            "area_m": list(scenario.area_m),
+            "mec_positions_m": np.asarray(scenario.mec_positions_m).tolist(),
+            "mec_cpu_hz": list(scenario.mec_cpu_hz),
             "schedulers": {r.name: r.as_json() for r in results}}
 
 
@@ -222,10 +226,15 @@ def _want_channels(scenario, channels: bool | None) -> bool:
     return bool(setting)
 
 
-def _channel_writer(writer: TableWriter):
+def _world_writer(writers: dict[str, TableWriter]):
     def write(world) -> None:
         n, m = world.gains.shape
-        writer.append({
+        writers["positions"].append({
+            "slot": np.full(n, world.slot, dtype=np.int32),
+            "iotd": np.arange(n, dtype=np.int32),
+            "x_m": world.positions_m[:, 0], "y_m": world.positions_m[:, 1],
+        })
+        writers["channels"].append({
             "slot": np.full(n * m, world.slot, dtype=np.int32),
             "iotd": np.repeat(np.arange(n, dtype=np.int32), m),
             "mec": np.tile(np.arange(1, m + 1, dtype=np.int16), n),
