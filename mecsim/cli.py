@@ -1,4 +1,4 @@
-"""Command line: ``python -m mecsim run | train | validate | list``.
+"""Command line: ``python -m mecsim run | train | sweep | report | validate | list``.
 
 Bad input (an unknown key, a wrong value, a missing file, an unknown scheduler) prints one
 line naming the key and the file and exits with status 2, without a traceback.
@@ -22,6 +22,9 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+
+from mecsim.report import cli as report_cli
+from mecsim.sweep import cli as sweep_cli
 
 EXIT_BAD_INPUT = 2
 EXIT_SCHEDULER_FAILED = 1
@@ -71,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     val.set_defaults(handler=_validate)
     lst = sub.add_parser("list", help="list registered schedulers and shipped scenarios")
     lst.set_defaults(handler=_list)
+    report_cli.add_parser(sub)
+    sweep_cli.add_parser(sub)
     return parser
 
 

@@ -168,7 +168,12 @@ def test_descend_leaves_an_infeasible_start():
 
 def test_solve_optimum_picks_the_method():
     rng = np.random.default_rng(4)
-    # small: exhaustive
+    # small, equal cycles: min-cost flow even below the enumeration limit (it is faster)
+    tiny_equal = _instance(rng, 5, 2, equal=True, all_available=True)
+    res = solve_optimum(tiny_equal)
+    assert (res.method, res.exact) == ("min_cost_flow", True)
+    assert res.cost == pytest.approx(_naive(tiny_equal)[0], rel=1e-12)
+    # small, unequal cycles: exhaustive
     small = _instance(rng, 6, 2, equal=False, all_available=True)
     res = solve_optimum(small)
     assert (res.method, res.exact) == ("exhaustive", True)

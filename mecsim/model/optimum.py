@@ -2,13 +2,14 @@
 
 :func:`solve_optimum` picks the method:
 
-1. **exhaustive** enumeration of every placement when ``(options)^n <= exhaustive_limit``
-   (vectorised, in chunks, with :meth:`SlotProblem.batch_cost`); exact.
-2. **min-cost flow** when every task has the same cycles ``F``: MEC ``j`` serving ``n_j``
-   tasks then costs ``phi_T F n_j^2 / Fmax_j``, whose ``k``-th unit costs
+1. **min-cost flow** when every task has the same cycles ``F`` (the paper's setting): MEC
+   ``j`` serving ``n_j`` tasks then costs ``phi_T F n_j^2 / Fmax_j``, whose ``k``-th unit costs
    ``phi_T F (2k - 1) / Fmax_j``. Splitting each MEC into unit slots turns the flow network
    (source -> task -> {local, MEC unit} -> sink) into an assignment problem, solved exactly
-   by ``scipy.optimize.linear_sum_assignment``; exact for any ``n``.
+   by ``scipy.optimize.linear_sum_assignment``; exact for any ``n``, and faster than
+   enumeration even for small ``n``;
+2. **exhaustive** enumeration of every placement when ``(options)^n <= exhaustive_limit``
+   (vectorised, in chunks, with :meth:`SlotProblem.batch_cost`); exact;
 3. otherwise the best of a multi-start **local search**, reported with a **lower bound**
    from the convex relaxation (Frank-Wolfe duality gap); not claimed optimal.
 """
@@ -58,10 +59,10 @@ def solve_optimum(problem: SlotProblem, *, exhaustive_limit: int = EXHAUSTIVE_LI
     options = _options(problem)
     if problem.n_tasks == 0:
         return OptimumResult(np.zeros(0, dtype=np.int64), 0.0, 0.0, "exhaustive", True)
-    if float(len(options)) ** problem.n_tasks <= exhaustive_limit:
-        return exhaustive(problem)
     if equal_cycles(problem):
         return min_cost_flow(problem)
+    if float(len(options)) ** problem.n_tasks <= exhaustive_limit:
+        return exhaustive(problem)
     return local_search(problem, starts=starts, rng=rng)
 
 

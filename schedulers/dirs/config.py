@@ -66,6 +66,10 @@ class DirsConfig:
     """Weight decay of ``L_I``."""
     vote_threshold: float = 0.5
     """Minimum winning score to offload (the vote)."""
+    guard: bool = True
+    """Agent ``j`` scores 0 a task whose upload to ``j``, even with all of ``j``'s CPU, costs
+    more than running it locally (its own channel and the task's size suffice; not in the
+    paper: it removes rare catastrophic offloads over deep fades)."""
     train: bool = True
     """False: frozen inference (needs ``checkpoint``)."""
     checkpoint: str | None = None

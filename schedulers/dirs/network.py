@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 MISSING = -3.0  # input of an IoTD without a task this slot (a very weak channel)
+FLOOR = -8.0  # inputs of real tasks are clipped here (deep fades), apart from MISSING
 
 
 class AgentNet(nn.Module):
@@ -38,6 +39,9 @@ class AgentNet(nn.Module):
 
 class GainNormalizer:
     """Maps gains to network inputs: ``(ln h - mu) / sigma``, IoTDs without a task to -3.
+
+    Deep fades are clipped at -8, not at -3, so that a task over a deep fade never looks
+    like an absent task (whose output is never trained).
 
     ``mu`` and ``sigma`` start from a physical guess (the median distance to the nearest of
     ``M`` MECs spread over the area, unit-mean fading, the log-power spread of Rayleigh
@@ -71,7 +75,7 @@ class GainNormalizer:
         x = np.full((n_iotds, *gains.shape[1:]), MISSING, dtype=np.float32)
         with np.errstate(divide="ignore"):
             z = (np.log(gains) - self.mu) / self.sigma
-        x[iotd] = np.maximum(z, MISSING)  # first of several tasks of one IoTD is overwritten
+        x[iotd] = np.maximum(z, FLOOR)  # of several tasks of one IoTD, the last one counts
         return x
 
 

@@ -30,6 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from mecsim.model.allocation import optimal_power
+from mecsim.model.channel import rate_bps
+from mecsim.model.cost import local_cost
 from mecsim.model.optimum import solve_optimum
 from mecsim.scheduler import AgentView, DecentralizedScheduler, Network, Outcome
 from schedulers.dirs.config import DirsConfig
@@ -76,7 +79,22 @@ class Dirs(DecentralizedScheduler):
         x = self.normalizer.inputs(view.gains, view.iotd, n)
         with torch.no_grad():
             scores = torch.sigmoid(self.nets[view.mec - 1](torch.from_numpy(x))).numpy()
-        return scores[view.iotd].astype(float)
+        scores = scores[view.iotd].astype(float)
+        if self.config.guard:
+            scores[~self._worth_offloading(view)] = 0.0
+        return scores
+
+    def _worth_offloading(self, view: AgentView) -> np.ndarray:
+        """Tasks whose best-case offload to this MEC beats running them locally."""
+        p = self.network.params
+        power = optimal_power(view.gains, p.noise_w, p.phi_t, p.phi_e, p.max_power_w)
+        rate = rate_bps(power, view.gains, p.bandwidth_hz, p.noise_w)
+        with np.errstate(divide="ignore"):
+            upload = (p.phi_t + p.phi_e * power) * view.data_bits / rate
+        offload = upload + p.phi_t * view.cycles / view.cpu_hz
+        local = local_cost(view.cycles, self.network.local_cpu_hz[view.iotd], p.kappa, p.nu,
+                           p.phi_t, p.phi_e).cost
+        return offload < local
 
     def feedback(self, outcome: Outcome) -> None:
         """Learn on the core MEC: collect demonstrations, pre-train, then train online."""

@@ -1,0 +1,635 @@
+"""Build the report of a ``run`` or ``sweep`` folder: find the data, draw, write one HTML.
+
+A *run* folder holds ``summary.json`` and the Parquet files of ``docs/results.md``; a
+*sweep* folder holds ``sweep.parquet`` and ``cells/<cell_id>/`` run folders. Every file is
+optional: a section whose data are missing is replaced by a one-line note, and an
+unreadable file (a ``.partial`` one of a run in progress, a corrupt one) is skipped with a
+note. See ``docs/report.md``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from mecsim.engine.records import write_text_atomic
+from mecsim.report import figures as F
+
+LEARNING = ("dirs", "actor_critic", "ddpg", "droo")  # schedulers of the DRL comparison
+REWARD_TAIL = 500  # Table III's average reward: over the last slots of the run
+MAX_SLOT_SERIES = 12  # most lines in the per-slot figures (Figs. 6 and 8)
+TASK_COLUMNS = ("scheduler", "task_id", "iotd", "slot", "target", "status", "drop_reason",
+                "realized_latency_s", "realized_energy_j")
+SLOT_COLUMNS = ("scheduler", "slot", "tasks", "model_cost", "model_latency_s",
+                "model_energy_j", "backlog_tasks_*")
+
+
+class ReportError(Exception):
+    """The folder is missing or holds neither a run nor a sweep."""
+
+
+@dataclass
+class Run:
+    """One run folder: a lone run, or one cell of a sweep."""
+
+    path: Path
+    id: str = ""  # the cell id in a sweep
+    config: str = ""  # the cell's grid values other than the seed, "k=v, ..."
+    seed: Any = None
+
+    def series(self, label: str) -> str:
+        """The name a scheduler of this run gets in figures."""
+        return f"{label} · {self.config}" if self.config else label
+
+
+@dataclass
+class Item:
+    """One figure of a section (or the note saying why it is absent)."""
+
+    key: str
+    title: str
+    caption: str
+    figure: Any = None  # plotly Figure
+    note: str = ""  # why the figure is absent
+
+
+@dataclass
+class Report:
+    """What :func:`build_report` wrote."""
+
+    path: Path
+    kind: str  # "run" | "sweep"
+    sections: list[tuple[str, list[Item]]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        """The figures drawn, by key."""
+        return {i.key: i.figure for _, items in self.sections for i in items if i.figure}
+
+
+class _Reader:
+    """Reads a folder's files, recording a note for each one it cannot read."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.notes: list[str] = []
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def table(self, path: Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame | None:
+        """Read a Parquet file (only ``columns``; ``prefix_*`` selects by prefix) or None."""
+        if not path.exists():
+            if path.with_name(path.name + ".partial").exists():
+                self.notes.append(f"{self._rel(path)}: only a .partial file (a run in progress"
+                                  " or killed), skipped")
+            return None
+        try:
+            names = pq.read_schema(path).names
+            cols = None
+            if columns:
+                cols = [n for n in names if n in columns
+                        or any(c.endswith("*") and n.startswith(c[:-1]) for c in columns)]
+            return pq.read_table(path, columns=cols).to_pandas()
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is skipped
+            self.notes.append(f"{self._rel(path)}: unreadable ({type(exc).__name__}: {exc})")
+            return None
+
+    def json(self, path: Path) -> dict | None:
+        """Read a JSON object or None."""
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            return data if isinstance(data, dict) else None
+        except (OSError, ValueError) as exc:
+            self.notes.append(f"{self._rel(path)}: unreadable ({exc})")
+            return None
+
+    def yaml(self, path: Path) -> dict | None:
+        """Read a YAML mapping or None."""
+        if not path.exists():
+            return None
+        try:
+            import yaml
+
+            data = yaml.safe_load(path.read_text())
+            return data if isinstance(data, dict) else None
+        except Exception as exc:  # noqa: BLE001
+            self.notes.append(f"{self._rel(path)}: unreadable ({exc})")
+            return None
+
+
+RUN_FILES = ("summary.json", "slots.parquet", "tasks.parquet", "training.parquet",
+             "channels.parquet", "positions.parquet")
+
+
+def _is_run(path: Path) -> bool:
+    return any((path / f).exists() or (path / (f + ".partial")).exists() for f in RUN_FILES)
+
+
+def _grid_columns(sweep: pd.DataFrame) -> list[str]:
+    """The sweep's grid columns (dotted names) whose value varies, Fig. 9 and 10 first."""
+    dotted = [c for c in sweep.columns if "." in c]
+    varying = [c for c in dotted if sweep[c].nunique(dropna=False) > 1]
+    first = [c for c in ("iotds.count", "mecs.count") if c in varying]
+    return first + [c for c in varying if c not in first]
+
+
+def _hashable(sweep: pd.DataFrame) -> pd.DataFrame:
+    sweep = sweep.copy()
+    for c in sweep.columns:
+        if sweep[c].dtype == object and sweep[c].map(
+                lambda v: isinstance(v, (list, dict, np.ndarray))).any():
+            sweep[c] = sweep[c].map(str)
+    return sweep
+
+
+def _ok_rows(sweep: pd.DataFrame) -> pd.Series:
+    ok = pd.Series(True, index=sweep.index)
+    if "complete" in sweep.columns:
+        ok &= sweep["complete"].fillna(False).astype(bool)
+    if "error" in sweep.columns:
+        ok &= sweep["error"].isna() | (sweep["error"].astype(str) == "")
+    return ok
+
+
+def _label_names(scenario: dict | None) -> dict[str, str]:
+    """Map each scheduler label of a resolved scenario to its registered name."""
+    out = {}
+    for entry in (scenario or {}).get("schedulers") or []:
+        if isinstance(entry, str):
+            out[entry] = entry
+        elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            out[entry.get("label") or entry["name"]] = entry["name"]
+    return out
+
+
+def _mec_layout(reader: _Reader, run: Run, summary: dict | None):
+    """MEC positions and the area: from ``summary.json``, else from ``scenario.yaml``."""
+    positions = (summary or {}).get("mec_positions_m")
+    area = (summary or {}).get("area_m")
+    if positions is None or area is None:
+        path = run.path / "scenario.yaml"
+        if path.exists():
+            try:
+                from mecsim.config import load_scenario
+
+                scenario = load_scenario(path)
+                positions = positions if positions is not None else \
+                    scenario.mec_positions_m.tolist()
+                area = area if area is not None else list(scenario.area_m)
+            except Exception as exc:  # noqa: BLE001 - a stale scenario file
+                reader.notes.append(f"{reader._rel(path)}: MEC positions unavailable ({exc})")
+    return positions, area
+
+
+def _per_slot(slots: pd.DataFrame | None, training: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``scheduler, slot, latency_s, energy_j, reward[, run]`` from slots (else training)."""
+    if slots is not None and {"scheduler", "slot", "model_cost"} <= set(slots.columns):
+        df = slots.rename(columns={"model_latency_s": "latency_s", "model_energy_j": "energy_j"})
+        cost = df["model_cost"].astype(float)
+        busy = (df["tasks"] > 0) if "tasks" in df.columns else pd.Series(True, index=df.index)
+        df = df.assign(reward=np.where(busy & (cost > 0), 1.0 / cost.where(cost > 0), np.nan))
+        keep = [c for c in ("run", "scheduler", "slot", "latency_s", "energy_j", "reward")
+                if c in df.columns]
+        return df[keep]
+    if training is not None and "kind" in training.columns:
+        df = training[training["kind"] == "slot"]
+        if len(df):
+            keep = [c for c in ("run", "scheduler", "slot", "latency_s", "energy_j", "reward")
+                    if c in df.columns]
+            return df[keep]
+    return None
+
+
+def _tail_reward(per_slot: pd.DataFrame | None, series: str) -> float:
+    if per_slot is None or "reward" not in per_slot.columns:
+        return float("nan")
+    values = per_slot[per_slot["scheduler"] == series].sort_values("slot")["reward"]
+    values = values.tail(REWARD_TAIL).dropna()
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+    frames = [f for f in frames if f is not None and len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def discover(folder: Path, reader: _Reader, cell: str | None = None):
+    """Return ``(kind, runs, sweep, grid, representative)`` for a run or sweep folder."""
+    if not folder.is_dir():
+        raise ReportError(f"{folder}: no such folder")
+    sweep_path = folder / "sweep.parquet"
+    cells_dir = folder / "cells"
+    if sweep_path.exists() or (sweep_path.with_name("sweep.parquet.partial")).exists() \
+            or cells_dir.is_dir():
+        sweep = reader.table(sweep_path)
+        sweep = _hashable(sweep) if sweep is not None else None
+        if sweep is None:
+            reader.notes.append("sweep.parquet missing: cells are reported one by one")
+        grid = _grid_columns(sweep) if sweep is not None else []
+        runs: list[Run] = []
+        by_cell: dict[str, Run] = {}
+        found = sorted(p for p in cells_dir.iterdir() if p.is_dir() and _is_run(p)) \
+            if cells_dir.is_dir() else []
+        order = [str(c) for c in dict.fromkeys(sweep["cell"])] \
+            if sweep is not None and "cell" in sweep.columns else []
+        found.sort(key=lambda p: (order.index(p.name) if p.name in order else len(order),
+                                  p.name))
+        facets = [g for g in grid if g != "seed"]
+        for path in found:
+            run = Run(path, id=path.name, config=path.name if sweep is None else "")
+            if sweep is not None and "cell" in sweep.columns:
+                rows = sweep[sweep["cell"].astype(str) == path.name]
+                if len(rows):
+                    run.config = ", ".join(f"{g}={rows.iloc[0][g]}" for g in facets)
+                    run.seed = rows.iloc[0]["seed"] if "seed" in rows.columns else None
+            runs.append(run)
+            by_cell[path.name] = run
+        if cell is not None and cell not in by_cell:
+            raise ReportError(f"{folder}: no cell {cell!r} under cells/")
+        rep = by_cell[cell] if cell is not None else next(
+            (r for r in runs if (r.path / "tasks.parquet").exists()), runs[0] if runs else None)
+        return "sweep", runs, sweep, grid, rep
+    if _is_run(folder):
+        run = Run(folder)
+        return "run", [run], None, [], run
+    raise ReportError(f"{folder}: neither a run folder (summary.json, *.parquet) nor a sweep "
+                      "folder (sweep.parquet, cells/)")
+
+
+def build_report(folder: str | Path, out: str | Path | None = None, *,
+                 cell: str | None = None) -> Report:
+    """Build the report of a run or sweep folder and write it as one HTML file.
+
+    Args:
+        folder: The run or sweep folder.
+        out: The HTML file (default: ``FOLDER/report.html``), written atomically.
+        cell: In a sweep, the cell whose run the per-run figures (latency CDF, energy,
+            drops, backlog, map) show (default: the first with ``tasks.parquet``).
+
+    Returns:
+        The :class:`Report` (its figures, sections and the notes on what was skipped).
+
+    Raises:
+        ReportError: If the folder is missing or holds neither a run nor a sweep.
+    """
+    folder = Path(folder)
+    reader = _Reader(folder)
+    kind, runs, sweep, grid, rep = discover(folder, reader, cell)
+    out = Path(out) if out is not None else folder / "report.html"
+
+    summaries = {r.id: reader.json(r.path / "summary.json") for r in runs}
+    scenarios = {r.id: reader.yaml(r.path / "scenario.yaml") for r in runs}
+    training_parts, slot_parts = [], []
+    for r in runs:
+        t = reader.table(r.path / "training.parquet")
+        if t is not None and len(t):
+            t = t.assign(run=r.id, scheduler=t["scheduler"].map(r.series))
+            training_parts.append(t)
+        s = reader.table(r.path / "slots.parquet", SLOT_COLUMNS)
+        if s is not None and len(s):
+            slot_parts.append(s.assign(run=r.id, scheduler=s["scheduler"].map(r.series)))
+    training = _concat(training_parts)
+    slots_all = _concat(slot_parts)
+    per_slot = _per_slot(slots_all, training)
+
+    labels: list[str] = []
+    if sweep is not None and "scheduler" in sweep.columns:
+        labels += list(dict.fromkeys(sweep["scheduler"].astype(str)))
+    for r in runs:
+        labels += list(((summaries[r.id] or {}).get("schedulers") or {}).keys())
+        labels += [r.series(x) for x in ((summaries[r.id] or {}).get("schedulers") or {})]
+    for df in (per_slot, training):
+        if df is not None:
+            labels += list(dict.fromkeys(df["scheduler"]))
+    colors = F.palette(labels)
+
+    sections: list[tuple[str, list[Item]]] = []
+    draw_notes: list[str] = []
+
+    def item(key: str, title: str, caption: str, make: Callable[[], Any], absent: str) -> Item:
+        try:
+            fig = make()
+        except Exception as exc:  # noqa: BLE001 - one bad figure must not stop the report
+            draw_notes.append(f"{title}: could not be drawn ({type(exc).__name__}: {exc})")
+            return Item(key, title, caption, note=f"could not be drawn ({exc})")
+        return Item(key, title, caption, figure=fig) if fig is not None else \
+            Item(key, title, caption, note=absent)
+
+    # -- overview / sweep
+    overview: list[Item] = []
+    if kind == "sweep":
+        if sweep is not None:
+            ok = sweep[_ok_rows(sweep)]
+            axes = [g for g in grid if g != "seed"]
+            for x in axes:
+                overview.append(item(
+                    f"sweep:{x}", F.title_for_axis(x),
+                    "Mean objective per slot (top) and ratio of the summed slot costs to "
+                    "optimal's on the same slots (bottom), per scheduler: mean over seeds, "
+                    "error bars one standard deviation. Failed cells are left out.",
+                    lambda x=x: F.sweep_axis(ok, x, [a for a in axes if a != x], colors),
+                    "no complete cell"))
+            if not axes:
+                overview.append(item(
+                    "summary", F.TITLES["summary"],
+                    "Mean over the sweep's seeds; error bars one standard deviation.",
+                    lambda: F.scheduler_summary(ok, colors), "no complete cell"))
+        else:
+            overview.append(Item("sweep", "Sweep figures", "", note="no sweep.parquet"))
+    else:
+        summary = summaries[""]
+        table = None
+        if summary and summary.get("schedulers"):
+            table = pd.DataFrame([{"scheduler": k, **v}
+                                  for k, v in summary["schedulers"].items()])
+        overview.append(item(
+            "summary", F.TITLES["summary"],
+            "From summary.json: the spec's objective per slot, and the sum of each "
+            "scheduler's slot costs over optimal's on the same slots.",
+            lambda: F.scheduler_summary(table, colors), "no summary.json"))
+    sections.append(("Overview" if kind == "run" else "Sweep", overview))
+
+    # -- DIRS training
+    windows = {}
+    if training is not None and "kind" in training.columns:
+        online = training[training["kind"] == "slot"]
+        for name, part in online.groupby("scheduler", sort=False):
+            windows[name] = (float(part["slot"].min()), float(part["slot"].max()))
+    slot_series = per_slot
+    slot_note = ""
+    if per_slot is not None:
+        names = list(dict.fromkeys(per_slot["scheduler"]))
+        if len(names) > MAX_SLOT_SERIES:
+            keep = [n for n in names if n in windows][:MAX_SLOT_SERIES] or \
+                names[:MAX_SLOT_SERIES]
+            slot_series = per_slot[per_slot["scheduler"].isin(keep)]
+            slot_note = f" Only {len(keep)} of {len(names)} lines are drawn."
+    n_runs = training["run"].nunique() if training is not None else 0
+    over = f" Mean over {n_runs} runs." if n_runs > 1 else ""
+    no_training = "no training.parquet (no learning scheduler ran)"
+    sections.append(("DIRS training and per-slot curves", [
+        item("loss", F.TITLES["loss"],
+             "Each agent's loss per update: L_I (or L_D) during pre-training on the "
+             "demonstrations, then L_A online (training.parquet, kind 'update')." + over,
+             lambda: F.training_loss(training), no_training),
+        item("latency_energy", F.TITLES["latency_energy"],
+             "Model latency and energy of each slot's tasks, summed (slots.parquet), "
+             "rolling mean; the shaded band is the online training." + over + slot_note,
+             lambda: F.latency_energy(slot_series, windows, colors), "no slots.parquet"),
+        item("levy", F.TITLES["levy"],
+             "Best objective after each Lévy iteration, mean over the logged searches "
+             "(every 10th); the paper reports about "
+             f"{F.paper.FIG7_FITNESS['proposed']:g} (proposed) against "
+             f"{F.paper.FIG7_FITNESS['classic']:g} (classic) on its scenario." + over,
+             lambda: F.levy_fitness(training), "no Lévy rows in training.parquet"),
+        item("reward", F.TITLES["reward"],
+             "Reward 1/objective per slot, rolling mean, for every scheduler; DIRS "
+             "variants (with/without Lévy or imitation) appear under their labels." + over
+             + slot_note,
+             lambda: F.reward(slot_series, windows, colors), "no slots.parquet"),
+    ]))
+
+    # -- tables II and III
+    drl_rows = []
+    for r in runs:
+        names = _label_names(scenarios[r.id])
+        trained = set() if training is None else set(
+            training.loc[training["run"] == r.id, "scheduler"])
+        for label, res in ((summaries[r.id] or {}).get("schedulers") or {}).items():
+            name = names.get(label, label)
+            if name not in LEARNING and r.series(label) not in trained:
+                continue
+            drl_rows.append({
+                "scheduler": r.series(label), "name": name, "run": r.id,
+                "train_s": _float(res.get("wall_s")),
+                "inference_s": _float(res.get("median_decision_s")),
+                "ratio_to_optimal": _float(res.get("ratio_to_optimal")),
+                "reward": _tail_reward(per_slot[per_slot["run"] == r.id]
+                                       if per_slot is not None and "run" in per_slot.columns
+                                       else per_slot, r.series(label))})
+    drl = pd.DataFrame(drl_rows) if drl_rows else None
+    sections.append(("Imitation and the DRL comparison", [
+        item("imitation", F.TITLES["imitation"],
+             "The agents' vote against the demonstrations' labels before and after "
+             "pre-training, on the training and held-out demonstrations "
+             f"(training.parquet, kind 'imitation'); stars: the paper at "
+             f"{F.paper.TABLE2_DEMONSTRATIONS} demonstrations.",
+             lambda: F.imitation_accuracy(training), "no imitation rows in training.parquet"),
+        item("drl", F.TITLES["drl"],
+             "Training time: the scheduler's wall time for the whole run (summary.json "
+             "wall_s); inference: median decision time per slot; average reward: mean "
+             f"1/objective over the last {REWARD_TAIL} slots. The paper's values are for "
+             "its scenario (N = 30, M = 2, 3000 training slots) on its hardware.",
+             lambda: F.drl_comparison(drl, colors), "no learning scheduler in the run(s)"),
+    ]))
+
+    # -- realized performance and the map: one run
+    where = "" if rep is None or kind == "run" else \
+        f" Cell {rep.id}" + (f" ({rep.config})" if rep.config else "") + "."
+    tasks = slots_rep = positions = None
+    mec_pos = area = None
+    if rep is not None:
+        tasks = reader.table(rep.path / "tasks.parquet", TASK_COLUMNS)
+        slots_rep = reader.table(rep.path / "slots.parquet", SLOT_COLUMNS)
+        positions = reader.table(rep.path / "positions.parquet")
+        mec_pos, area = _mec_layout(reader, rep, summaries.get(rep.id))
+    sections.append(("Realized performance", [
+        item("latency_cdf", F.TITLES["latency_cdf"],
+             "Realized latency of completed tasks (tasks.parquet), from arrival to end of "
+             "service." + where,
+             lambda: F.latency_cdf(tasks, colors), "no tasks.parquet"),
+        item("energy", F.TITLES["energy"],
+             "Realized energy per completed task (hover: its standard deviation over "
+             "tasks and their count)." + where,
+             lambda: F.energy(tasks, colors), "no tasks.parquet"),
+        item("drops", F.TITLES["drops"],
+             "Tasks dropped (deadline, MEC failure, invalid decision)." + where,
+             lambda: F.drops(tasks, colors), "no tasks.parquet"),
+        item("backlog", F.TITLES["backlog"],
+             "Tasks uploading to or in service at each MEC when each slot began "
+             "(slots.parquet backlog_tasks_j)." + where,
+             lambda: F.backlog(slots_rep, colors), "no slots.parquet"),
+    ]))
+    map_caption = ("IoTD positions per slot (positions.parquet), MECs as squares, each IoTD "
+                   "coloured by where its task of the slot ran; choose the scheduler in the "
+                   "menu, step through the slots with the slider." + where)
+    if positions is not None and mec_pos is None:
+        map_caption += " MEC positions unknown (no summary.json or scenario.yaml)."
+    sections.append(("Map", [
+        item("map", F.TITLES["map"], map_caption,
+             lambda: F.placement_map(positions, tasks, mec_pos, area),
+             "no positions.parquet (written with channels.parquet by newer engines)"),
+    ]))
+
+    notes = reader.notes + draw_notes
+    header = _header(folder, kind, runs, sweep, summaries, scenarios, rep)
+    text = render_html(f"mecsim report: {folder.resolve().name}", header, sections, notes)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, text)
+    return Report(out, kind, sections, notes)
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value) if value is not None else float("nan")
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _fmt(value: Any, spec: str = ".4g") -> str:
+    v = _float(value)
+    return "-" if not math.isfinite(v) else format(v, spec)
+
+
+def _header(folder: Path, kind: str, runs: list[Run], sweep, summaries, scenarios,
+            rep: Run | None) -> str:
+    esc = html.escape
+    parts = [f"<p class='meta'>Source: <code>{esc(str(folder.resolve()))}</code> ({kind}"]
+    if kind == "sweep":
+        parts[0] += f", {len(runs)} cell folders"
+        if sweep is not None:
+            ok = _ok_rows(sweep)
+            parts[0] += f", {len(sweep)} cell × scheduler rows, {int((~ok).sum())} failed"
+    parts[0] += ")</p>"
+    if kind == "run":
+        s = summaries.get("") or {}
+        if s:
+            parts.append(f"<p class='meta'>Scenario <b>{esc(str(s.get('scenario')))}</b>, seed "
+                         f"{esc(str(s.get('seed')))}, {esc(str(s.get('slots')))} slots.</p>")
+            rows = []
+            for label, r in (s.get("schedulers") or {}).items():
+                counts = r.get("counts") or {}
+                rows.append(
+                    f"<tr><td>{esc(label)}</td><td>{_fmt(r.get('mean_cost_per_slot'))}</td>"
+                    f"<td>{_fmt(r.get('ratio_to_optimal'))}</td>"
+                    f"<td>{_fmt(r.get('mean_realized_latency_s'))}</td>"
+                    f"<td>{_fmt(r.get('mean_realized_energy_j'))}</td>"
+                    f"<td>{esc(str(counts.get('dropped', '-')))}</td>"
+                    f"<td>{_fmt(_float(r.get('median_decision_s')) * 1e3)}</td>"
+                    f"<td>{_fmt(r.get('wall_s'), '.2f')}</td>"
+                    f"<td>{'yes' if r.get('complete') else 'no'}"
+                    f"{(' — ' + esc(str(r['error']))) if r.get('error') else ''}</td></tr>")
+            parts.append(
+                "<table class='summary'><tr><th>scheduler</th><th>cost/slot</th>"
+                "<th>/optimal</th><th>latency s</th><th>energy J</th><th>drops</th>"
+                "<th>decide ms</th><th>wall s</th><th>complete</th></tr>"
+                + "".join(rows) + "</table>")
+    elif sweep is not None and "error" in sweep.columns:
+        failed = sweep[~_ok_rows(sweep)]
+        if len(failed):
+            rows = "".join(
+                f"<tr><td>{esc(str(r.get('cell', '-')))}</td>"
+                f"<td>{esc(str(r.get('scheduler', '-')))}</td>"
+                f"<td>{esc(str(r.get('error') or 'incomplete'))}</td></tr>"
+                for r in failed.head(50).to_dict("records"))
+            parts.append("<details><summary>Failed cells</summary><table class='summary'>"
+                         "<tr><th>cell</th><th>scheduler</th><th>error</th></tr>"
+                         f"{rows}</table></details>")
+    return "\n".join(parts)
+
+
+CSS = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 auto;
+       max-width: 1200px; padding: 0 24px 48px; color: #222; }
+h1 { margin-top: 24px; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 4px;
+margin-top: 40px; } h3 { margin-bottom: 4px; }
+p.caption { color: #555; margin: 2px 0 6px; font-size: 0.92em; }
+p.note { color: #8a6d3b; background: #fcf8e3; padding: 6px 10px; border-radius: 4px; }
+p.meta { color: #444; } table.summary { border-collapse: collapse; font-size: 0.9em; }
+table.summary td, table.summary th { border: 1px solid #ddd; padding: 3px 8px;
+text-align: right; } table.summary td:first-child { text-align: left; }
+nav ul { columns: 2; } ul.notes { color: #8a6d3b; font-size: 0.9em; }
+"""
+
+
+def render_html(title: str, header: str, sections: list[tuple[str, list[Item]]],
+                notes: list[str]) -> str:
+    """Assemble the page: plotly.js once in the head, then each section's figures."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    esc = html.escape
+    toc, body = [], []
+    for heading, items in sections:
+        toc.append(f"<li><a href='#{_anchor(heading)}'>{esc(heading)}</a></li>")
+        body.append(f"<h2 id='{_anchor(heading)}'>{esc(heading)}</h2>")
+        for it in items:
+            body.append(f"<section id='{_anchor(it.key)}'><h3>{esc(it.title)}</h3>")
+            if it.figure is not None:
+                body.append(f"<p class='caption'>{esc(it.caption)}</p>")
+                body.append(pio.to_html(
+                    it.figure, include_plotlyjs=False, full_html=False, auto_play=False,
+                    div_id=f"fig-{_anchor(it.key)}",
+                    config={"displaylogo": False, "responsive": True}))
+            else:
+                body.append(f"<p class='note'>Skipped: {esc(it.note)}.</p>")
+            body.append("</section>")
+    note_html = ""
+    if notes:
+        note_html = ("<h2 id='notes'>Notes</h2><ul class='notes'>"
+                     + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script>\n</head>\n<body>\n"
+        f"<h1>{esc(title)}</h1>\n{header}\n<nav><ul>{''.join(toc)}</ul></nav>\n"
+        + "\n".join(body) + f"\n{note_html}\n</body>\n</html>\n")
+
+
+def _anchor(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def export_png(report: Report, png_dir: str | Path) -> str:
+    """Write each figure as ``KEY.png`` through kaleido; return one line saying what happened.
+
+    Never raises: without kaleido, or without the browser kaleido 1.x drives, or when
+    kaleido fails, the line says why the images were skipped.
+    """
+    try:
+        import kaleido
+    except ImportError:
+        return "PNG export skipped: kaleido is not installed (pip install kaleido)"
+    version = str(getattr(kaleido, "__version__", "1"))
+    if not version.startswith("0.") and not any(shutil.which(b) for b in BROWSERS):
+        return ("PNG export skipped: kaleido needs Chrome or Chromium and none was found "
+                "(e.g. apt-get install chromium)")
+    png_dir = Path(png_dir)
+    png_dir.mkdir(parents=True, exist_ok=True)
+    figs = list(report.figures.items())
+    paths = [png_dir / f"{_anchor(key)}.png" for key, _ in figs]
+    heights = [int(fig.layout.height or 500) for _, fig in figs]
+    try:
+        import plotly.io as pio
+
+        if hasattr(pio, "write_images") and not version.startswith("0."):
+            # one browser for all figures (plotly >= 6.1, kaleido >= 1)
+            pio.write_images([f for _, f in figs], paths, width=1100, height=heights)
+        else:
+            for (_, fig), path, height in zip(figs, paths, heights, strict=True):
+                fig.write_image(path, width=1100, height=height)
+    except Exception as exc:  # noqa: BLE001 - kaleido's errors vary by version
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return f"PNG export failed: {type(exc).__name__}: {first}"
+    written = sum(1 for path in paths if path.exists())
+    return f"PNG: {written} images in {png_dir}"

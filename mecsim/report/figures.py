@@ -1,0 +1,766 @@
+"""The report's figures: one function per figure.
+
+Each function takes DataFrames (the columns of ``docs/results.md``; a ``run`` column, where
+present, names the run a row comes from and the figure averages over runs) and returns a
+``plotly.graph_objects.Figure``, or ``None`` where its data are absent. ``colors`` maps a
+scheduler label to a colour so that a scheduler keeps its colour across figures. The
+figures' titles are :data:`TITLES`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from mecsim.report import paper
+
+TITLES = {
+    "summary": "Objective and ratio to optimal per scheduler",
+    "iotds.count": "Objective vs number of IoTDs (paper Fig. 9)",
+    "mecs.count": "Objective vs number of MECs (paper Fig. 10)",
+    "loss": "DIRS training: per-agent loss (paper Fig. 5)",
+    "latency_energy": "Model latency and energy per slot (paper Fig. 6)",
+    "levy": "Lévy search fitness, proposed vs classic (paper Fig. 7)",
+    "reward": "Reward per slot (paper Fig. 8)",
+    "imitation": "Imitation accuracy vs demonstrations (paper Table II)",
+    "drl": "DRL comparison (paper Table III)",
+    "latency_cdf": "Realized latency distribution (CDF)",
+    "energy": "Mean realized energy per scheduler",
+    "drops": "Dropped tasks per scheduler and reason",
+    "backlog": "MEC backlog over time",
+    "map": "Map of the area: IoTDs, MECs and placements",
+}
+
+MAX_LINE_POINTS = 1500  # points per line after thinning
+MAX_CDF_POINTS = 1000
+MAP_POINT_BUDGET = 60_000  # IoTD positions over all frames and schedulers of the map
+MAP_MAX_FRAMES = 300
+DROP_REASONS = ("deadline", "mec_failure", "invalid_decision")
+PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Dark24
+PAPER_COLOR = "#444444"
+
+
+def axis_title(name: str) -> str:
+    """Return a readable axis title for a sweep's grid column."""
+    return {"iotds.count": "number of IoTDs N", "mecs.count": "number of MECs M"}.get(
+        name, name)
+
+
+def title_for_axis(name: str) -> str:
+    """Return the title of the sweep figure along grid column ``name``."""
+    return TITLES.get(name, f"Objective vs {name}")
+
+
+def palette(names: Sequence[str]) -> dict[str, str]:
+    """Give each name a colour, in order."""
+    return {name: PALETTE[k % len(PALETTE)] for k, name in enumerate(dict.fromkeys(names))}
+
+
+def _colors(colors: dict[str, str] | None, names) -> dict[str, str]:
+    out = dict(colors or {})
+    for name in dict.fromkeys(names):
+        if name not in out:
+            out[name] = PALETTE[len(out) % len(PALETTE)]
+    return out
+
+
+def _present(df: pd.DataFrame | None, *columns: str) -> bool:
+    return df is not None and len(df) > 0 and all(c in df.columns for c in columns)
+
+
+def _order(series: pd.Series) -> list:
+    """Unique values in order of appearance."""
+    return list(dict.fromkeys(series.tolist()))
+
+
+def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_LINE_POINTS):
+    if len(x) <= limit:
+        return x, y
+    step = math.ceil(len(x) / limit)
+    return x[::step], y[::step]
+
+
+def auto_window(n: int) -> int:
+    """Rolling-mean window for a series of ``n`` slots: about n / 20, within [1, 100]."""
+    return int(min(100, max(1, round(n / 20))))
+
+
+def _layout(fig: go.Figure, title: str, **kw) -> go.Figure:
+    fig.update_layout(title=title, template="plotly_white", margin={"t": 60, "l": 60, "r": 20},
+                      legend={"orientation": "v"}, **kw)
+    return fig
+
+
+def _mean_std(df: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    grouped = df.groupby(keys, sort=False, dropna=False)[value]
+    out = grouped.agg(["mean", "std", "count"]).reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out
+
+
+# -- overview and sweeps -------------------------------------------------------------------
+
+def scheduler_summary(summary: pd.DataFrame | None,
+                      colors: dict[str, str] | None = None) -> go.Figure | None:
+    """Bars of the mean objective per slot and the ratio to ``optimal``, per scheduler.
+
+    Args:
+        summary: ``scheduler, mean_cost_per_slot, ratio_to_optimal`` (one row per run and
+            scheduler); bars show the mean over runs, error bars the standard deviation.
+        colors: Scheduler colours.
+    """
+    if not _present(summary, "scheduler", "mean_cost_per_slot"):
+        return None
+    df = summary.dropna(subset=["mean_cost_per_slot"])
+    if df.empty:
+        return None
+    has_ratio = "ratio_to_optimal" in df.columns and df["ratio_to_optimal"].notna().any()
+    fig = make_subplots(rows=1, cols=2 if has_ratio else 1, subplot_titles=(
+        ["mean objective per slot", "ratio to optimal"] if has_ratio else None))
+    colors = _colors(colors, df["scheduler"])
+    for col, value in enumerate(["mean_cost_per_slot", "ratio_to_optimal"][:1 + has_ratio]):
+        stats = _mean_std(df.dropna(subset=[value]), ["scheduler"], value)
+        fig.add_bar(x=stats["scheduler"], y=stats["mean"],
+                    error_y={"type": "data", "array": stats["std"],
+                             "visible": bool((stats["count"] > 1).any())},
+                    marker_color=[colors[s] for s in stats["scheduler"]], showlegend=False,
+                    customdata=stats["count"],
+                    hovertemplate="%{x}: %{y:.4g} (runs: %{customdata})<extra></extra>",
+                    row=1, col=col + 1)
+    if has_ratio:
+        fig.add_hline(y=1.0, line_dash="dot", line_color=PAPER_COLOR, row=1, col=2)
+    return _layout(fig, TITLES["summary"], height=380)
+
+
+def sweep_axis(sweep: pd.DataFrame | None, x: str, facets: Sequence[str] = (),
+               colors: dict[str, str] | None = None, max_facets: int = 6) -> go.Figure | None:
+    """Objective (top) and ratio to optimal (bottom) against grid column ``x``.
+
+    One line per scheduler: the mean over seeds with the standard deviation as error bars.
+    Where other grid columns (``facets``) vary too, one column of panels per combination of
+    their values (the first ``max_facets``).
+
+    Args:
+        sweep: Rows of ``sweep.parquet`` (failed cells already removed).
+        x: The grid column on the x axis (e.g. ``iotds.count``).
+        facets: The other grid columns that vary.
+        colors: Scheduler colours.
+        max_facets: Most panel columns drawn.
+    """
+    if not _present(sweep, x, "scheduler", "mean_cost_per_slot"):
+        return None
+    df = sweep.dropna(subset=[x, "mean_cost_per_slot"])
+    if df.empty:
+        return None
+    facets = [f for f in facets if f in df.columns and f != x]
+    combos = (df[facets].drop_duplicates().sort_values(facets).itertuples(index=False)
+              if facets else [()])
+    combos = list(combos)[:max_facets]
+    has_ratio = "ratio_to_optimal" in df.columns and df["ratio_to_optimal"].notna().any()
+    rows = 2 if has_ratio else 1
+    titles = [", ".join(f"{f}={v}" for f, v in zip(facets, combo, strict=True))
+              for combo in combos] if facets else None
+    fig = make_subplots(rows=rows, cols=len(combos), shared_xaxes=True, shared_yaxes="rows",
+                        subplot_titles=titles, vertical_spacing=0.08)
+    colors = _colors(colors, df["scheduler"])
+    for col, combo in enumerate(combos, start=1):
+        part = df
+        for f, v in zip(facets, combo, strict=True):
+            part = part[part[f] == v]
+        for name in _order(part["scheduler"]):
+            rows_s = part[part["scheduler"] == name]
+            for row, value in enumerate(["mean_cost_per_slot", "ratio_to_optimal"][:rows], 1):
+                stats = _mean_std(rows_s.dropna(subset=[value]), [x], value)
+                if stats.empty:
+                    continue
+                stats = stats.sort_values(x)
+                fig.add_scatter(
+                    x=stats[x], y=stats["mean"], mode="lines+markers", name=name,
+                    legendgroup=name, showlegend=(col == 1 and row == 1),
+                    line_color=colors[name],
+                    error_y={"type": "data", "array": stats["std"], "visible": True},
+                    customdata=stats["count"],
+                    hovertemplate=(f"{name}<br>{x}=%{{x}}<br>%{{y:.4g}} ± %{{error_y.array:.3g}}"
+                                   " (seeds: %{customdata})<extra></extra>"),
+                    row=row, col=col)
+        fig.update_xaxes(title_text=axis_title(x), row=rows, col=col)
+    values = np.sort(df[x].unique())
+    if len(values) <= 12 and np.issubdtype(values.dtype, np.number):
+        fig.update_xaxes(tickmode="array", tickvals=values.tolist())
+    fig.update_yaxes(title_text="mean objective per slot", row=1, col=1)
+    if has_ratio:
+        fig.update_yaxes(title_text="ratio to optimal", row=2, col=1)
+    return _layout(fig, title_for_axis(x), height=300 + 220 * rows)
+
+
+# -- DIRS training -------------------------------------------------------------------------
+
+def training_loss(training: pd.DataFrame | None, colors: dict[str, str] | None = None,
+                  max_series: int = 24) -> go.Figure | None:
+    """Each agent's loss against its update count (pre-training, then online).
+
+    Args:
+        training: ``training.parquet`` rows (``kind == "update"`` are used), with an
+            optional ``run`` column; the update index counts each agent's updates in file
+            order, and lines are means over runs.
+        colors: Unused (one colour per agent).
+        max_series: Most (scheduler, agent) lines drawn.
+    """
+    if not _present(training, "kind", "loss", "agent"):
+        return None
+    df = training[(training["kind"] == "update") & training["loss"].notna()].copy()
+    if df.empty:
+        return None
+    if "run" not in df.columns:
+        df["run"] = ""
+    df["update"] = df.groupby(["run", "scheduler", "agent"], sort=False).cumcount()
+    series = df[["scheduler", "agent"]].drop_duplicates().sort_values(["scheduler", "agent"])
+    fig = go.Figure()
+    agent_colors = palette([int(a) for a in sorted(df["agent"].unique())])
+    for k, (name, agent) in enumerate(series.itertuples(index=False)):
+        if k >= max_series:
+            break
+        part = df[(df["scheduler"] == name) & (df["agent"] == agent)]
+        curve = part.groupby("update")["loss"].mean()
+        x, y = _thin(curve.index.to_numpy(), curve.to_numpy())
+        multi = df["scheduler"].nunique() > 1
+        fig.add_scatter(x=x, y=y, mode="lines",
+                        name=f"{name} · agent {int(agent)}" if multi else f"agent {int(agent)}",
+                        line_color=agent_colors[int(agent)],
+                        line_dash=["solid", "dash", "dot", "dashdot"][
+                            _order(series["scheduler"]).index(name) % 4])
+    pre = df[df["loss_name"].isin(["L_I", "L_D"])] if "loss_name" in df.columns else df[:0]
+    if not pre.empty and len(pre) < len(df):
+        end = pre.groupby(["run", "scheduler", "agent"])["update"].max().min() + 0.5
+        fig.add_vline(x=end, line_dash="dot", line_color=PAPER_COLOR,
+                      annotation_text="pre-training | online", annotation_position="top")
+    fig.add_hline(y=paper.FIG5_LOSS, line_dash="dot", line_color="#aa3333",
+                  annotation_text=f"paper: ≈{paper.FIG5_LOSS} after ≈{paper.FIG5_UPDATES}"
+                                  " updates", annotation_position="bottom right")
+    fig.update_xaxes(title_text="update")
+    fig.update_yaxes(title_text="loss (L_I / L_D pre-training, L_A online)")
+    return _layout(fig, TITLES["loss"], height=420)
+
+
+def _windows(fig: go.Figure, windows: dict[str, tuple[float, float]] | None, rows: int) -> None:
+    for name, (lo, hi) in (windows or {}).items():
+        for row in range(1, rows + 1):
+            fig.add_vrect(x0=lo, x1=hi, fillcolor="#888888", opacity=0.08, line_width=0,
+                          row=row, col=1)
+        fig.add_annotation(x=lo, y=1.0, yref="paper", xanchor="left", showarrow=False,
+                           text=f"{name}: online training", font={"size": 10})
+        break  # one band: the first learning scheduler's
+
+
+def _rolling_lines(fig: go.Figure, per_slot: pd.DataFrame, value: str,
+                   colors: dict[str, str], window: int | None, row: int | None = None,
+                   showlegend: bool = True) -> int:
+    """Add one rolling-mean line per scheduler; return the window used."""
+    df = per_slot.dropna(subset=[value])
+    used = 1
+    for name in _order(df["scheduler"]):
+        curve = df[df["scheduler"] == name].groupby("slot")[value].mean().sort_index()
+        w = window or auto_window(len(curve))
+        used = max(used, w)
+        smooth = curve.rolling(w, min_periods=1).mean()
+        x, y = _thin(smooth.index.to_numpy(), smooth.to_numpy())
+        kw = {"row": row, "col": 1} if row else {}
+        fig.add_scatter(x=x, y=y, mode="lines", name=name, legendgroup=name,
+                        showlegend=showlegend, line_color=colors[name],
+                        hovertemplate=f"{name}<br>slot %{{x}}<br>%{{y:.4g}}<extra></extra>", **kw)
+    return used
+
+
+def latency_energy(per_slot: pd.DataFrame | None,
+                   windows: dict[str, tuple[float, float]] | None = None,
+                   colors: dict[str, str] | None = None,
+                   window: int | None = None) -> go.Figure | None:
+    """Rolling mean of each slot's model latency (top) and energy (bottom), per scheduler.
+
+    Args:
+        per_slot: ``scheduler, slot, latency_s, energy_j`` (``slots.parquet``'s
+            ``model_latency_s`` / ``model_energy_j``), optional ``run`` (averaged over).
+        windows: ``{scheduler: (first, last)}`` online-training slots, shaded.
+        colors: Scheduler colours.
+        window: Rolling window in slots (default: :func:`auto_window`).
+    """
+    if not _present(per_slot, "scheduler", "slot", "latency_s", "energy_j"):
+        return None
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    colors = _colors(colors, per_slot["scheduler"])
+    w = _rolling_lines(fig, per_slot, "latency_s", colors, window, row=1)
+    _rolling_lines(fig, per_slot, "energy_j", colors, window, row=2, showlegend=False)
+    _windows(fig, windows, 2)
+    fig.update_yaxes(title_text="latency per slot [s]", row=1, col=1)
+    fig.update_yaxes(title_text="energy per slot [J]", row=2, col=1)
+    fig.update_xaxes(title_text=f"slot (rolling mean over {w})", row=2, col=1)
+    return _layout(fig, TITLES["latency_energy"], height=560)
+
+
+def levy_fitness(training: pd.DataFrame | None,
+                 colors: dict[str, str] | None = None) -> go.Figure | None:
+    """Mean best objective per Lévy iteration, one line per (scheduler, mode).
+
+    Args:
+        training: ``training.parquet`` rows (``kind == "levy"`` are used).
+        colors: Unused (proposed and classic have fixed colours).
+    """
+    if not _present(training, "kind", "mode", "iteration", "fitness"):
+        return None
+    df = training[(training["kind"] == "levy") & training["fitness"].notna()]
+    if df.empty:
+        return None
+    fig = go.Figure()
+    mode_color = {"proposed": "#1f77b4", "classic": "#d62728"}
+    multi = df["scheduler"].nunique() > 1
+    for name in _order(df["scheduler"]):
+        for mode in _order(df[df["scheduler"] == name]["mode"]):
+            part = df[(df["scheduler"] == name) & (df["mode"] == mode)]
+            stats = _mean_std(part, ["iteration"], "fitness").sort_values("iteration")
+            searches = int(stats["count"].max())
+            fig.add_scatter(x=stats["iteration"], y=stats["mean"], mode="lines",
+                            name=(f"{name} · {mode}" if multi else str(mode))
+                            + f" ({searches} searches)",
+                            line_color=mode_color.get(str(mode)),
+                            hovertemplate=f"{mode}<br>G=%{{x}}<br>%{{y:.4g}}<extra></extra>")
+    fig.update_xaxes(title_text="iteration G")
+    fig.update_yaxes(title_text="best objective (fitness), mean over searches")
+    return _layout(fig, TITLES["levy"], height=420)
+
+
+def reward(per_slot: pd.DataFrame | None,
+           windows: dict[str, tuple[float, float]] | None = None,
+           colors: dict[str, str] | None = None,
+           window: int | None = None) -> go.Figure | None:
+    """Rolling mean of the reward ``1 / objective`` per slot, one line per scheduler.
+
+    Args:
+        per_slot: ``scheduler, slot, reward``, optional ``run`` (averaged over).
+        windows: ``{scheduler: (first, last)}`` online-training slots, shaded.
+        colors: Scheduler colours.
+        window: Rolling window in slots (default: :func:`auto_window`).
+    """
+    if not _present(per_slot, "scheduler", "slot", "reward"):
+        return None
+    if per_slot["reward"].notna().sum() == 0:
+        return None
+    fig = go.Figure()
+    colors = _colors(colors, per_slot["scheduler"])
+    w = _rolling_lines(fig, per_slot, "reward", colors, window)
+    _windows(fig, windows, 1)
+    fig.update_xaxes(title_text=f"slot (rolling mean over {w})")
+    fig.update_yaxes(title_text="reward 1 / objective")
+    return _layout(fig, TITLES["reward"], height=420)
+
+
+# -- tables II and III ---------------------------------------------------------------------
+
+def _pm(mean: float, std: float, n: int, fmt: str) -> str:
+    if mean is None or not np.isfinite(mean):
+        return "-"
+    text = format(mean, fmt)
+    if n > 1 and np.isfinite(std):
+        text += " ± " + format(std, fmt)
+    return text
+
+
+def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
+    """Accuracy after pre-training against the number of demonstrations, per loss and split.
+
+    Beside it, a table of ours (mean ± std over runs) and the paper's values.
+
+    Args:
+        training: ``training.parquet`` rows (``kind == "imitation"`` are used), optional
+            ``run``.
+    """
+    if not _present(training, "kind", "accuracy", "split", "demonstrations", "step"):
+        return None
+    df = training[(training["kind"] == "imitation") & training["accuracy"].notna()].copy()
+    if df.empty:
+        return None
+    if "run" not in df.columns:
+        df["run"] = ""
+    df["loss_name"] = df.get("loss_name", pd.Series("?", index=df.index)).fillna("?")
+    keys = ["run", "scheduler", "loss_name", "demonstrations"]
+    last = df["step"] == df.groupby(keys)["step"].transform("max")
+    first = df["step"] == df.groupby(keys)["step"].transform("min")
+    after = _mean_std(df[last], ["loss_name", "demonstrations", "split"], "accuracy")
+    before = _mean_std(df[first], ["loss_name", "demonstrations", "split"], "accuracy")
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.52, 0.48], horizontal_spacing=0.06,
+                        specs=[[{"type": "xy"}, {"type": "table"}]])
+    colors = {("L_I", "train"): "#1f77b4", ("L_I", "test"): "#17becf",
+              ("L_D", "train"): "#d62728", ("L_D", "test"): "#ff7f0e"}
+    for (loss, split), part in after.groupby(["loss_name", "split"], sort=True):
+        part = part.sort_values("demonstrations")
+        fig.add_scatter(x=part["demonstrations"], y=100 * part["mean"], mode="lines+markers",
+                        name=f"{loss} {split}", line_color=colors.get((loss, split)),
+                        error_y={"type": "data", "array": 100 * part["std"], "visible": True},
+                        row=1, col=1)
+    for (loss, split), value in paper.TABLE2_ACCURACY.items():
+        fig.add_scatter(x=[paper.TABLE2_DEMONSTRATIONS], y=[100 * value], mode="markers",
+                        name=f"paper {loss} {split}",
+                        marker={"symbol": "star", "size": 12,
+                                "color": colors.get((loss, split), PAPER_COLOR),
+                                "line": {"width": 1, "color": "black"}},
+                        row=1, col=1)
+    fig.update_xaxes(title_text="demonstrations", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy of the vote [%]", row=1, col=1)
+    table = after.merge(before, on=["loss_name", "demonstrations", "split"],
+                        suffixes=("", "_before")).sort_values(
+        ["loss_name", "demonstrations", "split"])
+    rows = [["mecsim", r.loss_name, int(r.demonstrations), r.split,
+             _pm(100 * r.mean_before, 100 * r.std_before, r.count_before, ".1f"),
+             _pm(100 * r.mean, 100 * r.std, r.count, ".1f")] for r in table.itertuples()]
+    published = [["paper", loss, paper.TABLE2_DEMONSTRATIONS, split, "-", f"{100 * value:.1f}"]
+                 for (loss, split), value in paper.TABLE2_ACCURACY.items()]
+    fig.add_table(
+        header={"values": ["source", "loss", "demos", "split", "before [%]", "after [%]"],
+                "fill_color": "#e8e8e8", "align": "left"},
+        cells={"values": [list(col) for col in zip(*(rows + published), strict=True)],
+               "fill_color": [["white"] * len(rows) + ["#f4f4f4"] * len(published)],
+               "align": "left", "height": 24},
+        row=1, col=2)
+    return _layout(fig, TITLES["imitation"], height=440)
+
+
+def drl_comparison(rows: pd.DataFrame | None,
+                   colors: dict[str, str] | None = None) -> go.Figure | None:
+    """Table III: training time, inference time, average reward, ours beside the paper's.
+
+    Args:
+        rows: One row per run and learning scheduler: ``scheduler`` (label), ``name``
+            (registered name, to find the paper's row), ``train_s``, ``inference_s``,
+            ``reward``, ``ratio_to_optimal``.
+        colors: Scheduler colours.
+    """
+    if not _present(rows, "scheduler", "train_s", "inference_s", "reward"):
+        return None
+    colors = _colors(colors, rows["scheduler"])
+    ours = []
+    for name in _order(rows["scheduler"]):
+        part = rows[rows["scheduler"] == name]
+        n = len(part)
+        cells = {"scheduler": name, "source": f"mecsim ({n} run{'s' * (n > 1)})"}
+        for col, fmt in (("train_s", ".1f"), ("inference_s", ".3g"), ("reward", ".4g"),
+                         ("ratio_to_optimal", ".3f")):
+            values = part[col].dropna() if col in part.columns else pd.Series(dtype=float)
+            cells[col] = _pm(values.mean() if len(values) else float("nan"),
+                             values.std() if len(values) > 1 else float("nan"), len(values), fmt)
+        cells["_reward"] = part["reward"].mean()
+        ours.append(cells)
+    published = [{"scheduler": p["label"], "source": "paper", "train_s": f"{p['train_s']:.2f}",
+                  "inference_s": f"{p['inference_s']:.4f}", "reward": f"{p['reward']:.4f}",
+                  "ratio_to_optimal": "-", "_reward": p["reward"]}
+                 for p in paper.TABLE3.values()]
+    table = ours + published
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.08,
+                        specs=[[{"type": "table"}, {"type": "xy"}]])
+    fig.add_table(
+        header={"values": ["scheduler", "source", "training time [s]", "inference [s/slot]",
+                           "average reward", "ratio to optimal"],
+                "fill_color": "#e8e8e8", "align": "left"},
+        cells={"values": [[r[c] for r in table] for c in (
+            "scheduler", "source", "train_s", "inference_s", "reward", "ratio_to_optimal")],
+            "fill_color": [["white"] * len(ours) + ["#f4f4f4"] * len(published)],
+            "align": "left", "height": 24},
+        row=1, col=1)
+    fig.add_bar(x=[r["scheduler"] for r in ours], y=[r["_reward"] for r in ours],
+                name="mecsim", marker_color=[colors[r["scheduler"]] for r in ours],
+                row=1, col=2)
+    fig.add_bar(x=[r["scheduler"] for r in published], y=[r["_reward"] for r in published],
+                name="paper", marker_color=PAPER_COLOR, row=1, col=2)
+    fig.update_yaxes(title_text="average reward", row=1, col=2)
+    return _layout(fig, TITLES["drl"], height=380, showlegend=True)
+
+
+# -- realized performance ------------------------------------------------------------------
+
+def latency_cdf(tasks: pd.DataFrame | None,
+                colors: dict[str, str] | None = None) -> go.Figure | None:
+    """Empirical CDF of the realized latency of completed tasks, one line per scheduler.
+
+    Args:
+        tasks: ``scheduler, status, realized_latency_s``.
+        colors: Scheduler colours.
+    """
+    if not _present(tasks, "scheduler", "status", "realized_latency_s"):
+        return None
+    df = tasks[(tasks["status"] == "completed") & tasks["realized_latency_s"].notna()]
+    if df.empty:
+        return None
+    colors = _colors(colors, df["scheduler"])
+    fig = go.Figure()
+    for name in _order(df["scheduler"]):
+        values = np.sort(df.loc[df["scheduler"] == name, "realized_latency_s"].to_numpy())
+        n = len(values)
+        if n > MAX_CDF_POINTS:
+            p = np.linspace(0.0, 1.0, MAX_CDF_POINTS)
+            x, y = np.quantile(values, p), p
+        else:
+            x, y = values, np.arange(1, n + 1) / n
+        fig.add_scatter(x=x, y=y, mode="lines", line_shape="hv", name=f"{name} ({n} tasks)",
+                        line_color=colors[name],
+                        hovertemplate=f"{name}<br>%{{x:.4g}} s: %{{y:.3f}}<extra></extra>")
+    fig.update_xaxes(title_text="realized latency [s]")
+    fig.update_yaxes(title_text="fraction of completed tasks", range=[0, 1.02])
+    return _layout(fig, TITLES["latency_cdf"], height=420)
+
+
+def energy(tasks: pd.DataFrame | None, colors: dict[str, str] | None = None) -> go.Figure | None:
+    """Mean realized energy per completed task, per scheduler (hover: std and count).
+
+    Args:
+        tasks: ``scheduler, status, realized_energy_j``.
+        colors: Scheduler colours.
+    """
+    if not _present(tasks, "scheduler", "status", "realized_energy_j"):
+        return None
+    df = tasks[(tasks["status"] == "completed") & tasks["realized_energy_j"].notna()]
+    if df.empty:
+        return None
+    colors = _colors(colors, df["scheduler"])
+    stats = _mean_std(df, ["scheduler"], "realized_energy_j")
+    fig = go.Figure(go.Bar(x=stats["scheduler"], y=stats["mean"],
+                           marker_color=[colors[s] for s in stats["scheduler"]],
+                           customdata=np.stack([stats["std"], stats["count"]], axis=1),
+                           hovertemplate="%{x}: %{y:.4g} J (std %{customdata[0]:.3g} J, "
+                                         "%{customdata[1]} tasks)<extra></extra>"))
+    fig.update_yaxes(title_text="energy per completed task [J]")
+    return _layout(fig, TITLES["energy"], height=380)
+
+
+def drops(tasks: pd.DataFrame | None, colors: dict[str, str] | None = None) -> go.Figure | None:
+    """Stacked bars of dropped tasks per scheduler, by reason (zero bars when none dropped).
+
+    Args:
+        tasks: ``scheduler, status, drop_reason``.
+        colors: Unused (one colour per reason).
+    """
+    if not _present(tasks, "scheduler", "status"):
+        return None
+    names = _order(tasks["scheduler"])
+    dropped = tasks[tasks["status"] == "dropped"]
+    reason = (dropped["drop_reason"].fillna("unknown") if "drop_reason" in dropped.columns
+              else pd.Series("unknown", index=dropped.index))
+    counts = dropped.assign(reason=reason).groupby(["scheduler", "reason"]).size()
+    reasons = list(DROP_REASONS) + sorted(set(reason) - set(DROP_REASONS))
+    fig = go.Figure()
+    for k, why in enumerate(reasons):
+        fig.add_bar(x=names, y=[int(counts.get((s, why), 0)) for s in names], name=why,
+                    marker_color=qualitative.Set2[k % len(qualitative.Set2)])
+    total = int(counts.sum())
+    generated = tasks.groupby("scheduler").size()
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text="dropped tasks", rangemode="tozero")
+    title = TITLES["drops"] + ("" if total else " (none dropped)")
+    fig = _layout(fig, title, height=380)
+    fig.update_traces(customdata=[int(generated.get(s, 0)) for s in names],
+                      hovertemplate="%{x}: %{y} of %{customdata} tasks<extra></extra>")
+    return fig
+
+
+def backlog(slots: pd.DataFrame | None, colors: dict[str, str] | None = None,
+            max_panels: int = 4) -> go.Figure | None:
+    """Tasks uploading to or in service at each MEC when each slot began, per scheduler.
+
+    One panel per MEC up to ``max_panels`` MECs; beyond, the total over MECs.
+
+    Args:
+        slots: ``scheduler, slot, backlog_tasks_1 ...``.
+        colors: Scheduler colours.
+        max_panels: Most MEC panels.
+    """
+    if not _present(slots, "scheduler", "slot"):
+        return None
+    cols = sorted((c for c in slots.columns if c.startswith("backlog_tasks_")),
+                  key=lambda c: int(c.rsplit("_", 1)[1]))
+    if not cols:
+        return None
+    df = slots.copy()
+    if len(cols) > max_panels:
+        df["backlog_total"] = df[cols].sum(axis=1)
+        panels = [("backlog_total", f"all {len(cols)} MECs")]
+    else:
+        panels = [(c, f"MEC {c.rsplit('_', 1)[1]}") for c in cols]
+    colors = _colors(colors, df["scheduler"])
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.05,
+                        subplot_titles=[p[1] for p in panels])
+    for row, (col, _) in enumerate(panels, start=1):
+        for name in _order(df["scheduler"]):
+            curve = df[df["scheduler"] == name].groupby("slot")[col].mean().sort_index()
+            x, y = _thin(curve.index.to_numpy(), curve.to_numpy())
+            fig.add_scatter(x=x, y=y, mode="lines", line_shape="hv", name=name,
+                            legendgroup=name, showlegend=row == 1, line_color=colors[name],
+                            row=row, col=1)
+        fig.update_yaxes(title_text="tasks", rangemode="tozero", row=row, col=1)
+    fig.update_xaxes(title_text="slot", row=len(panels), col=1)
+    return _layout(fig, TITLES["backlog"], height=200 + 180 * len(panels))
+
+
+# -- the map -------------------------------------------------------------------------------
+
+def placement_map(positions: pd.DataFrame | None, tasks: pd.DataFrame | None = None,
+                  mec_positions: Sequence[Sequence[float]] | None = None,
+                  area_m: Sequence[float] | None = None,
+                  schedulers: Sequence[str] | None = None,
+                  max_frames: int = MAP_MAX_FRAMES,
+                  point_budget: int = MAP_POINT_BUDGET) -> go.Figure | None:
+    """Animated map: IoTDs moving, MECs, and each IoTD's placement per slot.
+
+    IoTDs are coloured by where their task of the slot ran (local, MEC ``j``, or no task);
+    a line joins an offloading IoTD to its MEC. A dropdown picks the scheduler (the first
+    by default); a slider and play button step through the slots (every ``stride``-th slot
+    when the run is long, so that the page stays small: the slider's title says so).
+
+    Args:
+        positions: ``slot, iotd, x_m, y_m`` (``positions.parquet``).
+        tasks: ``scheduler, slot, iotd, target[, task_id]``; without it IoTDs are uncoloured.
+        mec_positions: ``(M, 2)`` MEC positions [m], or None (no MEC markers).
+        area_m: ``(width, height)`` [m], or None (the positions' extent).
+        schedulers: Which schedulers, in order (default: all in ``tasks``).
+        max_frames: Most frames.
+        point_budget: Most IoTD points over all frames and schedulers.
+    """
+    if not _present(positions, "slot", "iotd", "x_m", "y_m"):
+        return None
+    pos = positions.sort_values(["slot", "iotd"])
+    all_slots = np.sort(pos["slot"].unique())
+    have_tasks = _present(tasks, "scheduler", "slot", "iotd", "target")
+    names = list(schedulers) if schedulers else (
+        _order(tasks["scheduler"]) if have_tasks else [])
+    names = names or [""]
+    n_iotds = int(pos["iotd"].nunique())
+    mecs = np.asarray(mec_positions, dtype=float).reshape(-1, 2) if mec_positions is not None \
+        else np.zeros((0, 2))
+    n_mecs = max(len(mecs), int(tasks["target"].max()) if have_tasks and len(tasks) else 0)
+    stride = max(1, math.ceil(len(all_slots) / max_frames),
+                 math.ceil(len(all_slots) * len(names) * n_iotds / point_budget))
+    shown = all_slots[::stride]
+
+    categories = ["no task", "local"] + [f"MEC {j}" for j in range(1, n_mecs + 1)] \
+        if have_tasks else ["IoTD"]
+    cat_color = {"no task": "#c8c8c8", "local": "#555555", "IoTD": "#1f77b4"}
+    for j in range(1, n_mecs + 1):
+        cat_color[f"MEC {j}"] = PALETTE[(j - 1) % len(PALETTE)]
+
+    placement: dict[str, pd.Series] = {}
+    if have_tasks:
+        t = tasks[tasks["slot"].isin(shown)]
+        if "task_id" in t.columns:
+            t = t.sort_values("task_id")
+        last = t.groupby(["scheduler", "slot", "iotd"])["target"].last()
+        for name in names:
+            placement[name] = last.xs(name, level="scheduler") if name in \
+                last.index.get_level_values(0) else pd.Series(dtype=float)
+
+    frames_by_slot = {int(s): g for s, g in pos[pos["slot"].isin(shown)].groupby("slot")}
+
+    def slot_traces(slot: int, name: str) -> list[dict]:
+        g = frames_by_slot[slot]
+        if have_tasks:
+            where = placement[name]
+            keys = pd.MultiIndex.from_arrays([np.full(len(g), slot), g["iotd"].to_numpy()])
+            target = where.reindex(keys).to_numpy() if len(where) else np.full(len(g), np.nan)
+        else:
+            target = np.full(len(g), np.nan)
+        label = np.array([categories[0] if v != v else ("local" if v == 0 else f"MEC {int(v)}")
+                          for v in target], dtype=object)
+        out = []
+        xs, ys = g["x_m"].to_numpy(), g["y_m"].to_numpy()
+        iotd = g["iotd"].to_numpy()
+        lx: list = []
+        ly: list = []
+        for k, tgt in enumerate(target):
+            if tgt == tgt and 0 < tgt <= len(mecs):
+                lx += [xs[k], mecs[int(tgt) - 1, 0], None]
+                ly += [ys[k], mecs[int(tgt) - 1, 1], None]
+        out.append({"type": "scatter", "x": lx, "y": ly})
+        for cat in categories:
+            mask = label == cat
+            out.append({"type": "scatter", "x": xs[mask].tolist(), "y": ys[mask].tolist(),
+                        "text": [f"IoTD {i}" for i in iotd[mask]]})
+        return out
+
+    per_sched = len(categories) + 1
+    fig = go.Figure()
+    first = int(shown[0])
+    for s, name in enumerate(names):
+        traces = slot_traces(first, name)
+        visible = s == 0
+        fig.add_scatter(x=traces[0]["x"], y=traces[0]["y"], mode="lines", name="offload link",
+                        line={"color": "#999999", "width": 1}, hoverinfo="skip",
+                        visible=visible, legendgroup="link", showlegend=True)
+        for cat, tr in zip(categories, traces[1:], strict=True):
+            fig.add_scatter(x=tr["x"], y=tr["y"], text=tr["text"], mode="markers", name=cat,
+                            legendgroup=cat, visible=visible,
+                            marker={"size": 9, "color": cat_color[cat],
+                                    "line": {"width": 0.5, "color": "black"}},
+                            hovertemplate=f"%{{text}}: {cat}<br>(%{{x:.1f}}, %{{y:.1f}}) m"
+                                          "<extra></extra>")
+    if len(mecs):
+        fig.add_scatter(x=mecs[:, 0], y=mecs[:, 1], mode="markers+text", name="MECs",
+                        text=[f"MEC {j}" for j in range(1, len(mecs) + 1)],
+                        textposition="top center",
+                        marker={"symbol": "square", "size": 16,
+                                "color": [cat_color.get(f"MEC {j}", "#000000")
+                                          for j in range(1, len(mecs) + 1)],
+                                "line": {"width": 2, "color": "black"}},
+                        hovertemplate="%{text} (%{x:.1f}, %{y:.1f}) m<extra></extra>")
+    frames = []
+    for slot in shown:
+        data, indices = [], []
+        for s, name in enumerate(names):
+            data += slot_traces(int(slot), name)
+            indices += list(range(s * per_sched, (s + 1) * per_sched))
+        frames.append(go.Frame(data=data, traces=indices, name=str(int(slot))))
+    fig.frames = frames
+    n_traces = len(fig.data)
+    menus = [{
+        "type": "buttons", "direction": "left", "x": 0.0, "y": -0.08, "xanchor": "left",
+        "yanchor": "top", "pad": {"r": 10, "t": 10}, "showactive": False,
+        "buttons": [
+            {"label": "▶ play", "method": "animate",
+             "args": [None, {"frame": {"duration": 300, "redraw": True},
+                             "transition": {"duration": 0}, "fromcurrent": True}]},
+            {"label": "❚❚ pause", "method": "animate",
+             "args": [[None], {"frame": {"duration": 0, "redraw": False},
+                               "mode": "immediate", "transition": {"duration": 0}}]},
+        ]}]
+    if len(names) > 1:
+        buttons = []
+        for s, name in enumerate(names):
+            vis = [s * per_sched <= k < (s + 1) * per_sched for k in range(len(names) * per_sched)]
+            vis += [True] * (n_traces - len(vis))
+            buttons.append({"label": name, "method": "restyle", "args": [{"visible": vis}]})
+        menus.append({"type": "dropdown", "x": 0.5, "y": 1.1, "xanchor": "left",
+                      "yanchor": "bottom", "buttons": buttons, "active": 0, "showactive": True})
+        fig.add_annotation(text="scheduler:", x=0.49, y=1.1, xref="paper", yref="paper",
+                           xanchor="right", yanchor="bottom", showarrow=False)
+    slider = {
+        "active": 0, "x": 0.12, "len": 0.88, "y": -0.02, "yanchor": "top",
+        "currentvalue": {"prefix": (f"slot (every {stride} slots shown) " if stride > 1
+                                    else "slot ")},
+        "steps": [{"label": str(int(s)), "method": "animate",
+                   "args": [[str(int(s))], {"frame": {"duration": 0, "redraw": True},
+                                            "mode": "immediate",
+                                            "transition": {"duration": 0}}]}
+                  for s in shown]}
+    if area_m is not None:
+        width, height = float(area_m[0]), float(area_m[1])
+    else:
+        width = float(max(pos["x_m"].max(), mecs[:, 0].max() if len(mecs) else 0.0))
+        height = float(max(pos["y_m"].max(), mecs[:, 1].max() if len(mecs) else 0.0))
+    pad_x, pad_y = 0.04 * width or 1.0, 0.04 * height or 1.0
+    fig.update_xaxes(range=[-pad_x, width + pad_x], title_text="x [m]", constrain="domain")
+    fig.update_yaxes(range=[-pad_y, height + pad_y], title_text="y [m]", scaleanchor="x",
+                     scaleratio=1)
+    title = TITLES["map"] + (f": {names[0]}" if names[0] and len(names) == 1 else "")
+    fig = _layout(fig, title, height=640, updatemenus=menus, sliders=[slider])
+    fig.update_layout(margin={"b": 110})
+    return fig

@@ -1,0 +1,94 @@
+"""``python -m mecsim sweep SWEEP.yaml``: run a sweep's cells, resumably, locally or on Ray.
+
+Exit status: 0 every cell done; 1 some cell failed (reported, the others ran); 2 bad
+input (an invalid sweep file, an unknown key, Ray missing or unreachable) with one line and
+no traceback; 130 interrupted (the finished cells are kept; the next call resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+EXIT_BAD_INPUT = 2
+EXIT_CELL_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``sweep`` command to ``subparsers`` (an ``add_subparsers()`` result)."""
+    sweep = subparsers.add_parser(
+        "sweep", help="run a grid of scenarios x seeds (resumable; local or Ray)",
+        description="Run every cell (grid point x seed) of a sweep file not done yet in OUT, "
+                    "then rebuild OUT/sweep.parquet.")
+    sweep.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file")
+    sweep.add_argument("--out", help="sweep folder (default: results/sweeps/<file stem>); "
+                                     "a second call with the same folder resumes")
+    sweep.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="local: a process pool on this machine (default); ray: Ray tasks")
+    sweep.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
+    sweep.add_argument("--workers", type=int,
+                       help="cells run at once (default: the CPU count; Ray: its CPUs)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=run_command)
+    return sweep
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``sweep`` with ``argv`` (the arguments after the word ``sweep``)."""
+    parser = argparse.ArgumentParser(prog="mecsim")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["sweep", *(argv if argv is not None else [])])
+    return args.handler(args)
+
+
+def _error(message: str) -> None:
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False)
+    for line in message.splitlines():
+        console.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Handler of ``sweep``: load and validate, run the cells, report; return the status."""
+    from rich.markup import escape
+
+    from mecsim.config import ScenarioError
+    from mecsim.engine.runner import Interrupted
+    from mecsim.sweep.executors import ExecutorError
+    from mecsim.sweep.run import CELLS, cell_done, default_out_dir, run_sweep
+    from mecsim.sweep.spec import load_sweep
+
+    try:
+        sweep = load_sweep(args.sweep)
+    except ScenarioError as exc:
+        _error(str(exc))
+        return EXIT_BAD_INPUT
+    out = args.out or default_out_dir(sweep)
+    console = Console(stderr=True, highlight=False)
+    started = time.perf_counter()
+    try:
+        result = run_sweep(sweep, out, executor=args.executor, address=args.address,
+                           workers=args.workers, progress=not args.quiet, console=console)
+    except ExecutorError as exc:
+        _error(str(exc))
+        return EXIT_BAD_INPUT
+    except (KeyboardInterrupt, Interrupted) as exc:
+        done = sum(cell_done(Path(out) / CELLS / c.id, c) for c in sweep.cells)
+        why = str(exc) if isinstance(exc, Interrupted) else "interrupted"
+        _error(f"{why}: {done} of {len(sweep.cells)} cells done, kept in {out}; run the same "
+               "command again to resume")
+        return EXIT_INTERRUPTED
+    for record in result.failed:
+        console.print(f"[bold red]failed:[/] {escape(record.cell)}: {escape(record.error or '')}",
+                      soft_wrap=True)
+    total = len(sweep.cells)
+    print(f"{total} cells: {len(result.ran) - len(result.failed)} run, "
+          f"{len(result.skipped)} already done, {len(result.failed)} failed "
+          f"({time.perf_counter() - started:.1f} s); table: {result.table}")
+    return EXIT_CELL_FAILED if result.failed else 0
+
