@@ -28,6 +28,9 @@ BUILTINS: dict[str, tuple[str, dict[str, Any]]] = {
     "greedy": ("schedulers.greedy:Greedy", {}),
     "optimal": ("schedulers.optimal:Optimal", {}),
     "dirs": ("schedulers.dirs:Dirs", {}),
+    "droo": ("schedulers.droo:Droo", {}),
+    "actor_critic": ("schedulers.actor_critic:ActorCritic", {}),
+    "ddpg": ("schedulers.ddpg:Ddpg", {}),
 }
 
 
