@@ -175,3 +175,31 @@ def test_train_command_then_frozen_run(tmp_path):
                           cwd=ROOT, env=env, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "N=6 IoTDs" in proc.stderr and "N=7" in proc.stderr
+
+
+def test_guard_zeroes_exactly_the_tasks_not_worth_offloading():
+    from mecsim.model.allocation import optimal_power
+    from mecsim.model.channel import rate_bps
+    from mecsim.model.cost import local_cost
+
+    rng = np.random.default_rng(7)
+    network = random_network(rng, 40, 3)
+    obs = random_observation(rng, 40, 3, network=network, iotd=np.arange(40))
+    p = network.params
+    guarded, free = Dirs(), Dirs(guard=False)
+    guarded.reset(0, network)
+    free.reset(0, network)
+    checked = 0
+    for view in agent_views(obs).values():
+        power = optimal_power(view.gains, p.noise_w, p.phi_t, p.phi_e, p.max_power_w)
+        rate = rate_bps(power, view.gains, p.bandwidth_hz, p.noise_w)
+        offload = (p.phi_t + p.phi_e * power) * view.data_bits / rate \
+            + p.phi_t * view.cycles / view.cpu_hz
+        local = local_cost(view.cycles, network.local_cpu_hz[view.iotd], p.kappa, p.nu,
+                           p.phi_t, p.phi_e).cost
+        worth = offload < local
+        scores, raw = guarded.act(view), free.act(view)
+        np.testing.assert_array_equal(scores[~worth], 0.0)
+        np.testing.assert_array_equal(scores[worth], raw[worth])
+        checked += int((~worth).sum())
+    assert checked > 0  # the instance has tasks the guard must stop

@@ -29,10 +29,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import lambertw
 
-from mecsim.model.allocation import optimal_power
-from mecsim.model.channel import rate_bps
-from mecsim.model.cost import local_cost
 from mecsim.model.optimum import solve_optimum
 from mecsim.scheduler import AgentView, DecentralizedScheduler, Network, Outcome
 from schedulers.dirs.config import DirsConfig
@@ -68,6 +66,8 @@ class Dirs(DecentralizedScheduler):
                 == (network.n_iotds, network.n_mecs))
         super().reset(seed, network)
         torch.set_num_threads(self.config.torch_threads)
+        p, f0 = network.params, network.local_cpu_hz
+        self._local_per_cycle = p.phi_t / f0 + p.phi_e * p.kappa * f0 ** (p.nu - 1.0)  # [1/cycle]
         if not same:
             self._build(seed)
         if self.config.checkpoint is not None and self.phase == "new":
@@ -85,16 +85,24 @@ class Dirs(DecentralizedScheduler):
         return scores
 
     def _worth_offloading(self, view: AgentView) -> np.ndarray:
-        """Tasks whose best-case offload to this MEC beats running them locally."""
+        """Tasks whose best-case offload to this MEC beats running them locally.
+
+        Best case: the optimal power (the Lambert-W closed form, unpolished: a guard needs no
+        more digits) and all of the MEC's CPU. Inlined, without argument checks, because it
+        runs for every agent at every epoch.
+        """
         p = self.network.params
-        power = optimal_power(view.gains, p.noise_w, p.phi_t, p.phi_e, p.max_power_w)
-        rate = rate_bps(power, view.gains, p.bandwidth_hz, p.noise_w)
-        with np.errstate(divide="ignore"):
-            upload = (p.phi_t + p.phi_e * power) * view.data_bits / rate
-        offload = upload + p.phi_t * view.cycles / view.cpu_hz
-        local = local_cost(view.cycles, self.network.local_cpu_hz[view.iotd], p.kappa, p.nu,
-                           p.phi_t, p.phi_e).cost
-        return offload < local
+        gamma = view.gains / p.noise_w
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p.phi_e > 0:
+                t = np.expm1(1.0 + lambertw((p.phi_t * gamma / p.phi_e - 1.0) / np.e).real)
+                power = np.minimum(t / gamma, p.max_power_w)
+            else:
+                power = np.full(gamma.shape, p.max_power_w)
+            upload = (p.phi_t + p.phi_e * power) * view.data_bits / (
+                p.bandwidth_hz * np.log2(1.0 + power * gamma))
+        offload = np.nan_to_num(upload, nan=np.inf) + p.phi_t * view.cycles / view.cpu_hz
+        return offload < view.cycles * self._local_per_cycle[view.iotd]
 
     def feedback(self, outcome: Outcome) -> None:
         """Learn on the core MEC: collect demonstrations, pre-train, then train online."""
