@@ -203,3 +203,15 @@ def test_guard_zeroes_exactly_the_tasks_not_worth_offloading():
         np.testing.assert_array_equal(scores[worth], raw[worth])
         checked += int((~worth).sum())
     assert checked > 0  # the instance has tasks the guard must stop
+
+
+def test_frozen_numpy_inference_matches_torch():
+    network, obs = network_and_obs(seed=2, n_iotds=12, n_mecs=3, n_tasks=12)
+    dirs = Dirs()
+    dirs.reset(0, network)
+    views = list(agent_views(obs).values())
+    learning = [dirs.act(v) for v in views]  # torch path
+    dirs.phase = "frozen"
+    frozen = [dirs.act(v) for v in views]  # numpy copy of the weights
+    for a, b in zip(learning, frozen, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -31,6 +32,23 @@ class AgentNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits ``(..., N)``; scores are their sigmoid."""
         return self.body(x)
+
+    def numpy_forward(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A numpy copy of the current weights as a function ``x -> logits``.
+
+        Frozen agents use it for inference: for these small layers it is several times
+        faster than a torch call. It does not follow later weight updates.
+        """
+        layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
+                  for m in self.body if isinstance(m, nn.Linear)]
+
+        def forward(x: np.ndarray) -> np.ndarray:
+            for k, (w, b) in enumerate(layers):
+                x = x @ w + b
+                if k < len(layers) - 1:
+                    x = np.maximum(x, 0.0)
+            return x
+        return forward
 
     def l2(self) -> torch.Tensor:
         """``||theta||^2`` over all weights and biases."""

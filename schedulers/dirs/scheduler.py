@@ -57,6 +57,7 @@ class Dirs(DecentralizedScheduler):
         self._demos: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._log: list[dict] = []
         self._searches = 0
+        self._frozen: list | None = None  # numpy forwards of the frozen agents
 
     # ----------------------------------------------------------------- contract
     def reset(self, seed: int, network: Network) -> None:
@@ -77,9 +78,15 @@ class Dirs(DecentralizedScheduler):
         """Agent ``view.mec``'s scores for the tasks, from its own gains only."""
         n = self.network.n_iotds
         x = self.normalizer.inputs(view.gains, view.iotd, n)
-        with torch.no_grad():
-            scores = torch.sigmoid(self.nets[view.mec - 1](torch.from_numpy(x))).numpy()
-        scores = scores[view.iotd].astype(float)
+        if self.phase == "frozen":
+            if self._frozen is None:
+                self._frozen = [net.numpy_forward() for net in self.nets]
+            logits = self._frozen[view.mec - 1](x)[view.iotd].astype(float)
+            scores = 1.0 / (1.0 + np.exp(-logits))
+        else:
+            with torch.no_grad():
+                scores = torch.sigmoid(self.nets[view.mec - 1](torch.from_numpy(x))).numpy()
+            scores = scores[view.iotd].astype(float)
         if self.config.guard:
             scores[~self._worth_offloading(view)] = 0.0
         return scores
@@ -133,7 +140,7 @@ class Dirs(DecentralizedScheduler):
         self._demos.append((problem.gains, label, outcome.iotd))
         if len(self._demos) == cfg.demonstrations + cfg.demo_holdout:
             self._pretrain()
-            self.phase = "online"
+            self.phase = "online" if cfg.train_slots > 0 else "frozen"
 
     def _pretrain(self) -> None:
         cfg, n = self.config, self.network.n_iotds
@@ -230,6 +237,7 @@ class Dirs(DecentralizedScheduler):
                                                       p.d_min_m)
         self.replay = PrioritizedReplay(cfg.replay_size, cfg.eps_a, cfg.eps_d, cfg.eta)
         self.phase, self.online_slots, self._demos = "new", 0, []
+        self._frozen = None
 
     def save(self, path: str | Path) -> None:
         """Write the agents, the normalisation and the config (``torch.save``)."""
@@ -270,6 +278,7 @@ class Dirs(DecentralizedScheduler):
         self.normalizer = GainNormalizer(state["mu"], state["sigma"])
         self.online_slots = int(state["online_slots"])
         self.phase = "online" if self.config.train else "frozen"
+        self._frozen = None
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
