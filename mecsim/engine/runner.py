@@ -109,7 +109,7 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
         writers["positions"] = TableWriter(out / "positions.parquet", position_schema())
     summary = out / "summary.json"
     try:
-        with _sigterm_raises():
+        with sigterm_raises():
             for index, (spec, result) in enumerate(zip(specs, results, strict=True)):
                 on_world = _world_writer(writers) if want_channels and index == 0 else None
                 tick = progress(spec.label, scenario.slots) if progress else None
@@ -244,7 +244,7 @@ def _world_writer(writers: dict[str, TableWriter]):
 
 
 @contextmanager
-def _sigterm_raises():
+def sigterm_raises():
     """Turn SIGTERM into an exception so the run closes its files (main thread only)."""
     def handler(signum, frame):
         raise Interrupted("terminated by SIGTERM")

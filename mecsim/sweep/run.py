@@ -20,12 +20,11 @@ import json
 import math
 import os
 import shutil
-import signal
 import sys
 import time
 import traceback
 from collections.abc import Callable
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from mecsim.engine.runner import sigterm_raises
 from mecsim.sweep.spec import Cell, Sweep, load_sweep, value_text
 
 __all__ = ["CellJob", "CellRecord", "SweepResult", "build_table", "cell_done", "run_cell",
@@ -242,7 +242,7 @@ def run_sweep(sweep: Sweep | str | Path, out_dir: str | Path | None = None, *,
                             tuple(sys.path)))
     bar = _progress_bar(console, not progress)
     try:
-        with bar, _sigterm_raises():
+        with bar, sigterm_raises():
             task = bar.add_task("cells", total=len(sweep.cells), completed=len(result.skipped),
                                 failed=0)
             if jobs:
@@ -256,25 +256,6 @@ def run_sweep(sweep: Sweep | str | Path, out_dir: str | Path | None = None, *,
     finally:
         write_table(sweep, out)
     return result
-
-
-@contextmanager
-def _sigterm_raises():
-    """Turn SIGTERM into :class:`~mecsim.engine.runner.Interrupted` (main thread only)."""
-    from mecsim.engine.runner import Interrupted
-
-    def handler(signum, frame):
-        raise Interrupted("terminated by SIGTERM")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _progress_bar(console, quiet: bool):
