@@ -36,13 +36,13 @@ from torch import nn
 
 from mecsim.model.problem import SlotProblem
 from mecsim.scheduler import Decision, Network, Observation, Outcome, Scheduler
+from schedulers._checkpoint import CHECKPOINT_FORMAT, read_checkpoint
 from schedulers.dirs.network import MISSING, GainNormalizer
 
 __all__ = ["MISSING", "DrlConfig", "DrlScheduler", "GainNormalizer", "Replay", "choose",
            "feasible_options", "mlp", "offload_targets", "option_scores", "per_iotd_feasible",
            "threshold_placement"]
 
-CHECKPOINT_FORMAT = 1
 THRESHOLD = 0.5  # the fixed score of "local" in the placement rule (the vote's threshold)
 MASKED = -1e9  # logit of an infeasible option (exp underflows to exactly 0)
 
@@ -383,27 +383,8 @@ class DrlScheduler(Scheduler):
                 network size or hidden layers.
         """
         name = self.label
+        state = read_checkpoint(path, name, self.network, self.config.hidden, scheduler=name)
         try:
-            state = torch.load(Path(path), weights_only=True)
-        except FileNotFoundError as exc:
-            raise ValueError(f"{name} checkpoint {path} does not exist") from exc
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same error
-            raise ValueError(f"{name} checkpoint {path} is not readable: {exc}") from exc
-        if (not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT
-                or state.get("scheduler") != name):
-            found = state.get("scheduler") if isinstance(state, dict) else None
-            raise ValueError(f"{path} is not a checkpoint of {name} (format "
-                             f"{CHECKPOINT_FORMAT})" + (f": it holds {found}" if found else ""))
-        try:
-            want = (self.network.n_iotds, self.network.n_mecs)
-            have = (state["n_iotds"], state["n_mecs"])
-            if have != want:
-                raise ValueError(f"{name} checkpoint {path} is for N={have[0]} IoTDs and "
-                                 f"M={have[1]} MECs, this network has N={want[0]}, M={want[1]}")
-            if list(state["config"]["hidden"]) != list(self.config.hidden):
-                raise ValueError(f"{name} checkpoint {path} has hidden layers "
-                                 f"{state['config']['hidden']}, the config asks for "
-                                 f"{list(self.config.hidden)}")
             if set(state["nets"]) != set(self.nets):
                 raise ValueError(f"{name} checkpoint {path} holds networks "
                                  f"{sorted(state['nets'])}, want {sorted(self.nets)}")

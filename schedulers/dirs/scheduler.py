@@ -33,13 +33,12 @@ from scipy.special import lambertw
 
 from mecsim.model.optimum import solve_optimum
 from mecsim.scheduler import AgentView, DecentralizedScheduler, Network, Outcome
+from schedulers._checkpoint import CHECKPOINT_FORMAT, read_checkpoint
 from schedulers.dirs.config import DirsConfig
 from schedulers.dirs.imitation import accuracy, pretrain, sample_losses
 from schedulers.dirs.levy import levy_search
 from schedulers.dirs.network import AgentNet, GainNormalizer, per_iotd
 from schedulers.dirs.replay import PrioritizedReplay
-
-CHECKPOINT_FORMAT = 1
 
 
 class Dirs(DecentralizedScheduler):
@@ -253,23 +252,10 @@ class Dirs(DecentralizedScheduler):
         Raises:
             ValueError: If the file is missing, corrupt, or for another network size.
         """
-        try:
-            state = torch.load(Path(path), weights_only=True)
-        except FileNotFoundError as exc:
-            raise ValueError(f"DIRS checkpoint {path} does not exist") from exc
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same error
-            raise ValueError(f"DIRS checkpoint {path} is not readable: {exc}") from exc
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not a DIRS checkpoint (format {CHECKPOINT_FORMAT})")
-        want = (self.network.n_iotds, self.network.n_mecs)
-        have = (state["n_iotds"], state["n_mecs"])
-        if have != want or len(state["agents"]) != want[1]:
-            raise ValueError(f"DIRS checkpoint {path} is for N={have[0]} IoTDs and M={have[1]} "
-                             f"MECs, this network has N={want[0]}, M={want[1]}")
-        if list(state["config"]["hidden"]) != list(self.config.hidden):
-            raise ValueError(f"DIRS checkpoint {path} has hidden layers "
-                             f"{state['config']['hidden']}, the config asks for "
-                             f"{list(self.config.hidden)}")
+        state = read_checkpoint(path, "DIRS", self.network, self.config.hidden)
+        if len(state["agents"]) != self.network.n_mecs:
+            raise ValueError(f"DIRS checkpoint {path} holds {len(state['agents'])} agents for "
+                             f"M={self.network.n_mecs} MECs")
         try:
             for net, weights in zip(self.nets, state["agents"], strict=True):
                 net.load_state_dict(weights)
