@@ -134,6 +134,7 @@ def _list(args) -> int:
 
 def _run(args) -> int:
     from mecsim.config import SchedulerSpec
+    from mecsim.engine.interrupt import Interrupted
     from mecsim.engine.runner import run_scenario
     from mecsim.registry import make, scheduler_class
 
@@ -161,7 +162,10 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         _error(f"interrupted: finished slots kept in {out} (summary.json says complete: false)")
         return 130
-    except Exception as exc:  # noqa: BLE001 - e.g. SIGTERM: files already closed
+    except Interrupted as exc:
+        _error(f"{exc}: finished slots kept in {out} (summary.json says complete: false)")
+        return EXIT_SCHEDULER_FAILED
+    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: files already closed
         _error(f"{type(exc).__name__}: {exc}; finished slots kept in {out}")
         return EXIT_SCHEDULER_FAILED
     Console(width=max(Console().width, 110)).print(summary_table(results, scenario))
@@ -176,6 +180,7 @@ def _train(args) -> int:
     import os
 
     from mecsim.config import SchedulerSpec
+    from mecsim.engine.interrupt import Interrupted
     from mecsim.engine.runner import run_scenario
     from mecsim.registry import make, scheduler_class
 
@@ -196,9 +201,10 @@ def _train(args) -> int:
         with progress:
             result, = run_scenario(scenario, run_dir, schedulers=[spec], make=make,
                                    channels=False, progress=_ticker(progress))
-    except KeyboardInterrupt:
-        _error(f"interrupted: nothing saved to {out}; the run so far is in {run_dir}")
-        return 130
+    except (KeyboardInterrupt, Interrupted) as exc:
+        why = str(exc) or "interrupted"
+        _error(f"{why}: nothing saved to {out}; the run so far is in {run_dir}")
+        return 130 if isinstance(exc, KeyboardInterrupt) else EXIT_SCHEDULER_FAILED
     if result.error or result.scheduler is None:
         _error(result.error or f"{spec.label}: not trained")
         return EXIT_SCHEDULER_FAILED

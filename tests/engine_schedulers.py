@@ -1,5 +1,6 @@
 """Schedulers used by the engine tests (importable as ``engine_schedulers:Name``)."""
 
+import os
 import time
 
 import numpy as np
@@ -56,3 +57,17 @@ class RecordingAgents(DecentralizedScheduler):
         if view.gains.size == 0:
             return np.zeros(0)
         return (view.gains >= np.median(view.gains)).astype(float) * 0.6
+
+
+class SignalsItself(Scheduler):
+    """Local; sends its own process ``signum`` during slot ``at`` (``twice``: two signals)."""
+
+    def __init__(self, signum: int = 15, at: int = 5, twice: bool = False) -> None:
+        self.signum, self.at, self.twice = signum, at, twice
+
+    def decide(self, observation: Observation) -> Decision:
+        if observation.slot == self.at:
+            os.kill(os.getpid(), self.signum)
+            if self.twice:
+                os.kill(os.getpid(), self.signum)
+        return Decision(np.zeros(observation.n_tasks, dtype=np.int64))

@@ -1,16 +1,20 @@
+import json
+import signal
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from engine_schedulers import AllToMec1, OutOfRange, Raises, RecordingAgents
+from engine_schedulers import AllToMec1, OutOfRange, Raises, RecordingAgents, SignalsItself
 
 from mecsim.config import SchedulerSpec
+from mecsim.engine.interrupt import Interrupted
 from mecsim.engine.runner import run_scenario
 from mecsim.engine.simulation import Simulation
 from mecsim.registry import make as registry_make
 
 CUSTOM = {"all_to_mec1": AllToMec1, "out_of_range": OutOfRange, "raises": Raises,
-          "agents": RecordingAgents}
+          "agents": RecordingAgents, "signals_itself": SignalsItself}
 
 
 def make(name, **params):
@@ -206,3 +210,39 @@ def test_mostly_ended_epochs_are_written_early(tiny, tmp_path, monkeypatch):
     assert tasks.task_id.is_unique and len(tasks) == results["all_to_mec1"].counts["generated"]
     c = results["all_to_mec1"].counts
     assert (tasks.status == "in_flight").sum() == c["in_flight"]
+
+
+def _summary(out, name):
+    return json.loads((out / "summary.json").read_text())["schedulers"][name]
+
+
+@pytest.mark.parametrize(("signum", "raised"), [(signal.SIGTERM, Interrupted),
+                                                (signal.SIGINT, KeyboardInterrupt)])
+def test_signal_stops_at_the_next_epoch_with_files_in_step(tiny, tmp_path, signum, raised):
+    # The signal arrives inside slot 5's decision: slot 5 still finishes whole (its tasks
+    # counted and written), the run stops before slot 6, and the scheduler is not blamed.
+    scenario = tiny("slots=40")
+    out = tmp_path / "run"
+    spec = SchedulerSpec(name="signals_itself", params={"signum": int(signum), "at": 5})
+    before = signal.getsignal(signum)
+    with pytest.raises(raised):
+        run_scenario(scenario, out, schedulers=[spec], make=make)
+    summary = _summary(out, "signals_itself")
+    assert summary["complete"] is False and summary["error"] is None
+    assert summary["slots"] == 6
+    slots = pd.read_parquet(out / "slots.parquet")
+    assert slots.slot.tolist() == list(range(6))
+    tasks = pd.read_parquet(out / "tasks.parquet")
+    assert len(tasks) == summary["counts"]["generated"] == slots.tasks.sum()
+    assert signal.getsignal(signum) is before  # the handler is restored
+
+
+def test_second_signal_stops_at_once(tiny, tmp_path):
+    scenario = tiny("slots=40")
+    out = tmp_path / "run"
+    spec = SchedulerSpec(name="signals_itself", params={"at": 5, "twice": True})
+    with pytest.raises(Interrupted):
+        run_scenario(scenario, out, schedulers=[spec], make=make)
+    summary = _summary(out, "signals_itself")
+    assert summary["complete"] is False and summary["slots"] == 5  # slot 5 never finished
+    assert len(pd.read_parquet(out / "slots.parquet")) == 5

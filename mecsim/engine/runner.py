@@ -6,22 +6,22 @@ Files written (all atomically, and flushed as the run goes):
 - ``summary.json``: per scheduler, its totals and ``"complete": true|false``;
 - ``slots.parquet``, ``tasks.parquet``, ``channels.parquet`` (see ``docs/results.md``).
 
-Ctrl-C or SIGTERM stops the run between events; the files are closed with every finished
-slot in them and the interrupted scheduler marked ``"complete": false``.
+Ctrl-C or SIGTERM stops the run at the next epoch boundary (a second signal stops it at
+once); the files are closed with every finished slot in them and the interrupted
+scheduler marked ``"complete": false``.
 """
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mecsim.engine.interrupt import StopRequest
 from mecsim.engine.records import (
     TableWriter,
     channel_schema,
@@ -38,10 +38,6 @@ from mecsim.rng import scheduler_seed
 
 CHANNELS_AUTO_LIMIT = 10_000  # write channels.parquet by default when N * M <= this
 CAPACITY_LIMITED = ("random", "greedy")  # take the scenario's greedy_max_tasks_per_mec
-
-
-class Interrupted(Exception):
-    """The run was stopped by SIGTERM (Ctrl-C raises KeyboardInterrupt)."""
 
 
 @dataclass
@@ -109,11 +105,11 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
         writers["positions"] = TableWriter(out / "positions.parquet", position_schema())
     summary = out / "summary.json"
     try:
-        with sigterm_raises():
+        with StopRequest().installed() as stop:
             for index, (spec, result) in enumerate(zip(specs, results, strict=True)):
                 on_world = _world_writer(writers) if want_channels and index == 0 else None
                 tick = progress(spec.label, scenario.slots) if progress else None
-                _run_one(scenario, spec, index, make, writers, result, on_world, tick)
+                _run_one(scenario, spec, index, make, writers, result, on_world, tick, stop)
                 _finish(results)
                 write_json_atomic(summary, _summary(scenario, results))
     finally:
@@ -124,7 +120,7 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
     return results
 
 
-def _run_one(scenario, spec, index, make, writers, result, on_world, tick) -> None:
+def _run_one(scenario, spec, index, make, writers, result, on_world, tick, stop) -> None:
     slot_rows: list[dict] = []
 
     scheduler = None
@@ -153,7 +149,8 @@ def _run_one(scenario, spec, index, make, writers, result, on_world, tick) -> No
     try:
         scheduler = make(spec.name, **_params(scenario, spec))
         sim = Simulation(scenario, scheduler, spec.label, scenario.seed,
-                         on_tasks=writers["tasks"].append, on_slot=on_slot, on_world=on_world)
+                         on_tasks=writers["tasks"].append, on_slot=on_slot, on_world=on_world,
+                         check_stop=stop.check)
         scheduler.reset(scheduler_seed(scenario.seed, index), sim.network)
         sim.run(scenario.slots, tick)
         result.complete = True
@@ -241,19 +238,3 @@ def _world_writer(writers: dict[str, TableWriter]):
             "gain": world.gains.ravel(), "distance_m": world.distance_m.ravel(),
         })
     return write
-
-
-@contextmanager
-def sigterm_raises():
-    """Turn SIGTERM into an exception so the run closes its files (main thread only)."""
-    def handler(signum, frame):
-        raise Interrupted("terminated by SIGTERM")
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -122,11 +122,14 @@ class Simulation:
         on_tasks: Receives each finished :class:`Batch`'s rows (dict of columns).
         on_slot: Receives each epoch's slot record (dict of scalars).
         on_world: Receives each epoch's :class:`SlotWorld` (e.g. to write channels).
+        check_stop: Called before each epoch; raises to stop the run there (see
+            :class:`mecsim.engine.interrupt.StopRequest`).
     """
 
     def __init__(self, scenario, scheduler: Scheduler, name: str, seed: int,
                  on_tasks: Callable[[dict], None], on_slot: Callable[[dict], None],
-                 on_world: Callable[[SlotWorld], None] | None = None) -> None:
+                 on_world: Callable[[SlotWorld], None] | None = None,
+                 check_stop: Callable[[], None] | None = None) -> None:
         self.scenario = scenario
         self.scheduler = scheduler
         self.name = name
@@ -151,6 +154,7 @@ class Simulation:
         self._open: dict[int, Batch] = {}
         self._next_id = 0
         self._on_tasks, self._on_slot, self._on_world = on_tasks, on_slot, on_world
+        self._check_stop = check_stop
         self._deadline = scenario.tasks.deadline_s
         self._rerun_local = scenario.mecs.on_failure == "local"
         self._on_invalid = scenario.on_invalid
@@ -200,6 +204,8 @@ class Simulation:
 
     def _epochs(self, slots: int):
         for _ in range(slots):
+            if self._check_stop is not None:
+                self._check_stop()
             world = self.world.next_slot()
             if self._on_world is not None:
                 self._on_world(world)

@@ -58,7 +58,7 @@ def run_command(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from mecsim.config import ScenarioError
-    from mecsim.engine.runner import Interrupted
+    from mecsim.engine.interrupt import Interrupted
     from mecsim.sweep.executors import ExecutorError
     from mecsim.sweep.run import CELLS, cell_done, default_out_dir, run_sweep
     from mecsim.sweep.spec import load_sweep

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from mecsim.engine.runner import sigterm_raises
+from mecsim.engine.interrupt import sigterm_raises
 from mecsim.sweep.spec import Cell, Sweep, load_sweep, value_text
 
 __all__ = ["CellJob", "CellRecord", "SweepResult", "build_table", "cell_done", "run_cell",
@@ -208,7 +208,7 @@ def run_sweep(sweep: Sweep | str | Path, out_dir: str | Path | None = None, *,
     Raises:
         ScenarioError: The sweep file is invalid (when given as a path).
         ExecutorError: The executor cannot start (unknown, Ray missing or unreachable).
-        KeyboardInterrupt: Ctrl-C (or :class:`mecsim.engine.runner.Interrupted`: SIGTERM),
+        KeyboardInterrupt: Ctrl-C (or :class:`mecsim.engine.interrupt.Interrupted`: SIGTERM),
             after the running cells are stopped and the table is written with the cells
             finished so far.
     """
