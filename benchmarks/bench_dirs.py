@@ -335,7 +335,7 @@ class Bench:
         for _ in range(count):
             obs = random_observation(rng, 30, 2, network=net, data_bits=8e5, cycles=1e9)
             p = obs.problem
-            start = np.where(np.isfinite(p.cost_table[:, 0]), 0, np.argmin(p.cost_table, axis=1))
+            start = np.argmin(p.cost_table, axis=1)  # as DIRS starts its demonstrations
             lab = levy_search(p, start, rng=rng, beta=cfg.demo_beta,
                               iterations=cfg.demo_iterations, th=cfg.levy_th)
             best = solve_optimum(p)

@@ -8,14 +8,24 @@ from typing import Any
 LEVY_MODES = ("proposed", "classic", "off")
 DEMO_SOURCES = ("levy", "optimal")
 IMITATION_LOSSES = ("L_I", "L_D")
+AGENT_NETS = ("shared", "mlp")
+LOSS_TARGETS = ("vote", "agent")
 
 
 @dataclass(frozen=True)
 class DirsConfig:
     """Every DIRS hyper-parameter; each is a scenario parameter of the ``dirs`` scheduler."""
 
+    agent_net: str = "shared"
+    """Each agent's network: ``mlp`` (the paper's ``N -> hidden -> N`` MLP) or ``shared``
+    (one small MLP shared by every IoTD's output, ``shared_hidden``; not in the paper)."""
     hidden: tuple[int, ...] = (30, 80, 60, 30)
-    """Hidden layer widths of each agent's MLP (paper: 30, 80, 60, 30)."""
+    """Hidden layer widths of the ``mlp`` agents (paper: 30, 80, 60, 30)."""
+    shared_hidden: tuple[int, ...] = (32, 32)
+    """Hidden layer widths of the ``shared`` agents' per-IoTD MLP."""
+    loss_target: str = "vote"
+    """Cross-entropy of ``vote`` (the ensemble's decision) or of each ``agent`` alone
+    (the paper's per-agent labels); see ``schedulers/dirs/imitation.py``."""
     learning_rate: float = 1e-3
     """Adam step size (not given in the paper; 1e-3 beat 1e-2 on paper.yaml, see docs)."""
     replay_size: int = 1024
@@ -55,10 +65,11 @@ class DirsConfig:
     demo_holdout: int = 64
     """Extra demonstrations kept aside to measure imitation accuracy (not trained on)."""
     demo_source: str = "levy"
-    """``levy``: Lévy search with ``demo_beta`` from local execution; ``optimal``: exact."""
+    """``levy``: Lévy search with ``demo_beta`` from each task's best placement alone;
+    ``optimal``: exact."""
     demo_beta: float = 1.0
     """Lévy index of demonstrations (small: long jumps, global search)."""
-    demo_iterations: int = 300
+    demo_iterations: int = 1000
     """Lévy iterations per demonstration."""
     pretrain_steps: int = 1000
     """``T_D``: pre-training steps."""
@@ -81,6 +92,8 @@ class DirsConfig:
         _choice("levy", self.levy, LEVY_MODES)
         _choice("demo_source", self.demo_source, DEMO_SOURCES)
         _choice("imitation_loss", self.imitation_loss, IMITATION_LOSSES)
+        _choice("agent_net", self.agent_net, AGENT_NETS)
+        _choice("loss_target", self.loss_target, LOSS_TARGETS)
         for name in ("replay_size", "batch_size", "train_interval", "levy_iterations",
                      "levy_log_every", "demonstrations", "demo_iterations", "torch_threads"):
             _positive_int(name, getattr(self, name))
@@ -99,8 +112,10 @@ class DirsConfig:
                 raise ValueError(f"{name} must be in (0, 2], got {getattr(self, name)!r}")
         if not 0 < self.vote_threshold <= 1:
             raise ValueError(f"vote_threshold must be in (0, 1], got {self.vote_threshold!r}")
-        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
-            raise ValueError(f"hidden must list positive integers, got {self.hidden!r}")
+        for name in ("hidden", "shared_hidden"):
+            widths = getattr(self, name)
+            if not widths or any(not isinstance(h, int) or h < 1 for h in widths):
+                raise ValueError(f"{name} must list positive integers, got {widths!r}")
         if not self.train and self.checkpoint is None:
             raise ValueError("train: false needs a checkpoint to load the agents from")
 
@@ -112,8 +127,9 @@ class DirsConfig:
         if unknown:
             raise ValueError(f"unknown DIRS parameter(s) {unknown} (known: {sorted(known)})")
         values = dict(params)
-        if "hidden" in values:
-            values["hidden"] = tuple(int(h) for h in values["hidden"])
+        for name in ("hidden", "shared_hidden"):
+            if name in values:
+                values[name] = tuple(int(h) for h in values[name])
         for f in fields(cls):
             if f.name in values and f.type == "int" and isinstance(values[f.name], float) \
                     and float(values[f.name]).is_integer():
@@ -124,7 +140,13 @@ class DirsConfig:
         """Plain dict (for checkpoints and logs)."""
         out = asdict(self)
         out["hidden"] = list(self.hidden)
+        out["shared_hidden"] = list(self.shared_hidden)
         return out
+
+    @property
+    def agent_hidden(self) -> tuple[int, ...]:
+        """The hidden widths of the agents actually built (``agent_net``'s)."""
+        return self.hidden if self.agent_net == "mlp" else self.shared_hidden
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

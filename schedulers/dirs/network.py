@@ -55,6 +55,81 @@ class AgentNet(nn.Module):
         return sum((p * p).sum() for p in self.parameters())
 
 
+class SharedAgentNet(nn.Module):
+    """One small MLP shared by every IoTD's output, plus a bias per IoTD; sigmoid scores.
+
+    IoTD ``i``'s logit is ``g(x_i, c) + b_i``: ``g`` (``3 -> hidden... -> 1``, ReLU) reads
+    the IoTD's own input ``x_i`` and the context ``c`` of the agent's whole input: the
+    mean input of the IoTDs with a task, and their fraction (how crowded the slot is).
+    Like :class:`AgentNet` it maps the agent's ``N`` inputs to ``N`` scores and sees only
+    its own MEC's gains; unlike it, what it learns from one IoTD's demonstrations applies
+    to every IoTD, so 256 demonstrations teach ``256 * N`` examples of one rule instead
+    of 256 examples of ``N`` rules. Not in the paper (``docs/dirs.md``, "Agent network").
+
+    Args:
+        n_iotds: Input and output size ``N``.
+        hidden: Hidden layer widths of ``g``.
+    """
+
+    def __init__(self, n_iotds: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        sizes = (3, *hidden, 1)
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        self.body = nn.Sequential(*layers[:-1])
+        self.bias = nn.Parameter(torch.zeros(n_iotds))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits ``(..., N)``; scores are their sigmoid."""
+        return self.body(_features(x, torch)).squeeze(-1) + self.bias
+
+    def numpy_forward(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A numpy copy of the current weights as ``x -> logits`` (as in ``AgentNet``)."""
+        layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
+                  for m in self.body if isinstance(m, nn.Linear)]
+        bias = self.bias.detach().numpy().copy()
+
+        def forward(x: np.ndarray) -> np.ndarray:
+            y = _features(x, np)
+            for k, (w, b) in enumerate(layers):
+                y = y @ w + b
+                if k < len(layers) - 1:
+                    y = np.maximum(y, 0.0)
+            return y[..., 0] + bias
+        return forward
+
+    def l2(self) -> torch.Tensor:
+        """``||theta||^2`` over all weights and biases."""
+        return sum((p * p).sum() for p in self.parameters())
+
+
+def _features(x, xp):
+    """``(..., N)`` inputs to ``(..., N, 3)`` features.
+
+    The features: own input, mean input of the IoTDs with a task, their fraction. ``xp``
+    is ``numpy`` or ``torch``, whichever ``x`` is.
+    """
+    present = (x > MISSING + 0.5) * 1.0
+    if xp is np:
+        count = present.sum(-1, keepdims=True)
+        mean = (x * present).sum(-1, keepdims=True) / np.maximum(count, 1.0)
+    else:
+        count = present.sum(-1, keepdim=True)
+        mean = (x * present).sum(-1, keepdim=True) / count.clamp(min=1.0)
+    ones = xp.ones_like(x)
+    return xp.stack([x, mean * ones, count / x.shape[-1] * ones], -1)
+
+
+def make_agent(kind: str, n_iotds: int, hidden: tuple[int, ...]) -> nn.Module:
+    """Build one agent: ``"mlp"`` (the paper's :class:`AgentNet`) or ``"shared"``."""
+    if kind == "mlp":
+        return AgentNet(n_iotds, hidden)
+    if kind == "shared":
+        return SharedAgentNet(n_iotds, hidden)
+    raise ValueError(f"agent network must be 'mlp' or 'shared', got {kind!r}")
+
+
 class GainNormalizer:
     """Maps gains to network inputs: ``(ln h - mu) / sigma``, IoTDs without a task to -3.
 

@@ -35,9 +35,9 @@ from mecsim.model.optimum import solve_optimum
 from mecsim.scheduler import AgentView, DecentralizedScheduler, Network, Outcome
 from schedulers._checkpoint import CHECKPOINT_FORMAT, read_checkpoint
 from schedulers.dirs.config import DirsConfig
-from schedulers.dirs.imitation import accuracy, pretrain, sample_losses
+from schedulers.dirs.imitation import accuracy, ensemble_step, pretrain
 from schedulers.dirs.levy import levy_search
-from schedulers.dirs.network import AgentNet, GainNormalizer, per_iotd
+from schedulers.dirs.network import GainNormalizer, make_agent, per_iotd
 from schedulers.dirs.replay import PrioritizedReplay
 
 
@@ -47,7 +47,7 @@ class Dirs(DecentralizedScheduler):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.config = DirsConfig.from_params(params)
-        self.nets: list[AgentNet] = []
+        self.nets: list[torch.nn.Module] = []
         self.optimizers: list[torch.optim.Optimizer] = []
         self.normalizer: GainNormalizer | None = None
         self.replay: PrioritizedReplay | None = None
@@ -132,8 +132,7 @@ class Dirs(DecentralizedScheduler):
         if cfg.demo_source == "optimal":
             label = solve_optimum(problem, rng=self.rng).placement
         else:
-            start = np.where(np.isfinite(problem.cost_table[:, 0]), 0,
-                             np.argmin(problem.cost_table, axis=1))
+            start = np.argmin(problem.cost_table, axis=1)  # each task's best, alone
             label = levy_search(problem, start, rng=self.rng, beta=cfg.demo_beta,
                                 iterations=cfg.demo_iterations, th=cfg.levy_th).placement
         self._demos.append((problem.gains, label, outcome.iotd))
@@ -151,7 +150,8 @@ class Dirs(DecentralizedScheduler):
         self._log_accuracy(x, a, step=0)
         self._log += pretrain(self.nets, self.optimizers, train_x, train_a,
                               steps=cfg.pretrain_steps, batch_size=cfg.batch_size,
-                              lambda1=cfg.lambda1, loss=cfg.imitation_loss, rng=self.rng)
+                              lambda1=cfg.lambda1, loss=cfg.imitation_loss, rng=self.rng,
+                              target=cfg.loss_target)
         self._log_accuracy(x, a, step=cfg.pretrain_steps)
         self.replay.add_demonstrations(train_x, train_a)
         self._demos = []
@@ -209,26 +209,27 @@ class Dirs(DecentralizedScheduler):
         index, x, actions, is_demo = self.replay.sample(cfg.batch_size, self.rng)
         xt, at = torch.from_numpy(x), torch.from_numpy(actions)
         demo = torch.from_numpy(is_demo)
-        errors = np.zeros(len(index))
-        for j, (net, opt) in enumerate(zip(self.nets, self.optimizers, strict=True), start=1):
-            per_sample = sample_losses(net, xt, at, j)
-            l_i = _masked_mean(per_sample, demo) + cfg.lambda1 * net.l2()
-            l_agent = _masked_mean(per_sample, ~demo)
-            loss = l_i + cfg.lambda2 * l_agent
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            errors += per_sample.detach().numpy()
-            self._log.append({"kind": "update", "slot": slot, "step": self.online_slots,
-                              "agent": j, "loss_name": "L_A", "loss": float(loss.detach())})
-        self.replay.update(index, errors)
+
+        def data_loss(per_sample: torch.Tensor) -> torch.Tensor:
+            # L_A = L_I + lambda2 * L_agent; L_I's weight decay is added by ensemble_step
+            return (_masked_mean(per_sample, demo)
+                    + cfg.lambda2 * _masked_mean(per_sample, ~demo))
+
+        losses, errors = ensemble_step(self.nets, self.optimizers, xt, at,
+                                       target=cfg.loss_target, data_loss=data_loss,
+                                       decay=cfg.lambda1)
+        self._log += [{"kind": "update", "slot": slot, "step": self.online_slots, "agent": j,
+                       "loss_name": "L_A", "loss": loss}
+                      for j, loss in enumerate(losses, start=1)]
+        self.replay.update(index, errors.numpy())
 
     # ----------------------------------------------------------------- state
     def _build(self, seed: int) -> None:
         cfg, net = self.config, self.network
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.nets = [AgentNet(net.n_iotds, cfg.hidden) for _ in range(net.n_mecs)]
+            self.nets = [make_agent(cfg.agent_net, net.n_iotds, cfg.agent_hidden)
+                         for _ in range(net.n_mecs)]
         self.optimizers = [torch.optim.Adam(m.parameters(), lr=cfg.learning_rate)
                            for m in self.nets]
         p = net.params
@@ -252,7 +253,12 @@ class Dirs(DecentralizedScheduler):
         Raises:
             ValueError: If the file is missing, corrupt, or for another network size.
         """
-        state = read_checkpoint(path, "DIRS", self.network, self.config.hidden)
+        cfg = self.config
+        state = read_checkpoint(path, "DIRS", self.network, cfg.hidden)
+        kind = state["config"].get("agent_net", "mlp")
+        if kind != cfg.agent_net:
+            raise ValueError(f"DIRS checkpoint {path} holds {kind!r} agents, the config asks "
+                             f"for agent_net {cfg.agent_net!r}")
         if len(state["agents"]) != self.network.n_mecs:
             raise ValueError(f"DIRS checkpoint {path} holds {len(state['agents'])} agents for "
                              f"M={self.network.n_mecs} MECs")
