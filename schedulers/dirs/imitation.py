@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn.functional import binary_cross_entropy_with_logits, cross_entropy
 
 from mecsim.scheduler import vote
+from schedulers.dirs.network import scores_of
 
 
 def sample_losses(net: nn.Module, x: torch.Tensor, actions: torch.Tensor,
@@ -145,7 +146,7 @@ def accuracy(nets: list[nn.Module], x: np.ndarray, actions: np.ndarray,
              threshold: float = 0.5) -> float:
     """Fraction of IoTD decisions where the agents' vote equals the demonstration."""
     xt = torch.from_numpy(x)
-    scores = [torch.sigmoid(net(xt[:, :, j])).numpy() for j, net in enumerate(nets)]
+    scores = [scores_of(net(xt[:, :, j]).numpy()) for j, net in enumerate(nets)]
     hits = total = 0
     for d in range(len(x)):
         placed = vote({j + 1: s[d] for j, s in enumerate(scores)}, x.shape[1], threshold)

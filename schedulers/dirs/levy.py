@@ -170,6 +170,26 @@ def levy_trials(x, steps, gamma, choices, ratio, th: float) -> np.ndarray:
     return _trials(x, weighted, np.asarray(choices), ratio, th)
 
 
+def sweep_start(problem: SlotProblem) -> np.ndarray:
+    """A warm start for a search: the best of ``n + 1`` "offload the ``k`` best" placements.
+
+    Tasks are ranked by their saving alone (local cost minus the cheapest upload, the MEC
+    CPU's contention left out); placement ``k`` sends the ``k`` first to their cheapest
+    MEC and runs the rest locally. The ``n + 1`` placements are scored exactly in one
+    :meth:`SlotProblem.batch_cost`, so the contention is priced; the cheapest is returned
+    (a task that cannot run locally is always among the offloaded).
+    """
+    table = problem.cost_table
+    n = problem.n_tasks
+    best_mec = 1 + np.argmin(table[:, 1:], axis=1)
+    saving = table[:, 0] - table[np.arange(n), best_mec]
+    order = np.argsort(-saving, kind="stable")
+    offloaded = np.arange(n + 1)[:, None] > np.arange(n)[None, :]  # row k: the first k
+    candidates = np.zeros((n + 1, n), dtype=np.int64)
+    candidates[:, order] = np.where(offloaded, best_mec[order][None, :], 0)
+    return candidates[int(np.argmin(problem.batch_cost(candidates)))]
+
+
 def levy_search(problem: SlotProblem, start, *, rng: np.random.Generator, beta: float = 1.5,
                 iterations: int = 100, th: float = 0.5, mode: str = "proposed") -> LevyResult:
     """Refine a placement by the Lévy flight search (paper Algorithm 4; module docstring).

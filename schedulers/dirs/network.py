@@ -7,10 +7,13 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from scipy.special import expit
 from torch import nn
 
 MISSING = -3.0  # input of an IoTD without a task this slot (a very weak channel)
 FLOOR = -8.0  # inputs of real tasks are clipped here (deep fades), apart from MISSING
+N_FEATURES = 4  # per IoTD, of SharedAgentNet: see _features
+LOGIT_CAP = 30.0  # soft cap of the logits before the sigmoid: see scores_of
 
 
 class AgentNet(nn.Module):
@@ -73,7 +76,7 @@ class SharedAgentNet(nn.Module):
 
     def __init__(self, n_iotds: int, hidden: tuple[int, ...]) -> None:
         super().__init__()
-        sizes = (3, *hidden, 1)
+        sizes = (N_FEATURES, *hidden, 1)
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
@@ -118,7 +121,9 @@ def _features(x, xp):
         count = present.sum(-1, keepdim=True)
         mean = (x * present).sum(-1, keepdim=True) / count.clamp(min=1.0)
     ones = xp.ones_like(x)
-    return xp.stack([x, mean * ones, count / x.shape[-1] * ones], -1)
+    # rank: the share of the IoTDs with a task whose input is above this one's
+    above = ((x[..., None, :] > x[..., :, None]) * present[..., None, :]).sum(-1)
+    return xp.stack([x, mean * ones, count / x.shape[-1] * ones, above / x.shape[-1]], -1)
 
 
 def make_agent(kind: str, n_iotds: int, hidden: tuple[int, ...]) -> nn.Module:
@@ -170,6 +175,20 @@ class GainNormalizer:
             z = (np.log(gains) - self.mu) / self.sigma
         x[iotd] = np.maximum(z, FLOOR)  # of several tasks of one IoTD, the last one counts
         return x
+
+
+def scores_of(logits) -> np.ndarray:
+    """Agent scores from logits: ``sigmoid(LOGIT_CAP * tanh(z / LOGIT_CAP))`` in float64.
+
+    The vote compares scores, not logits. A plain float32 sigmoid turns every logit above
+    about 17 into exactly 1.0 (float64: above about 37), so two confident agents would tie
+    and the vote's tie rule (lowest MEC index) would decide instead of the agents; trained
+    agents reach logits of 40-50. The soft cap is increasing and keeps 0 at 0 (the vote's
+    0.5 threshold), so the vote still picks the largest logit, and in float64 scores stay
+    distinct for logits up to a few hundred.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    return expit(LOGIT_CAP * np.tanh(z / LOGIT_CAP))
 
 
 def per_iotd(values: np.ndarray, iotd: np.ndarray, n_iotds: int, fill: int = -1) -> np.ndarray:

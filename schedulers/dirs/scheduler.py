@@ -36,8 +36,8 @@ from mecsim.scheduler import AgentView, DecentralizedScheduler, Network, Outcome
 from schedulers._checkpoint import CHECKPOINT_FORMAT, read_checkpoint
 from schedulers.dirs.config import DirsConfig
 from schedulers.dirs.imitation import accuracy, ensemble_step, pretrain
-from schedulers.dirs.levy import levy_search
-from schedulers.dirs.network import GainNormalizer, make_agent, per_iotd
+from schedulers.dirs.levy import levy_search, sweep_start
+from schedulers.dirs.network import GainNormalizer, make_agent, per_iotd, scores_of
 from schedulers.dirs.replay import PrioritizedReplay
 
 
@@ -80,12 +80,11 @@ class Dirs(DecentralizedScheduler):
         if self.phase == "frozen":
             if self._frozen is None:
                 self._frozen = [net.numpy_forward() for net in self.nets]
-            logits = self._frozen[view.mec - 1](x)[view.iotd].astype(float)
-            scores = 1.0 / (1.0 + np.exp(-logits))
+            logits = self._frozen[view.mec - 1](x)[view.iotd]
         else:
             with torch.no_grad():
-                scores = torch.sigmoid(self.nets[view.mec - 1](torch.from_numpy(x))).numpy()
-            scores = scores[view.iotd].astype(float)
+                logits = self.nets[view.mec - 1](torch.from_numpy(x)).numpy()[view.iotd]
+        scores = scores_of(logits)
         if self.config.guard:
             scores[~self._worth_offloading(view)] = 0.0
         return scores
@@ -132,8 +131,7 @@ class Dirs(DecentralizedScheduler):
         if cfg.demo_source == "optimal":
             label = solve_optimum(problem, rng=self.rng).placement
         else:
-            start = np.argmin(problem.cost_table, axis=1)  # each task's best, alone
-            label = levy_search(problem, start, rng=self.rng, beta=cfg.demo_beta,
+            label = levy_search(problem, sweep_start(problem), rng=self.rng, beta=cfg.demo_beta,
                                 iterations=cfg.demo_iterations, th=cfg.levy_th).placement
         self._demos.append((problem.gains, label, outcome.iotd))
         if len(self._demos) == cfg.demonstrations + cfg.demo_holdout:
