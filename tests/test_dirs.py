@@ -273,3 +273,15 @@ def test_checkpoint_of_other_agent_network_is_refused(trained, tmp_path):
     with pytest.raises(ValueError, match="'shared' agents.*agent_net 'mlp'"):
         Dirs(train=False, checkpoint=str(path), agent_net="mlp").reset(
             0, result.scheduler.network)
+
+
+def test_confident_agents_do_not_tie_in_the_vote():
+    # logits 40 (MEC 1) and 45 (MEC 2): a float32 sigmoid gives 1.0 for both and the vote's
+    # tie rule would pick MEC 1; the scores must keep MEC 2 ahead.
+    from schedulers.dirs.network import scores_of
+
+    scores = {1: scores_of(np.array([40.0, -2.0])), 2: scores_of(np.array([45.0, -1.0]))}
+    np.testing.assert_array_equal(vote(scores, 2), [2, 0])
+    z = np.array([-300.0, -40.0, -1.0, 0.0, 1.0, 17.0, 36.0, 40.0, 100.0, 150.0])
+    s = scores_of(z)
+    assert np.all(np.diff(s) > 0) and s[3] == 0.5  # increasing, the 0.5 threshold kept

@@ -20,6 +20,7 @@ from schedulers.dirs.levy import (
     levy_steps,
     levy_trials,
     mantegna_sigma,
+    sweep_start,
 )
 
 # -- instances -----------------------------------------------------------------------------
@@ -365,3 +366,35 @@ def test_search_accepts_integral_floats_and_numpy_integers():
     result = levy_search(problem, np.array([0.0, 1.0, 2.0, 1.0]), rng=np.random.default_rng(0),
                          iterations=np.int64(3), th=1, beta=np.float32(1.5))
     assert result.fitness.shape == (4,)
+
+
+# -- warm start of the demonstrations -----------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sweep_start_is_the_best_of_its_family(seed):
+    # brute force over "offload the k largest standalone savings to their cheapest MEC"
+    rng = np.random.default_rng(seed)
+    problem = _varied(rng, 12, 3)
+    table = problem.cost_table
+    best_mec = 1 + np.argmin(table[:, 1:], axis=1)
+    order = np.argsort(-(table[:, 0] - table[np.arange(12), best_mec]), kind="stable")
+    family = []
+    for k in range(13):
+        a = np.zeros(12, dtype=np.int64)
+        a[order[:k]] = best_mec[order[:k]]
+        family.append(problem.cost(a))
+    got = sweep_start(problem)
+    assert problem.cost(got) == pytest.approx(min(family), rel=1e-12)
+    assert problem.cost(got) <= problem.cost(np.zeros(12, dtype=np.int64))
+
+
+def test_sweep_start_prices_the_contention():
+    # 100 paper-like tasks, 2 MECs: offloading everything alone-optimally is far from
+    # optimal (the MEC CPUs are shared); the warm start is close to the optimum.
+    problem = _paper(np.random.default_rng(3), n=100, m=2)
+    table = problem.cost_table
+    everyone = 1 + np.argmin(table[:, 1:], axis=1)
+    best = solve_optimum(problem).cost
+    assert problem.cost(everyone) > 1.3 * best
+    assert problem.cost(sweep_start(problem)) < 1.1 * best
