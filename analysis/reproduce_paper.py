@@ -8,7 +8,8 @@ several, so each part is reported on its own):
 
 - ``training/`` (Figs. 5-8): one run of ``scenarios/paper.yaml`` with ``dirs``
   (``levy_compare: true``), ``dirs-no-levy`` (``levy: off``), ``dirs-no-imitation``
-  (``imitation: false``), ``dirs-classic`` (``levy: classic``), ``optimal``, ``greedy``,
+  (``imitation: false``), ``dirs-classic`` (``levy: classic``), ``dirs-paper`` (the paper's
+  agent network and per-agent loss, ``levy_compare: true``), ``optimal``, ``greedy``,
   ``random``, ``local``.
 - ``table2/`` (Table II): ``cells/demonstrations=K/``, per demonstrations count ``K``, a run
   of ``K + demo_holdout + 1`` slots with ``dirs_L_I`` and ``dirs_L_D`` (``train_slots: 0``);
@@ -113,7 +114,8 @@ def training_schedulers(params: dict) -> list[dict]:
     """The DIRS variants of Figs. 5-8 (same schedule each) and the baselines."""
     variants = [("dirs", {"levy_compare": True}), ("dirs-no-levy", {"levy": "off"}),
                 ("dirs-no-imitation", {"imitation": False}),
-                ("dirs-classic", {"levy": "classic"})]
+                ("dirs-classic", {"levy": "classic"}),
+                ("dirs-paper", {**_paper_agents(), "levy_compare": True})]
     return [{"name": "dirs", "label": label, "params": {**params, **extra}}
             for label, extra in variants] + list(BASELINES)
 
@@ -129,13 +131,22 @@ def run_training(out: Path, params: dict) -> Path:
 
 
 # ---------------------------------------------------------------------------- Table II
+def _paper_agents() -> dict:
+    """DIRS params of the paper's own agent network and per-agent loss."""
+    import table3
+
+    return dict(table3.PAPER_AGENTS)
+
+
 def _table2_cell(folder: Path, count: int, params: dict) -> None:
     from mecsim.engine.runner import run_scenario
     from schedulers.dirs import DirsConfig
 
     full = {**params, "demonstrations": count, "train_slots": 0}
     slots = count + DirsConfig.from_params(full).demo_holdout + 1
-    specs = [{"name": "dirs", "label": f"dirs_{loss}", "params": {**full, "imitation_loss": loss}}
+    specs = [{"name": "dirs", "label": f"{prefix}_{loss}",
+              "params": {**full, **extra, "imitation_loss": loss}}
+             for prefix, extra in (("dirs", {}), ("dirs-paper", _paper_agents()))
              for loss in LOSSES]
     _check(run_scenario(_scenario(slots, specs), folder, channels=False), f"table2 {count}")
 
@@ -150,10 +161,12 @@ def table2_rows(folder: Path) -> pd.DataFrame:
             first = part[part["step"] == part["step"].min()]
             last = part[part["step"] == part["step"].max()]
             loss = str(last["loss_name"].iloc[0]) if last["loss_name"].notna().any() \
-                else str(label).removeprefix("dirs_")
+                else str(label).rsplit("_", 1)[-1]
             count = int(last["demonstrations"].iloc[0])
             paper = PAPER_TABLE2.get((loss, count), (float("nan"), float("nan")))
-            row = {"loss": loss, "demonstrations": count, "steps": int(last["step"].iloc[0])}
+            agents = "paper" if str(label).startswith("dirs-paper") else "default"
+            row = {"agents": agents, "loss": loss, "demonstrations": count,
+                   "steps": int(last["step"].iloc[0])}
             for split in ("train", "test"):
                 row[f"{split}_before"] = 100 * float(
                     first.loc[first["split"] == split, "accuracy"].iloc[0])
@@ -161,17 +174,18 @@ def table2_rows(folder: Path) -> pd.DataFrame:
             row["paper_train"], row["paper_test"] = paper
             rows.append(row)
     df = pd.DataFrame(rows)
-    order = {loss: i for i, loss in enumerate(LOSSES)}
-    return df.sort_values(["loss", "demonstrations"], key=lambda s: s.map(order)
-                          if s.name == "loss" else s).reset_index(drop=True)
+    order = {name: i for i, name in enumerate(("default", "paper", *LOSSES))}
+    return df.sort_values(["agents", "loss", "demonstrations"], key=lambda s: s.map(order)
+                          if s.name in ("agents", "loss") else s).reset_index(drop=True)
 
 
 def table2_markdown(df: pd.DataFrame) -> str:
-    lines = ["| loss | demonstrations | train [%] | test [%] | before pre-training: train / test "
-             "[%] | paper: train [%] | paper: test [%] |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| agents | loss | demonstrations | train [%] | test [%] | before pre-training: "
+             "train / test [%] | paper: train [%] | paper: test [%] |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in df.itertuples():
-        lines.append(f"| {r.loss} | {r.demonstrations} | {r.train:.1f} | {r.test:.1f} | "
+        lines.append(f"| {r.agents} | {r.loss} | {r.demonstrations} | {r.train:.1f} | "
+                     f"{r.test:.1f} | "
                      f"{r.train_before:.1f} / {r.test_before:.1f} | {r.paper_train:.1f} | "
                      f"{r.paper_test:.1f} |")
     return "\n".join(lines) + "\n"
@@ -206,7 +220,8 @@ def table3_schedulers() -> tuple[list[str], list[str]]:
 
     have = set(registered())
     names = list(table3.SCHEDULERS)
-    return [n for n in names if n in have], [n for n in names if n not in have]
+    return ([n for n in names if table3.base_name(n) in have],
+            [n for n in names if table3.base_name(n) not in have])
 
 
 def run_table3(out: Path, seeds: tuple[int, ...], slots: int | None, workers: int = 2) -> Path:
@@ -276,12 +291,14 @@ def training_summary(folder: Path, tail: int) -> pd.DataFrame:
 
 
 def levy_summary(folder: Path) -> pd.DataFrame | None:
-    """Fig. 7: mean best fitness at iterations 0, 10, 50 and the last, per Lévy mode."""
+    """Fig. 7: mean best fitness at iterations 0, 10, 50 and the last, per DIRS variant
+    that compared the Lévy modes and per mode."""
     log = pd.read_parquet(folder / "training.parquet")
-    levy = log[(log["kind"] == "levy") & (log["scheduler"] == "dirs")]
+    levy = log[(log["kind"] == "levy") & log["scheduler"].isin(["dirs", "dirs-paper"])]
     if levy.empty:
         return None
-    fit = levy.groupby(["mode", "iteration"])["fitness"].mean().unstack("iteration")
+    fit = levy.groupby(["scheduler", "mode", "iteration"])["fitness"].mean().unstack(
+        "iteration")
     cols = sorted({0, 10, 50, int(fit.columns.max())} & set(fit.columns))
     return fit[cols]
 

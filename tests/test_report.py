@@ -322,3 +322,22 @@ def test_render_check_sees_errors(tmp_path):
     result = _render(page, tmp_path)
     assert result["errors"] and "undefinedFunction" in result["errors"][0]
     assert result["empty"] == ["fig-x"]
+
+
+def test_imitation_figure_keeps_dirs_variants_apart():
+    # Table II's cells hold dirs_L_I, dirs_L_D, dirs-paper_L_I, dirs-paper_L_D: the default
+    # agents and the paper's must be two series each, not averaged together.
+    rows = []
+    for label, loss, acc in (("dirs_L_I", "L_I", 0.98), ("dirs_L_D", "L_D", 0.97),
+                             ("dirs-paper_L_I", "L_I", 0.74), ("dirs-paper_L_D", "L_D", 0.70)):
+        for step, value in ((0, 0.3), (1000, acc)):
+            for split in ("train", "test"):
+                rows.append({"kind": "imitation", "scheduler": label, "loss_name": loss,
+                             "demonstrations": 256, "step": step, "split": split,
+                             "accuracy": value})
+    fig = F.imitation_accuracy(pd.DataFrame(rows))
+    lines = {t.name: list(t.y) for t in fig.data if t.type == "scatter"
+             and not t.name.startswith("paper")}
+    assert lines["dirs L_I test"] == [pytest.approx(98.0)]
+    assert lines["dirs-paper L_I test"] == [pytest.approx(74.0)]
+    assert len(lines) == 8

@@ -34,39 +34,44 @@ def smoke(rp, tmp_path_factory):
 def test_table2_rows(rp, smoke):
     out, info = smoke
     df = info["table2"]
-    assert sorted(zip(df["loss"], df["demonstrations"], strict=True)) == \
-        sorted((loss, k) for loss in ("L_I", "L_D") for k in rp.SMOKE.table2_counts)
+    assert sorted(zip(df["agents"], df["loss"], df["demonstrations"], strict=True)) == \
+        sorted((agents, loss, k) for agents in ("default", "paper")
+               for loss in ("L_I", "L_D") for k in rp.SMOKE.table2_counts)
     for col in ("train", "test", "train_before", "test_before"):
         assert df[col].between(0, 100).all(), col
     assert (df["steps"] == rp.SMOKE.table2_params["pretrain_steps"]).all()
     csv = pd.read_csv(out / "table2" / "table2.csv")
-    assert len(csv) == 2 * len(rp.SMOKE.table2_counts)
+    assert len(csv) == 4 * len(rp.SMOKE.table2_counts)
     md = (out / "table2" / "table2.md").read_text()
-    assert md.count("| L_I |") == len(rp.SMOKE.table2_counts)
-    assert md.count("| L_D |") == len(rp.SMOKE.table2_counts)
+    for agents in ("default", "paper"):
+        assert md.count(f"| {agents} | L_I |") == len(rp.SMOKE.table2_counts)
+        assert md.count(f"| {agents} | L_D |") == len(rp.SMOKE.table2_counts)
     for k in rp.SMOKE.table2_counts:
         assert (out / "table2" / "cells" / f"demonstrations={k}" / "training.parquet").exists()
 
 
 def test_table2_paper_column(rp):
-    df = pd.DataFrame([{"loss": "L_D", "demonstrations": 256, "steps": 1000, "train": 99.0,
+    df = pd.DataFrame([{"agents": "paper", "loss": "L_D", "demonstrations": 256, "steps": 1000,
+                        "train": 99.0,
                         "test": 60.0, "train_before": 50.0, "test_before": 50.0,
                         "paper_train": rp.PAPER_TABLE2[("L_D", 256)][0],
                         "paper_test": rp.PAPER_TABLE2[("L_D", 256)][1]}])
-    assert "| L_D | 256 | 99.0 | 60.0 | 50.0 / 50.0 | 96.6 | 93.4 |" in rp.table2_markdown(df)
+    assert "| paper | L_D | 256 | 99.0 | 60.0 | 50.0 / 50.0 | 96.6 | 93.4 |" in \
+        rp.table2_markdown(df)
 
 
 def test_training_run(rp, smoke):
     out, _ = smoke
     slots = pd.read_parquet(out / "training" / "slots.parquet")
-    labels = ["dirs", "dirs-no-levy", "dirs-no-imitation", "dirs-classic",
+    labels = ["dirs", "dirs-no-levy", "dirs-no-imitation", "dirs-classic", "dirs-paper",
               "optimal", "greedy", "random", "local"]
     assert list(dict.fromkeys(slots["scheduler"])) == labels
     assert slots.groupby("scheduler")["slot"].nunique().eq(
         rp._dirs_slots(rp.SMOKE.dirs_params)).all()
     log = pd.read_parquet(out / "training" / "training.parquet")
     levy = log[log["kind"] == "levy"]
-    assert set(levy[levy["scheduler"] == "dirs"]["mode"]) == {"proposed", "classic"}
+    for name in ("dirs", "dirs-paper"):
+        assert set(levy[levy["scheduler"] == name]["mode"]) == {"proposed", "classic"}
     assert "dirs-no-levy" not in set(levy["scheduler"])
     imitation = log[log["kind"] == "imitation"]
     assert "dirs-no-imitation" not in set(imitation["scheduler"])

@@ -387,19 +387,30 @@ def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
     if "run" not in df.columns:
         df["run"] = ""
     df["loss_name"] = df.get("loss_name", pd.Series("?", index=df.index)).fillna("?")
+    # the DIRS variant: the scheduler's label without its loss suffix ("dirs-paper_L_I")
+    df["variant"] = [str(label).removesuffix(f"_{loss}")
+                     for label, loss in zip(df["scheduler"], df["loss_name"], strict=True)]
     keys = ["run", "scheduler", "loss_name", "demonstrations"]
     last = df["step"] == df.groupby(keys)["step"].transform("max")
     first = df["step"] == df.groupby(keys)["step"].transform("min")
-    after = _mean_std(df[last], ["loss_name", "demonstrations", "split"], "accuracy")
-    before = _mean_std(df[first], ["loss_name", "demonstrations", "split"], "accuracy")
+    series = ["variant", "loss_name", "demonstrations", "split"]
+    after = _mean_std(df[last], series, "accuracy")
+    before = _mean_std(df[first], series, "accuracy")
     fig = make_subplots(rows=1, cols=2, column_widths=[0.52, 0.48], horizontal_spacing=0.06,
                         specs=[[{"type": "xy"}, {"type": "table"}]])
     colors = {("L_I", "train"): "#1f77b4", ("L_I", "test"): "#17becf",
               ("L_D", "train"): "#d62728", ("L_D", "test"): "#ff7f0e"}
-    for (loss, split), part in after.groupby(["loss_name", "split"], sort=True):
+    variants = sorted(after["variant"].unique())
+    shared_loss = bool((after.groupby("loss_name")["variant"].nunique() > 1).any())
+    dashes = dict(zip(variants, ["solid", "dash", "dot", "dashdot"] * len(variants),
+                      strict=False))
+    for (variant, loss, split), part in after.groupby(["variant", "loss_name", "split"],
+                                                     sort=True):
         part = part.sort_values("demonstrations")
+        name = f"{variant} {loss} {split}" if shared_loss else f"{loss} {split}"
         fig.add_scatter(x=part["demonstrations"], y=100 * part["mean"], mode="lines+markers",
-                        name=f"{loss} {split}", line_color=colors.get((loss, split)),
+                        name=name, line={"color": colors.get((loss, split)),
+                                         "dash": dashes[variant]},
                         error_y={"type": "data", "array": 100 * part["std"], "visible": True},
                         row=1, col=1)
     for (loss, split), value in paper.TABLE2_ACCURACY.items():
@@ -411,10 +422,8 @@ def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
                         row=1, col=1)
     fig.update_xaxes(title_text="demonstrations", row=1, col=1)
     fig.update_yaxes(title_text="accuracy of the vote [%]", row=1, col=1)
-    table = after.merge(before, on=["loss_name", "demonstrations", "split"],
-                        suffixes=("", "_before")).sort_values(
-        ["loss_name", "demonstrations", "split"])
-    rows = [["mecsim", r.loss_name, int(r.demonstrations), r.split,
+    table = after.merge(before, on=series, suffixes=("", "_before")).sort_values(series)
+    rows = [[r.variant, r.loss_name, int(r.demonstrations), r.split,
              _pm(100 * r.mean_before, 100 * r.std_before, r.count_before, ".1f"),
              _pm(100 * r.mean, 100 * r.std, r.count, ".1f")] for r in table.itertuples()]
     published = [["paper", loss, paper.TABLE2_DEMONSTRATIONS, split, "-", f"{100 * value:.1f}"]
