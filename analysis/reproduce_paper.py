@@ -24,8 +24,8 @@ plus ``DIR/README.md`` (the tables and each part's wall time) and ``DIR/timings.
 
 ``--quick`` scales everything down (DIRS schedule ``demonstrations: 64``,
 ``pretrain_steps: 200``, ``train_slots: 300``; Table II as in the full run; Table III with
-one seed and 600 slots; sweeps with one seed and 100 slots): about 1.5 minutes on 2 cores
-without the DRL peers of Table III; the full run about 5 minutes. See
+one seed and 600 slots; sweeps with one seed and 100 slots): about 1.6 minutes on 2 cores;
+the full run about 6 minutes. See
 ``docs/reproduction.md``.
 """
 
