@@ -285,3 +285,42 @@ def test_confident_agents_do_not_tie_in_the_vote():
     z = np.array([-300.0, -40.0, -1.0, 0.0, 1.0, 17.0, 36.0, 40.0, 100.0, 150.0])
     s = scores_of(z)
     assert np.all(np.diff(s) > 0) and s[3] == 0.5  # increasing, the 0.5 threshold kept
+
+
+@pytest.mark.parametrize("agent_net", ["shared", "mlp"])
+def test_backlog_input_is_each_agents_own(agent_net, tmp_path):
+    import dataclasses
+
+    network, obs = network_and_obs(seed=4)
+    dirs = Dirs(backlog_input=True, agent_net=agent_net)
+    dirs.reset(0, network)
+    views = agent_views(obs)
+    before = {j: dirs.act(v) for j, v in views.items()}
+    busy = dataclasses.replace(views[3], backlog_cycles=5e10)  # only MEC 3 is loaded
+    assert not np.array_equal(dirs.act(busy), before[3])
+    for j in (1, 2):
+        np.testing.assert_array_equal(dirs.act(views[j]), before[j])
+    # frozen numpy inference and a checkpoint round trip give the same scores
+    path = tmp_path / "dirs.pt"
+    dirs.save(path)
+    frozen = Dirs(backlog_input=True, agent_net=agent_net, train=False, checkpoint=str(path))
+    frozen.reset(1, network)
+    np.testing.assert_allclose(frozen.act(busy), dirs.act(busy), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="does not fit"):
+        Dirs(agent_net=agent_net, train=False, checkpoint=str(path)).reset(0, network)
+
+
+def test_backlog_input_trains_end_to_end(tmp_path):
+    from mecsim.config import load_scenario
+
+    scenario = load_scenario(ROOT / "scenarios" / "tiny.yaml",
+                             ["slots=160", "mecs.cpu_hz=[1e9, 1e9]"])  # MEC queues build up
+    params = {**SMALL, "backlog_input": True, "train_slots": 60}
+    result, = run_scenario(scenario, tmp_path / "run",
+                           schedulers=[SchedulerSpec(name="dirs", params=params)], make=make)
+    assert result.complete and result.scheduler.phase == "frozen"
+    replay = result.scheduler.replay
+    n, m = result.scheduler.network.n_iotds, result.scheduler.network.n_mecs
+    _, x, actions, _ = replay.sample(8, np.random.default_rng(0))
+    assert x.shape == (8, n + 1, m) and actions.shape == (8, n)
+    assert (x[:, n, :] >= 0).all() and (x[:, n, :] > 0).any()  # ln(1 + queued seconds)

@@ -23,6 +23,9 @@ class DirsConfig:
     """Hidden layer widths of the ``mlp`` agents (paper: 30, 80, 60, 30)."""
     shared_hidden: tuple[int, ...] = (32, 32)
     """Hidden layer widths of the ``shared`` agents' per-IoTD MLP."""
+    backlog_input: bool = False
+    """Give each agent its own MEC's backlog, ``ln(1 + queued seconds of work)``, as one
+    more input after the gains (the issue's optional input; not in the paper)."""
     loss_target: str = "vote"
     """Cross-entropy of ``vote`` (the ensemble's decision) or of each ``agent`` alone
     (the paper's per-agent labels); see ``schedulers/dirs/imitation.py``."""

@@ -149,7 +149,7 @@ def accuracy(nets: list[nn.Module], x: np.ndarray, actions: np.ndarray,
     scores = [scores_of(net(xt[:, :, j]).numpy()) for j, net in enumerate(nets)]
     hits = total = 0
     for d in range(len(x)):
-        placed = vote({j + 1: s[d] for j, s in enumerate(scores)}, x.shape[1], threshold)
+        placed = vote({j + 1: s[d] for j, s in enumerate(scores)}, actions.shape[1], threshold)
         mask = actions[d] >= 0
         hits += int((placed[mask] == actions[d][mask]).sum())
         total += int(mask.sum())

@@ -20,13 +20,14 @@ class AgentNet(nn.Module):
     """Fully connected network ``N -> hidden... -> N`` with ReLU; sigmoid scores.
 
     Args:
-        n_iotds: Input and output size ``N``.
+        n_iotds: Output size ``N``; the input size too, plus ``extra``.
         hidden: Hidden layer widths (paper: 30, 80, 60, 30).
+        extra: Inputs after the ``N`` gains (1 with the backlog input).
     """
 
-    def __init__(self, n_iotds: int, hidden: tuple[int, ...]) -> None:
+    def __init__(self, n_iotds: int, hidden: tuple[int, ...], extra: int = 0) -> None:
         super().__init__()
-        sizes = (n_iotds, *hidden, n_iotds)
+        sizes = (n_iotds + extra, *hidden, n_iotds)
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
@@ -69,14 +70,21 @@ class SharedAgentNet(nn.Module):
     to every IoTD, so 256 demonstrations teach ``256 * N`` examples of one rule instead
     of 256 examples of ``N`` rules. Not in the paper (``docs/dirs.md``, "Agent network").
 
+    With the backlog input, the agent's input has one more entry after the ``N`` gains,
+    its MEC's backlog, and ``g`` gets it as a fifth feature.
+
     Args:
-        n_iotds: Input and output size ``N``.
+        n_iotds: Output size ``N``; the input size too, plus ``extra``.
         hidden: Hidden layer widths of ``g``.
+        extra: Inputs after the ``N`` gains (0, or 1: the backlog).
     """
 
-    def __init__(self, n_iotds: int, hidden: tuple[int, ...]) -> None:
+    def __init__(self, n_iotds: int, hidden: tuple[int, ...], extra: int = 0) -> None:
         super().__init__()
-        sizes = (N_FEATURES, *hidden, 1)
+        if extra not in (0, 1):
+            raise ValueError(f"extra must be 0 or 1, got {extra!r}")
+        self.n_iotds = n_iotds
+        sizes = (N_FEATURES + extra, *hidden, 1)
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
@@ -85,16 +93,17 @@ class SharedAgentNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits ``(..., N)``; scores are their sigmoid."""
-        return self.body(_features(x, torch)).squeeze(-1) + self.bias
+        return self.body(_features(x, torch, self.n_iotds)).squeeze(-1) + self.bias
 
     def numpy_forward(self) -> Callable[[np.ndarray], np.ndarray]:
         """A numpy copy of the current weights as ``x -> logits`` (as in ``AgentNet``)."""
         layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
                   for m in self.body if isinstance(m, nn.Linear)]
         bias = self.bias.detach().numpy().copy()
+        n = self.n_iotds
 
         def forward(x: np.ndarray) -> np.ndarray:
-            y = _features(x, np)
+            y = _features(x, np, n)
             for k, (w, b) in enumerate(layers):
                 y = y @ w + b
                 if k < len(layers) - 1:
@@ -107,12 +116,15 @@ class SharedAgentNet(nn.Module):
         return sum((p * p).sum() for p in self.parameters())
 
 
-def _features(x, xp):
-    """``(..., N)`` inputs to ``(..., N, 3)`` features.
+def _features(x, xp, n: int):
+    """``(..., N[+1])`` inputs to ``(..., N, 4[+1])`` features.
 
-    The features: own input, mean input of the IoTDs with a task, their fraction. ``xp``
-    is ``numpy`` or ``torch``, whichever ``x`` is.
+    The features: own input, mean input of the IoTDs with a task, their fraction, the share
+    of them with a higher input; then the backlog entry, when the input has one. ``xp`` is
+    ``numpy`` or ``torch``, whichever ``x`` is.
     """
+    extra = x[..., n:]
+    x = x[..., :n]
     present = (x > MISSING + 0.5) * 1.0
     if xp is np:
         count = present.sum(-1, keepdims=True)
@@ -123,15 +135,17 @@ def _features(x, xp):
     ones = xp.ones_like(x)
     # rank: the share of the IoTDs with a task whose input is above this one's
     above = ((x[..., None, :] > x[..., :, None]) * present[..., None, :]).sum(-1)
-    return xp.stack([x, mean * ones, count / x.shape[-1] * ones, above / x.shape[-1]], -1)
+    parts = [x, mean * ones, count / n * ones, above / n]
+    parts += [extra[..., k:k + 1] * ones for k in range(extra.shape[-1])]
+    return xp.stack(parts, -1)
 
 
-def make_agent(kind: str, n_iotds: int, hidden: tuple[int, ...]) -> nn.Module:
+def make_agent(kind: str, n_iotds: int, hidden: tuple[int, ...], extra: int = 0) -> nn.Module:
     """Build one agent: ``"mlp"`` (the paper's :class:`AgentNet`) or ``"shared"``."""
     if kind == "mlp":
-        return AgentNet(n_iotds, hidden)
+        return AgentNet(n_iotds, hidden, extra)
     if kind == "shared":
-        return SharedAgentNet(n_iotds, hidden)
+        return SharedAgentNet(n_iotds, hidden, extra)
     raise ValueError(f"agent network must be 'mlp' or 'shared', got {kind!r}")
 
 
@@ -189,6 +203,17 @@ def scores_of(logits) -> np.ndarray:
     """
     z = np.asarray(logits, dtype=np.float64)
     return expit(LOGIT_CAP * np.tanh(z / LOGIT_CAP))
+
+
+def backlog_input(backlog_cycles, cpu_hz) -> np.ndarray:
+    """The backlog entry of an agent's input: ``ln(1 + seconds of queued work)``.
+
+    Args:
+        backlog_cycles: Cycles still to run on the MEC (scalar or ``(M,)``) [cycle].
+        cpu_hz: The MEC's capacity ``Fmax`` (same shape) [cycle/s].
+    """
+    seconds = np.asarray(backlog_cycles, dtype=float) / np.asarray(cpu_hz, dtype=float)
+    return np.log1p(np.maximum(seconds, 0.0)).astype(np.float32)
 
 
 def per_iotd(values: np.ndarray, iotd: np.ndarray, n_iotds: int, fill: int = -1) -> np.ndarray:

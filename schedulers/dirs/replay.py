@@ -13,7 +13,10 @@ import numpy as np
 
 
 class PrioritizedReplay:
-    """Inputs ``x`` of shape ``(N, M)`` and actions ``(N,)`` (-1: no task for that IoTD).
+    """Prioritised replay of inputs and actions, demonstrations kept apart.
+
+    Inputs ``x`` are ``(N, M)`` (``(N + 1, M)`` with DIRS's backlog input), actions ``(N,)``
+    (-1: no task for that IoTD).
 
     Args:
         capacity: Ring size for agent-generated pairs.
@@ -45,7 +48,7 @@ class PrioritizedReplay:
         """Store demonstrations ``x (D, N, M)``, ``actions (D, N)`` (before any agent pair)."""
         if self._size:
             raise ValueError("add demonstrations before agent-generated pairs")
-        self._allocate(x.shape[1:], len(x))
+        self._allocate(x.shape[1:], actions.shape[1], len(x))
         self._x[: len(x)] = x
         self._a[: len(x)] = actions
         self._w[: len(x)] = 1.0 + self.eps_d
@@ -54,7 +57,7 @@ class PrioritizedReplay:
     def add(self, x: np.ndarray, action: np.ndarray) -> None:
         """Store one agent-generated pair, overwriting the oldest when full."""
         if self._x is None:
-            self._allocate(x.shape, 0)
+            self._allocate(x.shape, len(action), 0)
         i = self._n_demo + self._next
         self._x[i], self._a[i] = x, action
         self._w[i] = self._w[: len(self)].max() if len(self) else 1.0 + self.eps_a
@@ -79,8 +82,8 @@ class PrioritizedReplay:
         floor = np.where(index < self._n_demo, self.eps_d, self.eps_a)
         self._w[index] = np.abs(errors) + floor
 
-    def _allocate(self, shape: tuple[int, ...], n_demo: int) -> None:
+    def _allocate(self, shape: tuple[int, ...], n_actions: int, n_demo: int) -> None:
         total = n_demo + self.capacity
         self._x = np.zeros((total, *shape), dtype=np.float32)
-        self._a = np.full((total, shape[0]), -1, dtype=np.int64)
+        self._a = np.full((total, n_actions), -1, dtype=np.int64)
         self._w = np.zeros(total)

@@ -37,7 +37,13 @@ from schedulers._checkpoint import CHECKPOINT_FORMAT, read_checkpoint
 from schedulers.dirs.config import DirsConfig
 from schedulers.dirs.imitation import accuracy, ensemble_step, pretrain
 from schedulers.dirs.levy import levy_search, sweep_start
-from schedulers.dirs.network import GainNormalizer, make_agent, per_iotd, scores_of
+from schedulers.dirs.network import (
+    GainNormalizer,
+    backlog_input,
+    make_agent,
+    per_iotd,
+    scores_of,
+)
 from schedulers.dirs.replay import PrioritizedReplay
 
 
@@ -53,7 +59,8 @@ class Dirs(DecentralizedScheduler):
         self.replay: PrioritizedReplay | None = None
         self.phase = "new"
         self.online_slots = 0
-        self._demos: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._demos: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._backlog = np.zeros(0, dtype=np.float32)  # the agents' backlog inputs this slot
         self._log: list[dict] = []
         self._searches = 0
         self._frozen: list | None = None  # numpy forwards of the frozen agents
@@ -77,6 +84,10 @@ class Dirs(DecentralizedScheduler):
         """Agent ``view.mec``'s scores for the tasks, from its own gains only."""
         n = self.network.n_iotds
         x = self.normalizer.inputs(view.gains, view.iotd, n)
+        if self.config.backlog_input:
+            b = backlog_input(view.backlog_cycles, view.cpu_hz)
+            self._backlog[view.mec - 1] = b
+            x = np.append(x, b)
         if self.phase == "frozen":
             if self._frozen is None:
                 self._frozen = [net.numpy_forward() for net in self.nets]
@@ -111,14 +122,15 @@ class Dirs(DecentralizedScheduler):
 
     def feedback(self, outcome: Outcome) -> None:
         """Learn on the core MEC: collect demonstrations, pre-train, then train online."""
+        backlog = self._slot_backlog()
         if not self.config.train or self.phase == "frozen" or outcome.problem.n_tasks == 0:
             return
         if self.phase == "new":
             self.phase = "imitation" if self.config.imitation else "online"
         if self.phase == "imitation":
-            self._collect(outcome)
+            self._collect(outcome, backlog)
         else:
-            self._online(outcome)
+            self._online(outcome, backlog)
 
     def drain_log(self) -> list[dict[str, Any]]:
         """Training-log rows since the last call (see ``mecsim.engine.records``)."""
@@ -126,24 +138,24 @@ class Dirs(DecentralizedScheduler):
         return rows
 
     # ----------------------------------------------------------------- imitation
-    def _collect(self, outcome: Outcome) -> None:
+    def _collect(self, outcome: Outcome, backlog: np.ndarray) -> None:
         cfg, problem = self.config, outcome.problem
         if cfg.demo_source == "optimal":
             label = solve_optimum(problem, rng=self.rng).placement
         else:
             label = levy_search(problem, sweep_start(problem), rng=self.rng, beta=cfg.demo_beta,
                                 iterations=cfg.demo_iterations, th=cfg.levy_th).placement
-        self._demos.append((problem.gains, label, outcome.iotd))
+        self._demos.append((problem.gains, label, outcome.iotd, backlog))
         if len(self._demos) == cfg.demonstrations + cfg.demo_holdout:
             self._pretrain()
             self.phase = "online" if cfg.train_slots > 0 else "frozen"
 
     def _pretrain(self) -> None:
         cfg, n = self.config, self.network.n_iotds
-        self.normalizer = GainNormalizer.fit(np.concatenate([g.ravel() for g, _, _ in
+        self.normalizer = GainNormalizer.fit(np.concatenate([g.ravel() for g, _, _, _ in
                                                              self._demos]))
-        x = np.stack([self.normalizer.inputs(g, i, n) for g, _, i in self._demos])
-        a = np.stack([per_iotd(lab, i, n) for _, lab, i in self._demos])
+        x = np.stack([self._inputs(g, i, b) for g, _, i, b in self._demos])
+        a = np.stack([per_iotd(lab, i, n) for _, lab, i, _ in self._demos])
         train_x, train_a = x[: cfg.demonstrations], a[: cfg.demonstrations]
         self._log_accuracy(x, a, step=0)
         self._log += pretrain(self.nets, self.optimizers, train_x, train_a,
@@ -153,6 +165,16 @@ class Dirs(DecentralizedScheduler):
         self._log_accuracy(x, a, step=cfg.pretrain_steps)
         self.replay.add_demonstrations(train_x, train_a)
         self._demos = []
+
+    def _slot_backlog(self) -> np.ndarray:
+        """This slot's backlog inputs (0 for MECs that did not act); cleared for the next."""
+        b, self._backlog = self._backlog, np.zeros(self.network.n_mecs, dtype=np.float32)
+        return b
+
+    def _inputs(self, gains: np.ndarray, iotd: np.ndarray, backlog: np.ndarray) -> np.ndarray:
+        """All agents' inputs of one slot, ``(N, M)``, or ``(N + 1, M)`` with the backlog."""
+        x = self.normalizer.inputs(gains, iotd, self.network.n_iotds)
+        return np.vstack([x, backlog[None, :]]) if self.config.backlog_input else x
 
     def _log_accuracy(self, x: np.ndarray, a: np.ndarray, step: int) -> None:
         """Log the vote's accuracy on training and held-out demonstrations after ``step``."""
@@ -165,10 +187,10 @@ class Dirs(DecentralizedScheduler):
                                                        cfg.vote_threshold)})
 
     # ----------------------------------------------------------------- online
-    def _online(self, outcome: Outcome) -> None:
+    def _online(self, outcome: Outcome, backlog: np.ndarray) -> None:
         cfg, problem, n = self.config, outcome.problem, self.network.n_iotds
         best = self._refine(outcome)
-        self.replay.add(self.normalizer.inputs(problem.gains, outcome.iotd, n),
+        self.replay.add(self._inputs(problem.gains, outcome.iotd, backlog),
                         per_iotd(best, outcome.iotd, n))
         self._log.append({"kind": "slot", "slot": outcome.slot, "objective": outcome.objective,
                           "reward": outcome.reward,
@@ -226,7 +248,8 @@ class Dirs(DecentralizedScheduler):
         cfg, net = self.config, self.network
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.nets = [make_agent(cfg.agent_net, net.n_iotds, cfg.agent_hidden)
+            extra = 1 if cfg.backlog_input else 0
+            self.nets = [make_agent(cfg.agent_net, net.n_iotds, cfg.agent_hidden, extra)
                          for _ in range(net.n_mecs)]
         self.optimizers = [torch.optim.Adam(m.parameters(), lr=cfg.learning_rate)
                            for m in self.nets]
@@ -235,6 +258,7 @@ class Dirs(DecentralizedScheduler):
                                                       p.d_min_m)
         self.replay = PrioritizedReplay(cfg.replay_size, cfg.eps_a, cfg.eps_d, cfg.eta)
         self.phase, self.online_slots, self._demos = "new", 0, []
+        self._backlog = np.zeros(net.n_mecs, dtype=np.float32)
         self._frozen = None
 
     def save(self, path: str | Path) -> None:
