@@ -8,9 +8,9 @@ several, so each part is reported on its own):
 
 - ``training/`` (Figs. 5-8): one run of ``scenarios/paper.yaml`` with ``dirs``
   (``levy_compare: true``), ``dirs-no-levy`` (``levy: off``), ``dirs-no-imitation``
-  (``imitation: false``), ``dirs-classic`` (``levy: classic``), ``dirs-paper`` (the paper's
-  agent network and per-agent loss, ``levy_compare: true``), ``optimal``, ``greedy``,
-  ``random``, ``local``.
+  (``imitation: false``), ``dirs-classic`` (``levy: classic``), ``dirs-shared``
+  (``dirs_shared``: shared per-IoTD agents and the vote's loss, ``levy_compare: true``),
+  ``optimal``, ``greedy``, ``random``, ``local``.
 - ``table2/`` (Table II): ``cells/demonstrations=K/``, per demonstrations count ``K``, a run
   of ``K + demo_holdout + 1`` slots with ``dirs_L_I`` and ``dirs_L_D`` (``train_slots: 0``);
   ``table2.csv``, ``table2.md``. The report reads it as a sweep folder without
@@ -115,9 +115,9 @@ def training_schedulers(params: dict) -> list[dict]:
     variants = [("dirs", {"levy_compare": True}), ("dirs-no-levy", {"levy": "off"}),
                 ("dirs-no-imitation", {"imitation": False}),
                 ("dirs-classic", {"levy": "classic"}),
-                ("dirs-paper", {**_paper_agents(), "levy_compare": True})]
-    return [{"name": "dirs", "label": label, "params": {**params, **extra}}
-            for label, extra in variants] + list(BASELINES)
+                ("dirs-shared", {"levy_compare": True})]
+    return [{"name": "dirs_shared" if label == "dirs-shared" else "dirs", "label": label,
+             "params": {**params, **extra}} for label, extra in variants] + list(BASELINES)
 
 
 def run_training(out: Path, params: dict) -> Path:
@@ -131,23 +131,14 @@ def run_training(out: Path, params: dict) -> Path:
 
 
 # ---------------------------------------------------------------------------- Table II
-def _paper_agents() -> dict:
-    """DIRS params of the paper's own agent network and per-agent loss."""
-    import table3
-
-    return dict(table3.PAPER_AGENTS)
-
-
 def _table2_cell(folder: Path, count: int, params: dict) -> None:
     from mecsim.engine.runner import run_scenario
     from schedulers.dirs import DirsConfig
 
     full = {**params, "demonstrations": count, "train_slots": 0}
     slots = count + DirsConfig.from_params(full).demo_holdout + 1
-    specs = [{"name": "dirs", "label": f"{prefix}_{loss}",
-              "params": {**full, **extra, "imitation_loss": loss}}
-             for prefix, extra in (("dirs", {}), ("dirs-paper", _paper_agents()))
-             for loss in LOSSES]
+    specs = [{"name": name, "label": f"{name}_{loss}", "params": {**full, "imitation_loss": loss}}
+             for name in ("dirs", "dirs_shared") for loss in LOSSES]
     _check(run_scenario(_scenario(slots, specs), folder, channels=False), f"table2 {count}")
 
 
@@ -164,8 +155,8 @@ def table2_rows(folder: Path) -> pd.DataFrame:
                 else str(label).rsplit("_", 1)[-1]
             count = int(last["demonstrations"].iloc[0])
             paper = PAPER_TABLE2.get((loss, count), (float("nan"), float("nan")))
-            agents = "paper" if str(label).startswith("dirs-paper") else "default"
-            row = {"agents": agents, "loss": loss, "demonstrations": count,
+            name = "dirs_shared" if str(label).startswith("dirs_shared") else "dirs"
+            row = {"scheduler": name, "loss": loss, "demonstrations": count,
                    "steps": int(last["step"].iloc[0])}
             for split in ("train", "test"):
                 row[f"{split}_before"] = 100 * float(
@@ -174,17 +165,17 @@ def table2_rows(folder: Path) -> pd.DataFrame:
             row["paper_train"], row["paper_test"] = paper
             rows.append(row)
     df = pd.DataFrame(rows)
-    order = {name: i for i, name in enumerate(("default", "paper", *LOSSES))}
-    return df.sort_values(["agents", "loss", "demonstrations"], key=lambda s: s.map(order)
-                          if s.name in ("agents", "loss") else s).reset_index(drop=True)
+    order = {name: i for i, name in enumerate(("dirs", "dirs_shared", *LOSSES))}
+    return df.sort_values(["scheduler", "loss", "demonstrations"], key=lambda s: s.map(order)
+                          if s.name in ("scheduler", "loss") else s).reset_index(drop=True)
 
 
 def table2_markdown(df: pd.DataFrame) -> str:
-    lines = ["| agents | loss | demonstrations | train [%] | test [%] | before pre-training: "
+    lines = ["| scheduler | loss | demonstrations | train [%] | test [%] | before pre-training: "
              "train / test [%] | paper: train [%] | paper: test [%] |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in df.itertuples():
-        lines.append(f"| {r.agents} | {r.loss} | {r.demonstrations} | {r.train:.1f} | "
+        lines.append(f"| {r.scheduler} | {r.loss} | {r.demonstrations} | {r.train:.1f} | "
                      f"{r.test:.1f} | "
                      f"{r.train_before:.1f} / {r.test_before:.1f} | {r.paper_train:.1f} | "
                      f"{r.paper_test:.1f} |")
@@ -220,8 +211,7 @@ def table3_schedulers() -> tuple[list[str], list[str]]:
 
     have = set(registered())
     names = list(table3.SCHEDULERS)
-    return ([n for n in names if table3.base_name(n) in have],
-            [n for n in names if table3.base_name(n) not in have])
+    return [n for n in names if n in have], [n for n in names if n not in have]
 
 
 def run_table3(out: Path, seeds: tuple[int, ...], slots: int | None, workers: int = 2) -> Path:
@@ -294,7 +284,7 @@ def levy_summary(folder: Path) -> pd.DataFrame | None:
     """Fig. 7: mean best fitness at iterations 0, 10, 50 and the last, per DIRS variant
     that compared the Lévy modes and per mode."""
     log = pd.read_parquet(folder / "training.parquet")
-    levy = log[(log["kind"] == "levy") & log["scheduler"].isin(["dirs", "dirs-paper"])]
+    levy = log[(log["kind"] == "levy") & log["scheduler"].isin(["dirs", "dirs-shared"])]
     if levy.empty:
         return None
     fit = levy.groupby(["scheduler", "mode", "iteration"])["fitness"].mean().unstack(

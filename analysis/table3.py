@@ -27,15 +27,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SCHEDULERS = ("dirs", "dirs_paper", "actor_critic", "ddpg", "droo")
+SCHEDULERS = ("dirs", "dirs_shared", "actor_critic", "ddpg", "droo")
 PEERS = ("actor_critic", "ddpg", "droo")
-# rows that are a registered scheduler with parameters: DIRS with the paper's own agent
-# network and per-agent loss (docs/dirs.md, "where we depart from the paper")
-PAPER_AGENTS = {"agent_net": "mlp", "loss_target": "agent"}
-VARIANTS = {"dirs_paper": ("dirs", PAPER_AGENTS)}
 PAPER = {  # Table III of the paper: training time [s], inference time [s], average reward
     "dirs": (2970.84, 0.0165, 0.0348),
-    "dirs_paper": (2970.84, 0.0165, 0.0348),
     "actor_critic": (3482.72, 0.0195, 0.0309),
     "ddpg": (3823.15, 0.0192, 0.0317),
 }
@@ -54,11 +49,6 @@ def default_slots() -> int:
     return cfg.demonstrations + cfg.demo_holdout + cfg.train_slots
 
 
-def base_name(name: str) -> str:
-    """The registered scheduler behind a row of the table."""
-    return VARIANTS.get(name, (name, {}))[0]
-
-
 def run_one(name: str, seed: int, slots: int) -> dict:
     """One scheduler alone on the paper's world; the peers train for ``slots - 500`` slots so
     that the last 500 measure their frozen policy, as DIRS's do."""
@@ -68,11 +58,9 @@ def run_one(name: str, seed: int, slots: int) -> dict:
 
     scenario = load_scenario(ROOT / "scenarios" / "paper.yaml", [f"seed={seed}",
                                                                  f"slots={slots}"])
-    base, params = VARIANTS.get(name, (name, {}))
-    if name in PEERS:
-        params = {**params, "train_slots": slots - window(slots)}
+    params = {"train_slots": slots - window(slots)} if name in PEERS else {}
     with tempfile.TemporaryDirectory() as tmp:
-        spec = SchedulerSpec(name=base, params=params, label=name)
+        spec = SchedulerSpec(name=name, params=params)
         result, = run_scenario(scenario, tmp, schedulers=[spec], make=make, channels=False)
         slots_df = pd.read_parquet(Path(tmp) / "slots.parquet")
     if result.error:

@@ -3,7 +3,9 @@
 Run: ``python benchmarks/bench_dirs.py`` (about 10 minutes on 2 cores) or
 ``python benchmarks/bench_dirs.py --quick`` (scaled-down schedules, a smoke check of the
 script; its quality figures are indicative only). ``--only time,quality,grid,imitation,
-inference`` runs a subset; ``--out DIR`` (default ``results/bench_dirs``) receives the run
+inference`` runs a subset; ``--scheduler dirs_shared`` measures the registered variant
+(shared agents, the vote's loss) instead of the paper's ``dirs``, with its parameters in
+every DIRS run; ``--out DIR`` (default ``results/bench_dirs``) receives the run
 folders, ``bench_dirs.md`` (the tables printed) and ``bench_dirs.csv`` (one row per figure).
 The exit status is 1 when a target fails. See ``benchmarks/README.md``.
 
@@ -114,9 +116,12 @@ class Row:
 class Bench:
     """Runs the sections and collects their rows."""
 
-    def __init__(self, out: Path, quick: bool) -> None:
+    def __init__(self, out: Path, quick: bool, scheduler: str = "dirs") -> None:
+        from schedulers import BUILTINS
+
         self.out, self.quick = out, quick
-        self.params = dict(QUICK_PARAMS) if quick else {}
+        self.variant = dict(BUILTINS[scheduler][1])  # dirs_shared: its registered defaults
+        self.params = {**self.variant, **(QUICK_PARAMS if quick else {})}
         self.cfg = DirsConfig.from_params(self.params)
         self.slots = self.cfg.demonstrations + self.cfg.demo_holdout + self.cfg.train_slots
         self.tail = QUICK_TAIL if quick else TAIL
@@ -306,7 +311,7 @@ class Bench:
         holdout = DirsConfig().demo_holdout
         variants = [(loss, source) for source in ("levy", "optimal") for loss in ("L_I", "L_D")]
         specs = [{"name": "dirs", "label": f"dirs_{loss}_{source}",
-                  "params": {"imitation_loss": loss, "demo_source": source,
+                  "params": {**self.variant, "imitation_loss": loss, "demo_source": source,
                              "demonstrations": k, "train_slots": 0}}
                  for loss, source in variants]
         self.run("imitation", specs, slots=k + holdout + 1)
@@ -368,7 +373,7 @@ class Bench:
         print("inference: agents + vote + exact allocation", flush=True)
         table = "Inference (per slot)"
         for n, m in INFERENCE_SIZES:
-            agents, alloc, total, offloaded, worst = _time_inference(n, m)
+            agents, alloc, total, offloaded, worst = _time_inference(n, m, self.variant)
             paper = f"{1e3 * PAPER_INFERENCE_S:g} ms" if (n, m) == (30, 2) else "-"
             big = (n, m) == (100, 10)
             self.add(table, Row("inference", f"N={n}, M={m}: agents + vote + allocation, "
@@ -462,13 +467,14 @@ def _own_gain_rule(gains: np.ndarray, optima: np.ndarray) -> float:
     return agreement(t, slice(half, None))
 
 
-def _time_inference(n: int, m: int) -> tuple[float, float, float, float, float]:
+def _time_inference(n: int, m: int,
+                    params: dict) -> tuple[float, float, float, float, float]:
     """Median per-slot seconds of agents + vote, allocation, both; offloaded fraction;
     median seconds of the allocation of an all-offloaded placement."""
     rng = np.random.default_rng(5)
     net = _paper_network(n, m)
-    dirs = Dirs(demonstrations=WARMUP_DEMOS, demo_holdout=0, demo_source="optimal",
-                train_slots=0)
+    dirs = Dirs(**{**params, "demonstrations": WARMUP_DEMOS, "demo_holdout": 0,
+                   "demo_source": "optimal", "train_slots": 0})
     dirs.reset(1, net)
 
     def observation():
@@ -517,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="scaled-down schedules")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench_dirs",
                         help="folder for the runs and the tables (default results/bench_dirs)")
+    parser.add_argument("--scheduler", choices=("dirs", "dirs_shared"), default="dirs",
+                        help="which registered DIRS to measure (default: dirs, the paper's "
+                             "agents); its registered parameters apply to every DIRS run")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {','.join(SECTIONS)}")
     args = parser.parse_args(argv)
@@ -525,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    bench = Bench(args.out, args.quick)
+    bench = Bench(args.out, args.quick, args.scheduler)
     started = time.perf_counter()
     steps = {"time": bench.training_time, "quality": bench.quality, "grid": bench.grid,
              "imitation": bench.imitation, "inference": bench.inference}

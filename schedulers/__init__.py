@@ -28,6 +28,7 @@ BUILTINS: dict[str, tuple[str, dict[str, Any]]] = {
     "greedy": ("schedulers.greedy:Greedy", {}),
     "optimal": ("schedulers.optimal:Optimal", {}),
     "dirs": ("schedulers.dirs:Dirs", {}),
+    "dirs_shared": ("schedulers.dirs:Dirs", {"agent_net": "shared", "loss_target": "vote"}),
     "droo": ("schedulers.droo:Droo", {}),
     "actor_critic": ("schedulers.actor_critic:ActorCritic", {}),
     "ddpg": ("schedulers.ddpg:Ddpg", {}),

@@ -94,8 +94,8 @@ def test_builtin_entry_points_are_lazy_strings_and_importing_the_registry_import
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=str(__import__("pathlib").Path(__file__).parents[1]))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().split(",") == ["actor_critic", "ddpg", "dirs", "droo", "greedy",
-                                              "local", "optimal", "random"]
+    assert done.stdout.strip().split(",") == ["actor_critic", "ddpg", "dirs", "dirs_shared",
+                                              "droo", "greedy", "local", "optimal", "random"]
 
 
 def test_make_passes_params_over_registered_defaults():

@@ -34,8 +34,8 @@ def smoke(rp, tmp_path_factory):
 def test_table2_rows(rp, smoke):
     out, info = smoke
     df = info["table2"]
-    assert sorted(zip(df["agents"], df["loss"], df["demonstrations"], strict=True)) == \
-        sorted((agents, loss, k) for agents in ("default", "paper")
+    assert sorted(zip(df["scheduler"], df["loss"], df["demonstrations"], strict=True)) == \
+        sorted((name, loss, k) for name in ("dirs", "dirs_shared")
                for loss in ("L_I", "L_D") for k in rp.SMOKE.table2_counts)
     for col in ("train", "test", "train_before", "test_before"):
         assert df[col].between(0, 100).all(), col
@@ -43,34 +43,34 @@ def test_table2_rows(rp, smoke):
     csv = pd.read_csv(out / "table2" / "table2.csv")
     assert len(csv) == 4 * len(rp.SMOKE.table2_counts)
     md = (out / "table2" / "table2.md").read_text()
-    for agents in ("default", "paper"):
-        assert md.count(f"| {agents} | L_I |") == len(rp.SMOKE.table2_counts)
-        assert md.count(f"| {agents} | L_D |") == len(rp.SMOKE.table2_counts)
+    for name in ("dirs", "dirs_shared"):
+        assert md.count(f"| {name} | L_I |") == len(rp.SMOKE.table2_counts)
+        assert md.count(f"| {name} | L_D |") == len(rp.SMOKE.table2_counts)
     for k in rp.SMOKE.table2_counts:
         assert (out / "table2" / "cells" / f"demonstrations={k}" / "training.parquet").exists()
 
 
 def test_table2_paper_column(rp):
-    df = pd.DataFrame([{"agents": "paper", "loss": "L_D", "demonstrations": 256, "steps": 1000,
+    df = pd.DataFrame([{"scheduler": "dirs", "loss": "L_D", "demonstrations": 256, "steps": 1000,
                         "train": 99.0,
                         "test": 60.0, "train_before": 50.0, "test_before": 50.0,
                         "paper_train": rp.PAPER_TABLE2[("L_D", 256)][0],
                         "paper_test": rp.PAPER_TABLE2[("L_D", 256)][1]}])
-    assert "| paper | L_D | 256 | 99.0 | 60.0 | 50.0 / 50.0 | 96.6 | 93.4 |" in \
+    assert "| dirs | L_D | 256 | 99.0 | 60.0 | 50.0 / 50.0 | 96.6 | 93.4 |" in \
         rp.table2_markdown(df)
 
 
 def test_training_run(rp, smoke):
     out, _ = smoke
     slots = pd.read_parquet(out / "training" / "slots.parquet")
-    labels = ["dirs", "dirs-no-levy", "dirs-no-imitation", "dirs-classic", "dirs-paper",
+    labels = ["dirs", "dirs-no-levy", "dirs-no-imitation", "dirs-classic", "dirs-shared",
               "optimal", "greedy", "random", "local"]
     assert list(dict.fromkeys(slots["scheduler"])) == labels
     assert slots.groupby("scheduler")["slot"].nunique().eq(
         rp._dirs_slots(rp.SMOKE.dirs_params)).all()
     log = pd.read_parquet(out / "training" / "training.parquet")
     levy = log[log["kind"] == "levy"]
-    for name in ("dirs", "dirs-paper"):
+    for name in ("dirs", "dirs-shared"):
         assert set(levy[levy["scheduler"] == name]["mode"]) == {"proposed", "classic"}
     assert "dirs-no-levy" not in set(levy["scheduler"])
     imitation = log[log["kind"] == "imitation"]

@@ -16,9 +16,10 @@ LOSS_TARGETS = ("vote", "agent")
 class DirsConfig:
     """Every DIRS hyper-parameter; each is a scenario parameter of the ``dirs`` scheduler."""
 
-    agent_net: str = "shared"
+    agent_net: str = "mlp"
     """Each agent's network: ``mlp`` (the paper's ``N -> hidden -> N`` MLP) or ``shared``
-    (one small MLP shared by every IoTD's output, ``shared_hidden``; not in the paper)."""
+    (one small MLP shared by every IoTD's output, ``shared_hidden``; not in the paper; the
+    registered ``dirs_shared`` uses it)."""
     hidden: tuple[int, ...] = (30, 80, 60, 30)
     """Hidden layer widths of the ``mlp`` agents (paper: 30, 80, 60, 30)."""
     shared_hidden: tuple[int, ...] = (32, 32)
@@ -26,9 +27,9 @@ class DirsConfig:
     backlog_input: bool = False
     """Give each agent its own MEC's backlog, ``ln(1 + queued seconds of work)``, as one
     more input after the gains (the issue's optional input; not in the paper)."""
-    loss_target: str = "vote"
-    """Cross-entropy of ``vote`` (the ensemble's decision) or of each ``agent`` alone
-    (the paper's per-agent labels); see ``schedulers/dirs/imitation.py``."""
+    loss_target: str = "agent"
+    """Cross-entropy of each ``agent`` alone (the paper's "offload to me" labels) or of the
+    ``vote`` (the ensemble's decision; ``dirs_shared``); see ``schedulers/dirs/imitation.py``."""
     learning_rate: float = 1e-3
     """Adam step size (not given in the paper; 1e-3 beat 1e-2 on paper.yaml, see docs)."""
     replay_size: int = 1024
