@@ -134,7 +134,11 @@ def _features(x, xp, n: int):
         mean = (x * present).sum(-1, keepdim=True) / count.clamp(min=1.0)
     ones = xp.ones_like(x)
     # rank: the share of the IoTDs with a task whose input is above this one's
-    above = ((x[..., None, :] > x[..., :, None]) * present[..., None, :]).sum(-1)
+    if xp is np and x.ndim == 1:  # inference: sort instead of comparing all pairs
+        ranked = np.sort(x[present > 0])
+        above = ranked.size - np.searchsorted(ranked, x, side="right")
+    else:
+        above = ((x[..., None, :] > x[..., :, None]) * present[..., None, :]).sum(-1)
     parts = [x, mean * ones, count / n * ones, above / n]
     parts += [extra[..., k:k + 1] * ones for k in range(extra.shape[-1])]
     return xp.stack(parts, -1)
