@@ -16,8 +16,38 @@ N_FEATURES = 4  # per IoTD, of SharedAgentNet: see _features
 LOGIT_CAP = 30.0  # soft cap of the logits before the sigmoid: see scores_of
 
 
-class AgentNet(nn.Module):
-    """Fully connected network ``N -> hidden... -> N`` with ReLU; sigmoid scores.
+def _mlp(sizes: tuple[int, ...]) -> nn.Sequential:
+    """Linear layers of ``sizes`` with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def _numpy_copy(body: nn.Sequential) -> Callable[[np.ndarray], np.ndarray]:
+    """The MLP ``body`` with its current weights copied, as a numpy function."""
+    layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
+              for m in body if isinstance(m, nn.Linear)]
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        for k, (w, b) in enumerate(layers):
+            x = x @ w + b
+            if k < len(layers) - 1:
+                x = np.maximum(x, 0.0)
+        return x
+    return forward
+
+
+class _Agent(nn.Module):
+    """What both agent networks share: the weight decay term."""
+
+    def l2(self) -> torch.Tensor:
+        """``||theta||^2`` over all weights and biases."""
+        return sum((p * p).sum() for p in self.parameters())
+
+
+class AgentNet(_Agent):
+    """The paper's agent: fully connected ``N -> hidden... -> N`` with ReLU; sigmoid scores.
 
     Args:
         n_iotds: Output size ``N``; the input size too, plus ``extra``.
@@ -27,11 +57,7 @@ class AgentNet(nn.Module):
 
     def __init__(self, n_iotds: int, hidden: tuple[int, ...], extra: int = 0) -> None:
         super().__init__()
-        sizes = (n_iotds + extra, *hidden, n_iotds)
-        layers: list[nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        self.body = nn.Sequential(*layers[:-1])  # no ReLU after the output layer
+        self.body = _mlp((n_iotds + extra, *hidden, n_iotds))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits ``(..., N)``; scores are their sigmoid."""
@@ -43,35 +69,23 @@ class AgentNet(nn.Module):
         Frozen agents use it for inference: for these small layers it is several times
         faster than a torch call. It does not follow later weight updates.
         """
-        layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
-                  for m in self.body if isinstance(m, nn.Linear)]
-
-        def forward(x: np.ndarray) -> np.ndarray:
-            for k, (w, b) in enumerate(layers):
-                x = x @ w + b
-                if k < len(layers) - 1:
-                    x = np.maximum(x, 0.0)
-            return x
-        return forward
-
-    def l2(self) -> torch.Tensor:
-        """``||theta||^2`` over all weights and biases."""
-        return sum((p * p).sum() for p in self.parameters())
+        return _numpy_copy(self.body)
 
 
-class SharedAgentNet(nn.Module):
+class SharedAgentNet(_Agent):
     """One small MLP shared by every IoTD's output, plus a bias per IoTD; sigmoid scores.
 
-    IoTD ``i``'s logit is ``g(x_i, c) + b_i``: ``g`` (``3 -> hidden... -> 1``, ReLU) reads
-    the IoTD's own input ``x_i`` and the context ``c`` of the agent's whole input: the
-    mean input of the IoTDs with a task, and their fraction (how crowded the slot is).
+    IoTD ``i``'s logit is ``g(f_i) + b_i``: ``g`` (``N_FEATURES -> hidden... -> 1``, ReLU)
+    reads features of the IoTD computed from the agent's own input vector (see
+    :func:`_features`): its input, the mean input of the IoTDs with a task, their fraction
+    (how crowded the slot is) and the share of them with a stronger channel (its rank).
     Like :class:`AgentNet` it maps the agent's ``N`` inputs to ``N`` scores and sees only
     its own MEC's gains; unlike it, what it learns from one IoTD's demonstrations applies
     to every IoTD, so 256 demonstrations teach ``256 * N`` examples of one rule instead
-    of 256 examples of ``N`` rules. Not in the paper (``docs/dirs.md``, "Agent network").
+    of 256 examples of ``N`` rules. Not in the paper (``docs/dirs.md``, ``dirs_shared``).
 
     With the backlog input, the agent's input has one more entry after the ``N`` gains,
-    its MEC's backlog, and ``g`` gets it as a fifth feature.
+    its MEC's backlog, and ``g`` gets it as one more feature.
 
     Args:
         n_iotds: Output size ``N``; the input size too, plus ``extra``.
@@ -84,11 +98,7 @@ class SharedAgentNet(nn.Module):
         if extra not in (0, 1):
             raise ValueError(f"extra must be 0 or 1, got {extra!r}")
         self.n_iotds = n_iotds
-        sizes = (N_FEATURES + extra, *hidden, 1)
-        layers: list[nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        self.body = nn.Sequential(*layers[:-1])
+        self.body = _mlp((N_FEATURES + extra, *hidden, 1))
         self.bias = nn.Parameter(torch.zeros(n_iotds))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,23 +107,8 @@ class SharedAgentNet(nn.Module):
 
     def numpy_forward(self) -> Callable[[np.ndarray], np.ndarray]:
         """A numpy copy of the current weights as ``x -> logits`` (as in ``AgentNet``)."""
-        layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
-                  for m in self.body if isinstance(m, nn.Linear)]
-        bias = self.bias.detach().numpy().copy()
-        n = self.n_iotds
-
-        def forward(x: np.ndarray) -> np.ndarray:
-            y = _features(x, np, n)
-            for k, (w, b) in enumerate(layers):
-                y = y @ w + b
-                if k < len(layers) - 1:
-                    y = np.maximum(y, 0.0)
-            return y[..., 0] + bias
-        return forward
-
-    def l2(self) -> torch.Tensor:
-        """``||theta||^2`` over all weights and biases."""
-        return sum((p * p).sum() for p in self.parameters())
+        body, bias, n = _numpy_copy(self.body), self.bias.detach().numpy().copy(), self.n_iotds
+        return lambda x: body(_features(x, np, n))[..., 0] + bias
 
 
 def _features(x, xp, n: int):
