@@ -326,3 +326,16 @@ def test_backlog_input_trains_end_to_end(tmp_path):
     _, x, actions, _ = replay.sample(8, np.random.default_rng(0))
     assert x.shape == (8, n + 1, m) and actions.shape == (8, n)
     assert (x[:, n, :] >= 0).all() and (x[:, n, :] > 0).any()  # ln(1 + queued seconds)
+
+
+def test_shared_agents_rank_the_same_in_numpy_and_torch_with_ties():
+    # frozen inference ranks by sorting, training by comparing all pairs: equal inputs
+    # (ties) and IoTDs without a task must give the same features either way
+    from schedulers.dirs.network import MISSING, SharedAgentNet
+
+    torch.manual_seed(0)
+    net = SharedAgentNet(8, (16, 16))
+    x = np.array([0.5, 0.5, -1.0, MISSING, 2.0, 0.5, MISSING, -1.0], dtype=np.float32)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(net.numpy_forward()(x), expected, rtol=0, atol=1e-5)

@@ -387,7 +387,7 @@ def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
     if "run" not in df.columns:
         df["run"] = ""
     df["loss_name"] = df.get("loss_name", pd.Series("?", index=df.index)).fillna("?")
-    # the DIRS variant: the scheduler's label without its loss suffix ("dirs-paper_L_I")
+    # the DIRS variant: the scheduler's label without its loss suffix ("dirs_shared_L_I")
     df["variant"] = [str(label).removesuffix(f"_{loss}")
                      for label, loss in zip(df["scheduler"], df["loss_name"], strict=True)]
     keys = ["run", "scheduler", "loss_name", "demonstrations"]

@@ -168,7 +168,9 @@ class Dirs(DecentralizedScheduler):
 
     def _slot_backlog(self) -> np.ndarray:
         """This slot's backlog inputs (0 for MECs that did not act); cleared for the next."""
-        b, self._backlog = self._backlog, np.zeros(self.network.n_mecs, dtype=np.float32)
+        b = self._backlog
+        if self.config.backlog_input:  # otherwise it stays zeros, never written
+            self._backlog = np.zeros_like(b)
         return b
 
     def _inputs(self, gains: np.ndarray, iotd: np.ndarray, backlog: np.ndarray) -> np.ndarray:
