@@ -29,6 +29,7 @@ import simpy
 from simpy.events import Timeout
 
 from mecsim.engine.cpu import MecCpu
+from mecsim.engine.realized import RealizedStats
 from mecsim.engine.records import DROP_REASONS, STATUS
 from mecsim.engine.world import SlotWorld, World
 from mecsim.model.check import check_decision
@@ -160,6 +161,8 @@ class Simulation:
         self._on_invalid = scenario.on_invalid
         self.slots_done = 0
         self.in_flight_at_end = 0
+        self.realized = RealizedStats(self.params.phi_t, self.params.phi_e)
+        self._backlog: dict[str, list[float]] = {"time_s": [], "tasks": [], "cycles": []}
 
     # ------------------------------------------------------------------ running
     def run(self, slots: int, progress: Callable[[int, int], None] | None = None) -> None:
@@ -190,9 +193,21 @@ class Simulation:
     def finish(self) -> None:
         """Write every task that has not ended as in flight (idempotent)."""
         self.in_flight_at_end += sum(b.open for b in self._open.values())
+        now = self.env.now
         for batch in list(self._open.values()):
+            cols = batch.cols
+            flying = cols["status"] == IN_FLIGHT
+            cols["realized_latency_s"][flying] = now - cols["arrival_s"][flying]  # age so far
             self._flush(batch)
         self._open.clear()
+
+    def backlog_series(self) -> dict[str, np.ndarray]:
+        """Return the total backlog at each epoch, before its new tasks.
+
+        Keys: ``time_s`` [s], ``tasks`` (tasks not yet ended: queued or running on an
+        IoTD, uploading, or on a MEC) and ``cycles`` [cycle] (their remaining work).
+        """
+        return {k: np.asarray(v, dtype=float) for k, v in self._backlog.items()}
 
     def counts(self) -> dict[str, int]:
         """Return generated, completed, dropped and in-flight task counts."""
@@ -232,6 +247,10 @@ class Simulation:
                               self.available.copy())
         backlog_tasks = np.array([c.tasks for c in self.cpus]) + self.uploading
         backlog_cycles = np.array([c.backlog_cycles() for c in self.cpus]) + self.uploading_cycles
+        local_s = np.maximum(self.device_free_s - world.time_s, 0.0)  # [s] left per local CPU
+        self._backlog["time_s"].append(world.time_s)
+        self._backlog["tasks"].append(sum(b.open for b in self._open.values()))
+        self._backlog["cycles"].append(float(backlog_cycles.sum() + local_s @ self.local_cpu_hz))
         obs = Observation(world.slot, world.time_s, iotd, problem, world.positions_m,
                           problem.available, backlog_tasks, backlog_cycles)
         started = time.perf_counter()
@@ -459,6 +478,7 @@ class Simulation:
 
     def _flush_rows(self, cols: dict[str, np.ndarray]) -> None:
         n = cols["iotd"].size
+        self.realized.add(cols["status"], cols["realized_latency_s"], cols["realized_energy_j"])
         cols["status"] = np.asarray(STATUS, dtype=object)[cols["status"]]
         cols["drop_reason"] = np.asarray([None, *DROP_REASONS[1:]], dtype=object)[
             cols["drop_reason"]]
