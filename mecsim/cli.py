@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -136,6 +138,7 @@ def _run(args) -> int:
     from mecsim.config import SchedulerSpec
     from mecsim.engine.interrupt import Interrupted
     from mecsim.engine.runner import run_scenario
+    from mecsim.engine.stability import load_line, offered_load
     from mecsim.registry import make, scheduler_class
 
     scenario = _load(args)
@@ -153,7 +156,8 @@ def _run(args) -> int:
             return EXIT_BAD_INPUT
     out = Path(args.out) if args.out else Path("results") / (
         f"{scenario.name}-seed{scenario.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
-    console = Console(stderr=True)
+    console = Console(stderr=True, highlight=False)
+    console.print(load_line(offered_load(scenario)), markup=False, soft_wrap=True)
     progress = _progress(console, args.quiet)
     try:
         with progress:
@@ -169,6 +173,10 @@ def _run(args) -> int:
         _error(f"{type(exc).__name__}: {exc}; finished slots kept in {out}")
         return EXIT_SCHEDULER_FAILED
     Console(width=max(Console().width, 110)).print(summary_table(results, scenario))
+    for r in results:
+        if r.stable is False:
+            console.print(f"[bold yellow]warning:[/] {r.name}: its backlog grows (unstable); "
+                          "its means depend on the run's length", soft_wrap=True)
     print(f"results: {out}")
     failed = [r for r in results if r.error]
     for r in failed:
@@ -242,33 +250,86 @@ def _ticker(progress: Progress):
     return start
 
 
+#: The end table's caption: what its labels mean.
+TABLE_CAPTION = (
+    "realized: simulated, cost = phi_T latency + phi_E energy per completed task; latency "
+    "quantiles of completed tasks. in-flt: tasks still in flight at the end (share, mean "
+    "age). lower bound: the mean cost of completed and in-flight tasks, these counted at "
+    "their age and energy so far (their final cost can only be higher). per-slot model: the "
+    "spec's objective of each epoch's decisions, from the model, not simulated. ×: ratio to "
+    "optimal's figure. stable NO: the backlog grows over the second half of the run, so its "
+    "means have not converged; ?: too short to tell.")
+_COLUMNS = (  # (header, the result's field, how it is shown, ratio key or None)
+    ("realized\ncost/task", "realized_cost_per_task", "num", "realized_cost_per_task"),
+    ("lower\nbound", "realized_cost_lower_bound", "num", "realized_cost_lower_bound"),
+    ("latency\np50 s", "latency_p50_s", "num", "latency_p50_s"),
+    ("\np95 s", "latency_p95_s", "num", "latency_p95_s"),
+    ("\np99 s", "latency_p99_s", "num", "latency_p99_s"),
+    ("drops\n%", "drop_rate", "pct", "drop_rate"),
+    ("in-flt\n%", "in_flight_share", "pct", "in_flight_share"),
+    ("in-flt\nage s", "in_flight_mean_age_s", "num", "in_flight_mean_age_s"),
+    ("per-slot\nmodel", "mean_cost_per_slot", "num", None),
+)
+
+
 def summary_table(results, scenario) -> Table:
     """Return the side-by-side table printed at the end of a run.
 
-    Columns: mean model cost per slot, mean realized latency and energy of completed tasks,
-    dropped tasks, ratio of the mean cost to ``optimal``'s on the same slots (``*``: the
-    optimum was a local-search value with a lower bound, not proven exact, on some slots),
-    median decision time, whether the scheduler ran to the end.
+    Realized figures first (cost per completed task, its lower bound counting in-flight
+    tasks, latency quantiles, drops, tasks in flight and their mean age), then the per-slot
+    model cost, the median decision time, stability and whether the scheduler ran to the
+    end. Where ``optimal`` ran, a second line under each figure gives its ratio to
+    ``optimal``'s (``*`` on the model ratio: the optimum was a local-search value with a
+    lower bound, not proven exact, on some slots). The caption says what the labels mean.
     """
-    bound = any(r.optimal_exact is False for r in results)
-    caption = "* optimal is a bound on some slots (local search)" if bound else None
-    table = Table(title=f"{scenario.name}: {scenario.slots} slots, seed {scenario.seed}",
-                  caption=caption)
-    for col in ("scheduler", "cost/slot", "latency s", "energy J", "drops", "/optimal",
-                "decide ms", "done"):
-        table.add_column(col, justify="left" if col == "scheduler" else "right")
+    from mecsim.engine.stability import offered_load
+
+    load = offered_load(scenario)
+    caption = TABLE_CAPTION
+    if any(r.optimal_exact is False for r in results):
+        caption += " *: optimal is a bound on some slots (local search)."
+    table = Table(title=f"{scenario.name}: {scenario.slots} slots, seed {scenario.seed}; "
+                        f"offered load: local CPU {load['local']:.3g}, MEC pool "
+                        f"{load['mec_pool']:.3g}", caption=caption, caption_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("scheduler", justify="left")
+    for header, *_ in _COLUMNS:
+        table.add_column(header, justify="right")
+    for header in ("decide\nms", "stable", "done"):
+        table.add_column(header, justify="right")
+    ratios = any(r.ratio_to_optimal is not None for r in results)
     for r in results:
-        ratio = "-" if r.ratio_to_optimal is None else f"{r.ratio_to_optimal:.4f}"
-        if r.ratio_to_optimal is not None and r.optimal_exact is False:
-            ratio += "*"
-        table.add_row(r.name, _num(r.mean_cost_per_slot), _num(r.mean_realized_latency_s),
-                      _num(r.mean_realized_energy_j), str(r.counts.get("dropped", 0)), ratio,
-                      _num(r.median_decision_s * 1e3), "yes" if r.complete else "no")
+        table.add_row(escape(r.name), *_figure_cells(r, ratios), _short(r.median_decision_s * 1e3),
+                      _stable(r.stable), "yes" if r.complete else "[bold red]no[/]")
     return table
 
 
-def _num(value: float) -> str:
-    return "-" if value != value else f"{value:.4g}"
+def _figure_cells(result, ratios: bool) -> list[str]:
+    """One cell per figure column: the value, and its ratio to optimal's on a second line."""
+    realized = result.realized_ratio_to_optimal or {}
+    cells = []
+    for _, key, kind, ratio_key in _COLUMNS:
+        value = getattr(result, key)
+        text = _short(value) if kind == "num" else _pct(value)
+        if ratios:
+            ratio = realized.get(ratio_key) if ratio_key else result.ratio_to_optimal
+            mark = "*" if ratio_key is None and ratio is not None and \
+                result.optimal_exact is False else ""
+            text += "\n[dim]" + ("" if ratio is None else f"×{ratio:.3g}{mark}") + "[/]"
+        cells.append(text)
+    return cells
+
+
+def _stable(stable: bool | None) -> str:
+    return "?" if stable is None else ("yes" if stable else "[bold red]NO[/]")
+
+
+def _short(value: float) -> str:
+    return "-" if value != value else f"{value:.3g}"
+
+
+def _pct(share: float) -> str:
+    return "-" if share != share else f"{100.0 * share:.3g}"
 
 
 if __name__ == "__main__":

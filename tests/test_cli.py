@@ -58,7 +58,7 @@ def test_run_writes_results_and_table(tmp_path):
     proc = mecsim("run", TINY, "--out", str(out), "--slots", "6", "--seed", "3",
                   "--scheduler", "greedy", "--scheduler", "optimal", "--quiet")
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"optimal\s.*1\.0000", proc.stdout)
+    assert re.search(r"^ optimal\s.*\n\s+×1\s+×1\s", proc.stdout, re.M)  # ratios: 2nd line
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 3 and summary["slots"] == 6
     assert set(summary["schedulers"]) == {"greedy", "optimal"}
@@ -109,3 +109,54 @@ def test_interrupt_keeps_finished_slots(tmp_path, sig):
     tasks = pd.read_parquet(out / "tasks.parquet")
     assert len(tasks) == slow["counts"]["generated"]
     assert not any(p.name.endswith(".partial") for p in out.iterdir())
+
+
+def _table_rows(stdout: str) -> dict[str, tuple[list[str], list[str]]]:
+    """The end table's rows: label -> (cells of its line, cells of its ratio line)."""
+    lines = stdout.splitlines()
+    rule = next(i for i, line in enumerate(lines) if set(line.strip()) == {"─"})
+    rows = {}
+    for i in range(rule + 1, len(lines) - 1):
+        cells = lines[i].split()
+        if cells and not lines[i].startswith("  ") and lines[i + 1].startswith("  "):
+            rows[cells[0]] = (cells[1:], lines[i + 1].split())
+    return rows
+
+
+def test_run_prints_load_realized_figures_and_stability(tmp_path):
+    """Local CPUs at load 3: ``local`` piles up (unstable), ``optimal`` does not."""
+    out = tmp_path / "out"
+    proc = mecsim("run", TINY, "--out", str(out), "--slots", "40", "--set", "tasks.cycles=3e9",
+                  "--scheduler", "local", "--scheduler", "optimal")
+    assert proc.returncode == 0, proc.stderr
+    # the offered load comes first, before the progress bars
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith("offered load: local CPU 3 ") and "MEC pool 0.6 " in first
+    assert proc.stderr.index("offered load") < proc.stderr.index("slots")
+    assert "warning:" in proc.stderr and "local: its backlog grows" in proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["load"]["local"] == pytest.approx(3.0)
+    local, optimal = summary["schedulers"]["local"], summary["schedulers"]["optimal"]
+    assert local["stable"] is False and optimal["stable"] is True
+    # the table: labelled columns, realized first, then the per-slot model
+    header = proc.stdout[:proc.stdout.index("─")]
+    for words in (["realized", "cost/task"], ["lower", "bound"], ["p50", "p95", "p99"],
+                  ["per-slot", "model"], ["stable"]):
+        assert all(w in header for w in words), words
+    assert header.index("realized") < header.index("per-slot")
+    assert "lower bound: the mean cost of completed and in-flight tasks" in " ".join(
+        proc.stdout.split())
+    assert all(len(line) <= 110 for line in proc.stdout.splitlines()[:-1])
+    rows = _table_rows(proc.stdout)
+    (cells, ratios) = rows["local"]
+    assert cells[0] == f"{local['realized_cost_per_task']:.3g}"
+    assert cells[1] == f"{local['realized_cost_lower_bound']:.3g}"
+    assert cells[2:5] == [f"{local[f'latency_p{q}_s']:.3g}" for q in (50, 95, 99)]
+    assert cells[6] == f"{100 * local['in_flight_share']:.3g}"
+    assert cells[8] == f"{local['mean_cost_per_slot']:.3g}"
+    assert cells[-2:] == ["NO", "yes"] and rows["optimal"][0][-2:] == ["yes", "yes"]
+    # ratios to optimal: the scheduler's figure over optimal's, as in summary.json
+    expect = local["realized_cost_per_task"] / optimal["realized_cost_per_task"]
+    assert local["realized_ratio_to_optimal"]["realized_cost_per_task"] == pytest.approx(expect)
+    assert ratios[0] == f"×{expect:.3g}"
+    assert ratios[-1] == f"×{local['ratio_to_optimal']:.3g}"

@@ -171,6 +171,102 @@ def test_sweep_report(sweep_dir, tmp_path):
     assert last.error_y.array[-1] == 0.0
 
 
+@pytest.fixture(scope="module")
+def heavy_run(tmp_path_factory):
+    """Local CPUs at load 3: ``local`` piles up (unstable), ``greedy`` and ``optimal`` not."""
+    out = tmp_path_factory.mktemp("heavy") / "run"
+    run_scenario(load_scenario(SCENARIOS / "tiny.yaml", [
+        "slots=40", "tasks.cycles=3e9", "schedulers=[local, greedy, optimal]"]), out)
+    return out
+
+
+def _summary_rows(text: str) -> dict[str, list[str]]:
+    """The run summary table's cells, by scheduler."""
+    table = re.search(r"<table class='summary'>(.*?)</table>", text, re.S).group(1)
+    rows = {}
+    for row in re.findall(r"<tr><td>(.*?)</tr>", table, re.S):
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.split(r"</td><td>|</td>", row)]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_run_report_shows_realized_and_model_side_by_side(heavy_run, tmp_path):
+    report = build_report(heavy_run, tmp_path / "r.html")
+    text = report.path.read_text()
+    summary = json.loads((heavy_run / "summary.json").read_text())["schedulers"]
+    for words in ("realized (simulated)", "per-slot model", "lower bound", "cost / slot",
+                  "latency p50 s", "p99 s", "in flight %", ">stable<",
+                  "Offered load: local CPU 3, MEC pool 0.6"):
+        assert words in text, words
+    assert text.index("realized (simulated)") < text.index("per-slot model")
+    rows = _summary_rows(text)
+    assert set(rows) == set(summary)
+    for label, s in summary.items():
+        cells = rows[label]
+        ratios = s["realized_ratio_to_optimal"]
+        assert cells[0] == f"{s['realized_cost_per_task']:.4g}"
+        assert cells[1] == f"{ratios['realized_cost_per_task']:.4f}"
+        assert cells[2] == f"{s['realized_cost_lower_bound']:.4g}"
+        assert cells[3] == f"{ratios['realized_cost_lower_bound']:.4f}"
+        assert cells[10] == f"{s['mean_cost_per_slot']:.4g}"
+        assert cells[11] == f"{s['ratio_to_optimal']:.4f}"
+        assert cells[12] == ("yes" if s["stable"] else "no")
+    assert rows["local"][12] == "no" and rows["optimal"][12] == "yes"
+    # the overview figure: realized cost and its ratio on top, the per-slot model below
+    bars = {(t.xaxis, t.yaxis): t for t in report.figures["summary"].data if t.type == "bar"}
+    assert set(bars) == {("x", "y"), ("x2", "y2"), ("x3", "y3"), ("x4", "y4")}
+    for axes, key in ((("x", "y"), "realized_cost_per_task"), (("x3", "y3"),
+                                                               "mean_cost_per_slot")):
+        got = dict(zip(bars[axes].x, bars[axes].y, strict=True))
+        assert got == pytest.approx({k: v[key] for k, v in summary.items()}), key
+    got = dict(zip(bars[("x2", "y2")].x, bars[("x2", "y2")].y, strict=True))
+    assert got == pytest.approx({k: v["realized_ratio_to_optimal"]["realized_cost_per_task"]
+                                 for k, v in summary.items()})
+    hatched = dict(zip(bars[("x", "y")].x, bars[("x", "y")].marker.pattern.shape, strict=True))
+    assert hatched == {"local": "x", "greedy": "", "optimal": ""}
+
+
+@pytest.fixture(scope="module")
+def realized_sweep_dir(tmp_path_factory, sweep_dir):
+    """The fabricated sweep with realized costs (3, 1.5, 1 x the model's) and one unstable row."""
+    root = tmp_path_factory.mktemp("realized") / "sweep"
+    shutil.copytree(sweep_dir, root)
+    (root / "report.html").unlink(missing_ok=True)
+    table = pd.read_parquet(root / "sweep.parquet")
+    realized = {"local": 3.0, "greedy": 1.5, "optimal": 1.0}
+    table["realized_cost_per_task"] = [
+        np.nan if np.isnan(c) else realized[s] * c
+        for s, c in zip(table["scheduler"], table["mean_cost_per_slot"], strict=True)]
+    base = table[table["scheduler"] == "optimal"].set_index("cell")["realized_cost_per_task"]
+    table["realized_cost_per_task_ratio_to_optimal"] = (
+        table["realized_cost_per_task"] / table["cell"].map(base))
+    table["stable"] = [not (s == "local" and c == "c000")
+                       for s, c in zip(table["scheduler"], table["cell"], strict=True)]
+    table.to_parquet(root / "sweep.parquet")
+    return root
+
+
+def test_sweep_figures_carry_the_realized_cost(realized_sweep_dir, tmp_path):
+    report = build_report(realized_sweep_dir, tmp_path / "r.html")
+    fig = report.figures["sweep:iotds.count"]
+    # rows: realized cost, its ratio, per-slot model, its ratio; columns: M = 2, M = 3
+    ratio = next(t for t in fig.data if t.name == "local" and t.yaxis == "y3")
+    np.testing.assert_allclose(ratio.y, [3.0 * 12 / 6, 3.0 * 12 / 6])
+    model_ratio = next(t for t in fig.data if t.name == "greedy" and t.yaxis == "y7")
+    np.testing.assert_allclose(model_ratio.y, [8 / 6, 8 / 6])
+    cost = next(t for t in fig.data if t.name == "optimal" and t.yaxis == "y")
+    expect = [np.mean([6.0 * n / 4 * (1 + 0.1 * s) for s in (0, 1)]) for n in (4, 6)]
+    np.testing.assert_allclose(cost.y, expect)
+    titles = [fig.layout[f"yaxis{k}"].title.text for k in ("", "3", "5", "7")]
+    assert titles == ["realized cost per task", "realized: ratio to optimal",
+                      "per-slot model cost", "per-slot model: ratio to optimal"]
+    # c000 is N = 4, M = 2, seed 0: local's first point there is open (unstable)
+    local = next(t for t in fig.data if t.name == "local" and t.yaxis == "y")
+    assert list(local.marker.symbol) == ["circle-open", "circle"]
+    text = report.path.read_text()
+    assert "Unstable runs (1)" in text
+
+
 def test_map_frames_dropdown_and_stride():
     positions = _positions(40, 5)
     tasks = pd.DataFrame([
@@ -305,7 +401,8 @@ def _render(page, tmp_path) -> dict:
                       .replace("&lt;", "<").replace("&gt;", ">"))
 
 
-@pytest.mark.parametrize("which", ["tiny_run", "dirs_run", "sweep_dir"])
+@pytest.mark.parametrize("which", ["tiny_run", "dirs_run", "sweep_dir", "heavy_run",
+                                   "realized_sweep_dir"])
 def test_renders_in_chromium(which, request, tmp_path):
     report = build_report(request.getfixturevalue(which), tmp_path / f"{which}.html")
     result = _render(report.path, tmp_path)

@@ -179,6 +179,33 @@ def test_local_sweep_writes_every_cell_and_the_table(local_run):
     assert json.loads(meta[b"mecsim.schedulers"]) == ["local", "greedy", "optimal"]
 
 
+def test_table_carries_the_realized_figures_and_stability(local_run):
+    table = pd.read_parquet(local_run.out / "sweep.parquet")
+    realized = ["realized_cost_per_task", "realized_cost_lower_bound", "mean_realized_latency_s",
+                "latency_p50_s", "latency_p95_s", "latency_p99_s", "drop_rate",
+                "in_flight_share", "in_flight_mean_age_s"]
+    for name in realized + ["realized_cost_per_task_ratio_to_optimal",
+                            "realized_cost_lower_bound_ratio_to_optimal"]:
+        assert str(table[name].dtype) == "float64", name
+    assert str(table["stable"].dtype) in ("object", "bool")
+    for _, row in table.iterrows():
+        s = json.loads((local_run.out / "cells" / row["cell"] / "summary.json").read_text())
+        mine, optimal = s["schedulers"][row["scheduler"]], s["schedulers"]["optimal"]
+        for name in realized:
+            if mine[name] is None:
+                assert math.isnan(row[name]), name
+            else:
+                assert row[name] == mine[name], name
+        assert mine["stable"] is None and row["stable"] is None  # 5 slots: too short to tell
+        for name in ("realized_cost_per_task", "realized_cost_lower_bound"):
+            ratio = row[f"{name}_ratio_to_optimal"]
+            assert ratio == pytest.approx(mine[name] / optimal[name], rel=1e-12), name
+    assert (table.loc[table["scheduler"] == "optimal",
+                      "realized_cost_per_task_ratio_to_optimal"] == 1.0).all()
+    assert (table.loc[table["scheduler"] == "local",
+                      "realized_cost_per_task_ratio_to_optimal"] > 1.0).all()
+
+
 def test_resume_reruns_only_missing_or_incomplete_cells(local_run, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(local_run.out, out)

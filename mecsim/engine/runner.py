@@ -3,7 +3,8 @@
 Files written (all atomically, and flushed as the run goes):
 
 - ``scenario.yaml``: the resolved scenario (overrides, seed and slots applied);
-- ``summary.json``: per scheduler, its totals and ``"complete": true|false``;
+- ``summary.json``: the offered load (``"load"``) and, per scheduler, its totals, realized
+  figures, stability, per-slot model cost and ``"complete": true|false``;
 - ``slots.parquet``, ``tasks.parquet``, ``channels.parquet`` (see ``docs/results.md``).
 
 Ctrl-C or SIGTERM stops the run at the next epoch boundary (a second signal stops it at
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mecsim.engine.interrupt import StopRequest
+from mecsim.engine.realized import FIGURES
 from mecsim.engine.records import (
     TableWriter,
     channel_schema,
@@ -34,10 +36,12 @@ from mecsim.engine.records import (
     write_text_atomic,
 )
 from mecsim.engine.simulation import SchedulerError, Simulation
+from mecsim.engine.stability import backlog_trend, offered_load
 from mecsim.rng import scheduler_seed
 
 CHANNELS_AUTO_LIMIT = 10_000  # write channels.parquet by default when N * M <= this
 CAPACITY_LIMITED = ("random", "greedy")  # take the scenario's greedy_max_tasks_per_mec
+NAN = float("nan")
 
 
 @dataclass
@@ -52,21 +56,44 @@ class SchedulerResult:
     counts: dict[str, int] = field(default_factory=dict)
     dropped_by_reason: dict[str, int] = field(default_factory=dict)
     invalid_tasks: int = 0
-    mean_cost_per_slot: float = float("nan")
-    mean_realized_latency_s: float = float("nan")
-    mean_realized_energy_j: float = float("nan")
-    median_decision_s: float = float("nan")
+    # realized (simulated) figures: mecsim.engine.realized.RealizedStats.summary
+    realized_cost_per_task: float = NAN
+    realized_cost_lower_bound: float = NAN
+    mean_realized_latency_s: float = NAN
+    mean_realized_energy_j: float = NAN
+    latency_p50_s: float = NAN
+    latency_p95_s: float = NAN
+    latency_p99_s: float = NAN
+    drop_rate: float = NAN
+    in_flight_share: float = NAN
+    in_flight_mean_age_s: float = NAN
+    realized_ratio_to_optimal: dict[str, float | None] | None = None
+    # stability: mecsim.engine.stability.backlog_trend
+    stable: bool | None = None
+    backlog_trend: dict[str, Any] = field(default_factory=dict)
+    # the per-slot model (the spec's objective of each epoch's decisions)
+    mean_cost_per_slot: float = NAN
     ratio_to_optimal: float | None = None
     optimal_exact: bool | None = None
+    median_decision_s: float = NAN
     model_costs: list[float] = field(default_factory=list, repr=False)
     scheduler: Any = field(default=None, repr=False)  # the scheduler object, after its run
 
     def as_json(self) -> dict[str, Any]:
-        """Return the fields written to ``summary.json``."""
+        """Return the fields written to ``summary.json`` (non-finite numbers as null)."""
         hidden = ("model_costs", "scheduler")
-        out = {k: v for k, v in self.__dict__.items() if k not in hidden}
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                for k, v in out.items()}
+        return _json_safe({k: v for k, v in self.__dict__.items() if k not in hidden})
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float, at any depth, replaced by None."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
@@ -188,13 +215,15 @@ def _collect(sim: Simulation, result: SchedulerResult) -> None:
     if sim.model_costs:
         result.mean_cost_per_slot = float(np.mean(sim.model_costs))
         result.median_decision_s = float(np.median(sim.decision_s))
-    if c.completed:
-        result.mean_realized_latency_s = c.realized_latency_s / c.completed
-        result.mean_realized_energy_j = c.realized_energy_j / c.completed
+    for key, value in sim.realized.summary().items():
+        setattr(result, key, float(value))
+    series = sim.backlog_series()
+    result.backlog_trend = backlog_trend(series["time_s"], series["tasks"], series["cycles"])
+    result.stable = result.backlog_trend["stable"]
 
 
 def _finish(results: list[SchedulerResult]) -> None:
-    """Fill each result's ratio to ``optimal`` over the slots both completed."""
+    """Fill each result's ratios to ``optimal``: per-slot model and realized figures."""
     reference = next((r for r in results if r.name == "optimal" and r.model_costs), None)
     for r in results:
         if reference is not None:
@@ -204,6 +233,23 @@ def _finish(results: list[SchedulerResult]) -> None:
         k = min(len(r.model_costs), len(reference.model_costs))
         base = float(np.sum(reference.model_costs[:k]))
         r.ratio_to_optimal = float(np.sum(r.model_costs[:k])) / base if base > 0 else None
+        r.realized_ratio_to_optimal = _realized_ratios(r, reference)
+
+
+def _realized_ratios(result: SchedulerResult,
+                     reference: SchedulerResult) -> dict[str, float | None] | None:
+    """Each realized figure over ``optimal``'s (None where that one is 0 or undefined).
+
+    Only for runs of the same length: realized figures of two horizons do not compare.
+    """
+    if result.slots != reference.slots:
+        return None
+    out: dict[str, float | None] = {}
+    for key in FIGURES:
+        mine, base = getattr(result, key), getattr(reference, key)
+        ok = np.isfinite(mine) and np.isfinite(base) and base > 0
+        out[key] = float(mine / base) if ok else None
+    return out
 
 
 def _summary(scenario, results: list[SchedulerResult]) -> dict[str, Any]:
@@ -211,6 +257,7 @@ def _summary(scenario, results: list[SchedulerResult]) -> dict[str, Any]:
             "area_m": list(scenario.area_m),
             "mec_positions_m": np.asarray(scenario.mec_positions_m).tolist(),
             "mec_cpu_hz": list(scenario.mec_cpu_hz),
+            "load": offered_load(scenario),
             "schedulers": {r.name: r.as_json() for r in results}}
 
 

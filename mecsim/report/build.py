@@ -341,9 +341,13 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
             for x in axes:
                 overview.append(item(
                     f"sweep:{x}", F.title_for_axis(x),
-                    "Mean objective per slot (top) and ratio of the summed slot costs to "
-                    "optimal's on the same slots (bottom), per scheduler: mean over seeds, "
-                    "error bars one standard deviation. Failed cells are left out.",
+                    "Per scheduler, from the top: realized cost per completed task "
+                    "(simulated) and its ratio to optimal's; per-slot model cost (the spec's "
+                    "objective) and the ratio of the summed slot costs to optimal's on the "
+                    "same slots (sweeps from before the realized columns show these two "
+                    "only). Mean over seeds, error bars one standard deviation; open "
+                    "circles: some seed's run was unstable (its backlog grows). Failed "
+                    "cells are left out.",
                     lambda x=x: F.sweep_axis(ok, x, [a for a in axes if a != x], colors),
                     "no complete cell"))
             if not axes:
@@ -354,15 +358,14 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
         else:
             overview.append(Item("sweep", "Sweep figures", "", note="no sweep.parquet"))
     else:
-        summary = summaries[""]
-        table = None
-        if summary and summary.get("schedulers"):
-            table = pd.DataFrame([{"scheduler": k, **v}
-                                  for k, v in summary["schedulers"].items()])
+        table = summary_frame(summaries[""])
         overview.append(item(
             "summary", F.TITLES["summary"],
-            "From summary.json: the spec's objective per slot, and the sum of each "
-            "scheduler's slot costs over optimal's on the same slots.",
+            "From summary.json. Realized (simulated): the mean cost phi_T latency + phi_E "
+            "energy of completed tasks, and its ratio to optimal's. Per-slot model: the "
+            "spec's objective per slot, and the sum of each scheduler's slot costs over "
+            "optimal's on the same slots. Hatched: the scheduler's backlog grows (unstable): "
+            "its means have not converged.",
             lambda: F.scheduler_summary(table, colors), "no summary.json"))
     sections.append(("Overview" if kind == "run" else "Sweep", overview))
 
@@ -486,6 +489,94 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
     return Report(out, kind, sections, notes)
 
 
+def summary_frame(summary: dict | None) -> pd.DataFrame | None:
+    """One row per scheduler of a ``summary.json``, with ``sweep.parquet``'s column names.
+
+    The realized ratios (``realized_ratio_to_optimal``) become ``KEY_ratio_to_optimal``
+    columns; older summaries without realized figures give the columns they have.
+    """
+    if not summary or not summary.get("schedulers"):
+        return None
+    rows = []
+    for label, res in summary["schedulers"].items():
+        row = {"scheduler": label, **{k: v for k, v in res.items() if not isinstance(v, dict)}}
+        for key, ratio in (res.get("realized_ratio_to_optimal") or {}).items():
+            row[f"{key}_ratio_to_optimal"] = ratio
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    numeric = [c for c, _ in F.COST_FIGURES if c in frame.columns]
+    frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
+    return frame
+
+
+#: The run summary table: (group, header, column, format); realized first, then the model.
+RUN_TABLE = (
+    ("realized (simulated)", "cost / task", "realized_cost_per_task", ".4g"),
+    ("realized (simulated)", "× optimal", "realized_cost_per_task_ratio_to_optimal", ".4f"),
+    ("realized (simulated)", "lower bound", "realized_cost_lower_bound", ".4g"),
+    ("realized (simulated)", "× optimal", "realized_cost_lower_bound_ratio_to_optimal", ".4f"),
+    ("realized (simulated)", "latency p50 s", "latency_p50_s", ".4g"),
+    ("realized (simulated)", "p95 s", "latency_p95_s", ".4g"),
+    ("realized (simulated)", "p99 s", "latency_p99_s", ".4g"),
+    ("realized (simulated)", "drops %", "drop_rate", "%"),
+    ("realized (simulated)", "in flight %", "in_flight_share", "%"),
+    ("realized (simulated)", "in-flight age s", "in_flight_mean_age_s", ".4g"),
+    ("per-slot model", "cost / slot", "mean_cost_per_slot", ".4g"),
+    ("per-slot model", "× optimal", "ratio_to_optimal", ".4f"),
+)
+RUN_TABLE_NOTE = (
+    "Realized: from the simulation, cost = phi_T latency + phi_E energy per completed task; "
+    "latency quantiles of completed tasks. Lower bound: the mean cost of completed and "
+    "in-flight tasks, these counted at their age and energy at the end of the run (their "
+    "final cost can only be higher). Per-slot model: the spec's objective of each epoch's "
+    "decisions, computed from the model, not simulated. × optimal: ratio to optimal's "
+    "figure (- where optimal's is 0 or undefined). Stable no: the total backlog grows over "
+    "the second half of the run, so its means depend on the run's length; ?: too short to "
+    "tell.")
+
+
+def _run_table(summary: dict) -> str:
+    """The run summary table: realized figures and per-slot model side by side."""
+    esc = html.escape
+    frame = summary_frame(summary)
+    groups = list(dict.fromkeys(g for g, *_ in RUN_TABLE))
+    head = ("<tr><th rowspan='2'>scheduler</th>" + "".join(
+        f"<th colspan='{sum(1 for g, *_ in RUN_TABLE if g == group)}'>{esc(group)}</th>"
+        for group in groups) + "<th rowspan='2'>stable</th><th rowspan='2'>decide ms</th>"
+        "<th rowspan='2'>wall s</th><th rowspan='2'>complete</th></tr><tr>"
+        + "".join(f"<th>{esc(h)}</th>" for _, h, *_ in RUN_TABLE) + "</tr>")
+    rows = []
+    for r in frame.to_dict("records") if frame is not None else []:
+        cells = "".join(f"<td>{_cell(r.get(col), fmt)}</td>" for *_, col, fmt in RUN_TABLE)
+        stable = r.get("stable")
+        flag = "?" if stable is None or stable != stable else (
+            "yes" if stable else "<b class='bad'>no</b>")
+        error = f" — {esc(str(r['error']))}" if isinstance(r.get("error"), str) else ""
+        rows.append(f"<tr><td>{esc(str(r['scheduler']))}</td>{cells}<td>{flag}</td>"
+                    f"<td>{_fmt(_float(r.get('median_decision_s')) * 1e3)}</td>"
+                    f"<td>{_fmt(r.get('wall_s'), '.2f')}</td>"
+                    f"<td>{'yes' if r.get('complete') else 'no'}{error}</td></tr>")
+    return (f"<table class='summary'>{head}{''.join(rows)}</table>"
+            f"<p class='caption'>{esc(RUN_TABLE_NOTE)}</p>")
+
+
+def _cell(value: Any, fmt: str) -> str:
+    if fmt == "%":
+        v = _float(value)
+        return "-" if not math.isfinite(v) else format(100.0 * v, ".3g")
+    return _fmt(value, fmt)
+
+
+def _load_text(load: dict | None) -> str:
+    """The offered load of ``summary.json`` as one sentence (empty if absent)."""
+    try:
+        return (f"Offered load: local CPU {float(load['local']):.3g}, MEC pool "
+                f"{float(load['mec_pool']):.3g}, all CPUs {float(load['all_cpus']):.3g} "
+                "(above 1 the work arriving exceeds the capacity; see docs/results.md).")
+    except (TypeError, KeyError, ValueError):
+        return ""
+
+
 def _float(value: Any) -> float:
     try:
         return float(value) if value is not None else float("nan")
@@ -512,26 +603,12 @@ def _header(folder: Path, kind: str, runs: list[Run], sweep, summaries, scenario
         s = summaries.get("") or {}
         if s:
             parts.append(f"<p class='meta'>Scenario <b>{esc(str(s.get('scenario')))}</b>, seed "
-                         f"{esc(str(s.get('seed')))}, {esc(str(s.get('slots')))} slots.</p>")
-            rows = []
-            for label, r in (s.get("schedulers") or {}).items():
-                counts = r.get("counts") or {}
-                rows.append(
-                    f"<tr><td>{esc(label)}</td><td>{_fmt(r.get('mean_cost_per_slot'))}</td>"
-                    f"<td>{_fmt(r.get('ratio_to_optimal'))}</td>"
-                    f"<td>{_fmt(r.get('mean_realized_latency_s'))}</td>"
-                    f"<td>{_fmt(r.get('mean_realized_energy_j'))}</td>"
-                    f"<td>{esc(str(counts.get('dropped', '-')))}</td>"
-                    f"<td>{_fmt(_float(r.get('median_decision_s')) * 1e3)}</td>"
-                    f"<td>{_fmt(r.get('wall_s'), '.2f')}</td>"
-                    f"<td>{'yes' if r.get('complete') else 'no'}"
-                    f"{(' — ' + esc(str(r['error']))) if r.get('error') else ''}</td></tr>")
-            parts.append(
-                "<table class='summary'><tr><th>scheduler</th><th>cost/slot</th>"
-                "<th>/optimal</th><th>latency s</th><th>energy J</th><th>drops</th>"
-                "<th>decide ms</th><th>wall s</th><th>complete</th></tr>"
-                + "".join(rows) + "</table>")
-    elif sweep is not None and "error" in sweep.columns:
+                         f"{esc(str(s.get('seed')))}, {esc(str(s.get('slots')))} slots. "
+                         f"{esc(_load_text(s.get('load')))}</p>")
+            parts.append(_run_table(s))
+    elif sweep is not None:
+        parts.append(_unstable_rows(sweep))
+    if kind == "sweep" and sweep is not None and "error" in sweep.columns:
         failed = sweep[~_ok_rows(sweep)]
         if len(failed):
             rows = "".join(
@@ -545,6 +622,23 @@ def _header(folder: Path, kind: str, runs: list[Run], sweep, summaries, scenario
     return "\n".join(parts)
 
 
+def _unstable_rows(sweep: pd.DataFrame) -> str:
+    """A folded list of the sweep's cell x scheduler rows flagged unstable (or nothing)."""
+    if "stable" not in sweep.columns:
+        return ""
+    flagged = sweep[sweep["stable"].map(lambda v: isinstance(v, (bool, np.bool_)) and not v)
+                    .astype(bool)]
+    if flagged.empty:
+        return ""
+    esc = html.escape
+    rows = "".join(f"<tr><td>{esc(str(r.get('cell', '-')))}</td>"
+                   f"<td>{esc(str(r.get('scheduler', '-')))}</td></tr>"
+                   for r in flagged.head(50).to_dict("records"))
+    return (f"<details><summary>Unstable runs ({len(flagged)}): the backlog grows, the means "
+            "have not converged</summary><table class='summary'><tr><th>cell</th>"
+            f"<th>scheduler</th></tr>{rows}</table></details>")
+
+
 CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 auto;
        max-width: 1200px; padding: 0 24px 48px; color: #222; }
@@ -556,6 +650,7 @@ p.meta { color: #444; } table.summary { border-collapse: collapse; font-size: 0.
 table.summary td, table.summary th { border: 1px solid #ddd; padding: 3px 8px;
 text-align: right; } table.summary td:first-child { text-align: left; }
 nav ul { columns: 2; } ul.notes { color: #8a6d3b; font-size: 0.9em; }
+table.summary th { text-align: center; } b.bad { color: #b00020; }
 """
 
 

@@ -21,9 +21,9 @@ from plotly.subplots import make_subplots
 from mecsim.report import paper
 
 TITLES = {
-    "summary": "Objective and ratio to optimal per scheduler",
-    "iotds.count": "Objective vs number of IoTDs (paper Fig. 9)",
-    "mecs.count": "Objective vs number of MECs (paper Fig. 10)",
+    "summary": "Realized and per-slot model cost, and ratios to optimal, per scheduler",
+    "iotds.count": "Cost vs number of IoTDs (paper Fig. 9)",
+    "mecs.count": "Cost vs number of MECs (paper Fig. 10)",
     "loss": "DIRS training: per-agent loss (paper Fig. 5)",
     "latency_energy": "Model latency and energy per slot (paper Fig. 6)",
     "levy": "Lévy search fitness, proposed vs classic (paper Fig. 7)",
@@ -44,6 +44,14 @@ MAP_MAX_FRAMES = 300
 DROP_REASONS = ("deadline", "mec_failure", "invalid_decision")
 PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Dark24
 PAPER_COLOR = "#444444"
+#: The cost figures of the overview and sweep figures: (column, axis title), in row order.
+#: Realized (simulated) first; the per-slot model's keep their historical column names.
+COST_FIGURES = (
+    ("realized_cost_per_task", "realized cost per task"),
+    ("realized_cost_per_task_ratio_to_optimal", "realized: ratio to optimal"),
+    ("mean_cost_per_slot", "per-slot model cost"),
+    ("ratio_to_optimal", "per-slot model: ratio to optimal"),
+)
 
 
 def axis_title(name: str) -> str:
@@ -54,7 +62,7 @@ def axis_title(name: str) -> str:
 
 def title_for_axis(name: str) -> str:
     """Return the title of the sweep figure along grid column ``name``."""
-    return TITLES.get(name, f"Objective vs {name}")
+    return TITLES.get(name, f"Cost vs {name}")
 
 
 def palette(names: Sequence[str]) -> dict[str, str]:
@@ -106,45 +114,78 @@ def _mean_std(df: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
 
 # -- overview and sweeps -------------------------------------------------------------------
 
+def _cost_figures(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """The :data:`COST_FIGURES` with at least one value in ``df``."""
+    return [(c, t) for c, t in COST_FIGURES if c in df.columns and df[c].notna().any()]
+
+
+def _unstable(df: pd.DataFrame, keys: list[str]) -> set:
+    """Keys (tuples of ``keys``' values) of the rows whose run was flagged unstable."""
+    if "stable" not in df.columns:
+        return set()
+    flagged = df["stable"].map(lambda v: isinstance(v, (bool, np.bool_)) and not v)
+    return set(df.loc[flagged.astype(bool), keys].itertuples(index=False, name=None))
+
+
 def scheduler_summary(summary: pd.DataFrame | None,
                       colors: dict[str, str] | None = None) -> go.Figure | None:
-    """Bars of the mean objective per slot and the ratio to ``optimal``, per scheduler.
+    """Bars of the realized and per-slot model costs and their ratios to ``optimal``.
+
+    Panels, where their column has values: realized cost per completed task and its ratio
+    to optimal's (top), mean per-slot model cost and the ratio of summed slot costs
+    (bottom). Bars of a scheduler flagged unstable in some run are hatched.
 
     Args:
-        summary: ``scheduler, mean_cost_per_slot, ratio_to_optimal`` (one row per run and
-            scheduler); bars show the mean over runs, error bars the standard deviation.
+        summary: One row per run and scheduler, with ``scheduler`` and the columns of
+            :data:`COST_FIGURES` (``sweep.parquet``'s names; ``stable`` optional); bars show
+            the mean over runs, error bars the standard deviation.
         colors: Scheduler colours.
     """
-    if not _present(summary, "scheduler", "mean_cost_per_slot"):
+    if not _present(summary, "scheduler"):
         return None
-    df = summary.dropna(subset=["mean_cost_per_slot"])
-    if df.empty:
+    panels = _cost_figures(summary)
+    if not panels:
         return None
-    has_ratio = "ratio_to_optimal" in df.columns and df["ratio_to_optimal"].notna().any()
-    fig = make_subplots(rows=1, cols=2 if has_ratio else 1, subplot_titles=(
-        ["mean objective per slot", "ratio to optimal"] if has_ratio else None))
-    colors = _colors(colors, df["scheduler"])
-    for col, value in enumerate(["mean_cost_per_slot", "ratio_to_optimal"][:1 + has_ratio]):
-        stats = _mean_std(df.dropna(subset=[value]), ["scheduler"], value)
+    realized = any(c.startswith("realized") for c, _ in panels)
+    place = {c: (1 if c.startswith("realized") or not realized else 2,
+                 2 if c.endswith("ratio_to_optimal") else 1) for c, _ in panels}
+    rows = max(r for r, _ in place.values())
+    cols = max(k for _, k in place.values())
+    titles = [""] * (rows * cols)
+    for c, title in panels:
+        r, k = place[c]
+        titles[(r - 1) * cols + k - 1] = title
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=0.18)
+    colors = _colors(colors, summary["scheduler"])
+    unstable = {k[0] for k in _unstable(summary, ["scheduler"])}
+    for value, _ in panels:
+        stats = _mean_std(summary.dropna(subset=[value]), ["scheduler"], value)
+        row, col = place[value]
+        note = ["unstable in some run" if s in unstable else "" for s in stats["scheduler"]]
         fig.add_bar(x=stats["scheduler"], y=stats["mean"],
                     error_y={"type": "data", "array": stats["std"],
                              "visible": bool((stats["count"] > 1).any())},
-                    marker_color=[colors[s] for s in stats["scheduler"]], showlegend=False,
-                    customdata=stats["count"],
-                    hovertemplate="%{x}: %{y:.4g} (runs: %{customdata})<extra></extra>",
-                    row=1, col=col + 1)
-    if has_ratio:
-        fig.add_hline(y=1.0, line_dash="dot", line_color=PAPER_COLOR, row=1, col=2)
-    return _layout(fig, TITLES["summary"], height=380)
+                    marker_color=[colors[s] for s in stats["scheduler"]],
+                    marker_pattern_shape=["x" if s in unstable else "" for s in
+                                          stats["scheduler"]],
+                    showlegend=False, customdata=np.stack([stats["count"], note], axis=1),
+                    hovertemplate="%{x}: %{y:.4g} (runs: %{customdata[0]}) %{customdata[1]}"
+                                  "<extra></extra>", row=row, col=col)
+        if col == 2:
+            fig.add_hline(y=1.0, line_dash="dot", line_color=PAPER_COLOR, row=row, col=col)
+    return _layout(fig, TITLES["summary"], height=200 + 220 * rows)
 
 
 def sweep_axis(sweep: pd.DataFrame | None, x: str, facets: Sequence[str] = (),
                colors: dict[str, str] | None = None, max_facets: int = 6) -> go.Figure | None:
-    """Objective (top) and ratio to optimal (bottom) against grid column ``x``.
+    """Realized and per-slot model costs, and their ratios to optimal, against column ``x``.
 
-    One line per scheduler: the mean over seeds with the standard deviation as error bars.
-    Where other grid columns (``facets``) vary too, one column of panels per combination of
-    their values (the first ``max_facets``).
+    One row of panels per :data:`COST_FIGURES` column with values (realized cost per task,
+    its ratio to optimal's, per-slot model cost, its ratio: sweeps from before the realized
+    columns get the last two only). One line per scheduler: the mean over seeds with the
+    standard deviation as error bars; a point where some seed's run was flagged unstable is
+    drawn as an open circle. Where other grid columns (``facets``) vary too, one column of
+    panels per combination of their values (the first ``max_facets``).
 
     Args:
         sweep: Rows of ``sweep.parquet`` (failed cells already removed).
@@ -162,40 +203,43 @@ def sweep_axis(sweep: pd.DataFrame | None, x: str, facets: Sequence[str] = (),
     combos = (df[facets].drop_duplicates().sort_values(facets).itertuples(index=False)
               if facets else [()])
     combos = list(combos)[:max_facets]
-    has_ratio = "ratio_to_optimal" in df.columns and df["ratio_to_optimal"].notna().any()
-    rows = 2 if has_ratio else 1
+    panels = _cost_figures(df)
+    rows = len(panels)
     titles = [", ".join(f"{f}={v}" for f, v in zip(facets, combo, strict=True))
               for combo in combos] if facets else None
     fig = make_subplots(rows=rows, cols=len(combos), shared_xaxes=True, shared_yaxes="rows",
-                        subplot_titles=titles, vertical_spacing=0.08)
+                        subplot_titles=titles, vertical_spacing=0.25 / rows)
     colors = _colors(colors, df["scheduler"])
+    unstable = _unstable(df, ["scheduler", x, *facets])
     for col, combo in enumerate(combos, start=1):
         part = df
         for f, v in zip(facets, combo, strict=True):
             part = part[part[f] == v]
         for name in _order(part["scheduler"]):
             rows_s = part[part["scheduler"] == name]
-            for row, value in enumerate(["mean_cost_per_slot", "ratio_to_optimal"][:rows], 1):
+            for row, (value, _) in enumerate(panels, 1):
                 stats = _mean_std(rows_s.dropna(subset=[value]), [x], value)
                 if stats.empty:
                     continue
                 stats = stats.sort_values(x)
+                flagged = [(name, v, *combo) in unstable for v in stats[x]]
                 fig.add_scatter(
                     x=stats[x], y=stats["mean"], mode="lines+markers", name=name,
                     legendgroup=name, showlegend=(col == 1 and row == 1),
                     line_color=colors[name],
+                    marker_symbol=["circle-open" if f else "circle" for f in flagged],
                     error_y={"type": "data", "array": stats["std"], "visible": True},
-                    customdata=stats["count"],
+                    customdata=np.stack([stats["count"], ["unstable" if f else ""
+                                                          for f in flagged]], axis=1),
                     hovertemplate=(f"{name}<br>{x}=%{{x}}<br>%{{y:.4g}} ± %{{error_y.array:.3g}}"
-                                   " (seeds: %{customdata})<extra></extra>"),
+                                   " (seeds: %{customdata[0]}) %{customdata[1]}<extra></extra>"),
                     row=row, col=col)
         fig.update_xaxes(title_text=axis_title(x), row=rows, col=col)
     values = np.sort(df[x].unique())
     if len(values) <= 12 and np.issubdtype(values.dtype, np.number):
         fig.update_xaxes(tickmode="array", tickvals=values.tolist())
-    fig.update_yaxes(title_text="mean objective per slot", row=1, col=1)
-    if has_ratio:
-        fig.update_yaxes(title_text="ratio to optimal", row=2, col=1)
+    for row, (_, title) in enumerate(panels, 1):
+        fig.update_yaxes(title_text=title, row=row, col=1)
     return _layout(fig, title_for_axis(x), height=300 + 220 * rows)
 
 

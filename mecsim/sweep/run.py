@@ -46,11 +46,20 @@ ERROR_FILE = "error.txt"
 WALL_FIELDS = ("wall_s", "median_decision_s")
 #: The tidy table's columns after ``cell``, the grid's columns and ``seed``.
 COLUMNS = ("scheduler", "complete", "error", "mean_cost_per_slot", "ratio_to_optimal",
-           "mean_realized_latency_s", "mean_realized_energy_j", "dropped", "median_decision_s",
-           "wall_s", "generated", "completed", "slots_done", "optimal_exact")
-_FLOATS = ("mean_cost_per_slot", "ratio_to_optimal", "mean_realized_latency_s",
-           "mean_realized_energy_j", "median_decision_s", "wall_s")
+           "realized_cost_per_task", "realized_cost_per_task_ratio_to_optimal",
+           "realized_cost_lower_bound", "realized_cost_lower_bound_ratio_to_optimal",
+           "mean_realized_latency_s", "mean_realized_energy_j", "latency_p50_s",
+           "latency_p95_s", "latency_p99_s", "drop_rate", "in_flight_share",
+           "in_flight_mean_age_s", "stable", "dropped", "median_decision_s", "wall_s",
+           "generated", "completed", "slots_done", "optimal_exact")
+_FLOATS = ("mean_cost_per_slot", "ratio_to_optimal", "realized_cost_per_task",
+           "realized_cost_lower_bound", "mean_realized_latency_s", "mean_realized_energy_j",
+           "latency_p50_s", "latency_p95_s", "latency_p99_s", "drop_rate", "in_flight_share",
+           "in_flight_mean_age_s", "median_decision_s", "wall_s")
+#: Columns ``KEY_ratio_to_optimal``: ``summary.json``'s ``realized_ratio_to_optimal[KEY]``.
+_REALIZED_RATIOS = ("realized_cost_per_task", "realized_cost_lower_bound")
 _INTS = ("dropped", "generated", "completed", "slots_done")
+_BOOLS = ("stable", "optimal_exact")
 
 
 @dataclass(frozen=True)
@@ -309,13 +318,15 @@ def build_table(sweep: Sweep, out_dir: str | Path) -> pa.Table:
             rows["scheduler"].append(label)
             rows["complete"].append(complete)
             rows["error"].append(error)
-            for name in _FLOATS:
+            for name in _FLOATS + _BOOLS:
                 rows[name].append(s.get(name))
+            ratios = s.get("realized_ratio_to_optimal") or {}
+            for name in _REALIZED_RATIOS:
+                rows[f"{name}_ratio_to_optimal"].append(ratios.get(name))
             rows["dropped"].append(counts.get("dropped"))
             rows["generated"].append(counts.get("generated"))
             rows["completed"].append(counts.get("completed"))
             rows["slots_done"].append(s.get("slots"))
-            rows["optimal_exact"].append(s.get("optimal_exact"))
     arrays = {"cell": pa.array(rows["cell"], pa.string())}
     for key in sweep.grid_keys:
         arrays[key] = _grid_array(rows[key])
@@ -324,11 +335,12 @@ def build_table(sweep: Sweep, out_dir: str | Path) -> pa.Table:
     arrays["complete"] = pa.array(rows["complete"], pa.bool_())
     arrays["error"] = pa.array(rows["error"], pa.string())
     for name in COLUMNS:
-        if name in _FLOATS:
+        if name in _FLOATS or name.endswith("_ratio_to_optimal"):
             arrays[name] = pa.array(rows[name], pa.float64())
         elif name in _INTS:
             arrays[name] = pa.array(rows[name], pa.int64())
-    arrays["optimal_exact"] = pa.array(rows["optimal_exact"], pa.bool_())
+        elif name in _BOOLS:
+            arrays[name] = pa.array(rows[name], pa.bool_())
     order = ["cell", *sweep.grid_keys, "seed", *COLUMNS]
     table = pa.table({name: arrays[name] for name in order})
     return table.replace_schema_metadata({
