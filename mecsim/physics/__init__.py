@@ -19,7 +19,14 @@ from mecsim.physics.arrivals import (
     make_arrivals,
     make_distribution,
 )
-from mecsim.physics.fading import SPEED_OF_LIGHT_MPS, Fading, gudmundson_rho, jakes_rho
+from mecsim.physics.fading import (
+    SPEED_OF_LIGHT_MPS,
+    Fading,
+    Shadowing,
+    SumOfSinusoids,
+    gudmundson_rho,
+    jakes_rho,
+)
 from mecsim.physics.mobility import (
     MOBILITY_MODELS,
     GaussMarkov,
@@ -44,8 +51,10 @@ __all__ = [
     "PerSlot",
     "Poisson",
     "RandomWaypoint",
+    "Shadowing",
     "SizeDistribution",
     "Static",
+    "SumOfSinusoids",
     "TruncNormal",
     "Uniform",
     "gudmundson_rho",
