@@ -158,6 +158,9 @@ class FcfsLines:
         job.left, job.as_of_s = left, now
         if left <= 0.0:
             return now
+        if self.steps == 1:  # one rate for the whole slot
+            finish = now + left / float(job.rates[0])
+            return finish if finish <= edges[0] else None
         first = int(np.searchsorted(edges, now, side="right"))
         if first >= self.steps:
             return None

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from mecsim.physics.arrivals import make_arrivals, make_distribution
-from mecsim.physics.fading import SPEED_OF_LIGHT_MPS, Fading, jakes_rho
-
-try:  # TEMPORARY while the physics lands
-    from mecsim.physics.fading import Shadowing, SumOfSinusoids
-except ImportError:  # pragma: no cover
-    Shadowing = SumOfSinusoids = None
+from mecsim.physics.fading import (
+    SPEED_OF_LIGHT_MPS,
+    Fading,
+    Shadowing,
+    SumOfSinusoids,
+    jakes_rho,
+)
 from mecsim.physics.mobility import make_mobility
 from mecsim.rng import streams
 
@@ -138,7 +139,7 @@ class World:
         end = self._next_positions = np.array(self._mobility.positions_m, dtype=float)
         moved_m = np.hypot(*(end - positions).T)  # [m] during this slot
         doppler_mps = np.maximum(moved_m / slot_s, sc.channel.fading.min_speed_mps)
-        shadow_db = np.stack([self._shadowing.step(moved_m / steps) for _ in range(steps)])
+        shadow_db = self._shadowing.walk(moved_m / steps, steps)  # (steps, N, M) [dB]
         fading = self._fading_steps(doppler_mps)  # (steps, N, M) or None (sum of sinusoids)
         time_s = self._slot * slot_s
         travelled = self._travelled_m.copy()
