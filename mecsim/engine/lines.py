@@ -64,6 +64,7 @@ class FcfsLines:
         self._queues: dict[int, deque[Job]] = {}  # only IoTDs with jobs
         self._generation: dict[int, int] = {}
         self.start_s, self.step_s, self.steps = 0.0, 1.0, 1
+        self._edges = np.array([1.0])  # [s] ends of the current slot's steps
         self.queued_work = 0.0  # work of the jobs not in service [bit or cycle]
 
     # ------------------------------------------------------------------ queries
@@ -89,6 +90,7 @@ class FcfsLines:
             job.rates = None
             self._generation[dev] = self._generation.get(dev, 0) + 1  # drop the old plan
         self.start_s, self.step_s, self.steps = start_s, step_s, steps
+        self._edges = start_s + step_s * np.arange(1, steps + 1)  # [s] step ends
         self._plan(list(self._queues), start_s)
 
     def add(self, iotd: np.ndarray, jobs: list[Job], now: float) -> None:
@@ -139,21 +141,25 @@ class FcfsLines:
         jobs = [self._queues[d][0] for d in devs]
         missing = [k for k, job in enumerate(jobs) if job.rates is None]
         if missing:
-            rates = self._rates(np.array([devs[k] for k in missing], dtype=np.int64),
-                                np.array([jobs[k].link for k in missing], dtype=np.int64),
-                                np.array([jobs[k].power_w for k in missing]))
-            for col, k in enumerate(missing):
-                jobs[k].rates = rates[:, col]
-        edges = self.start_s + self.step_s * np.arange(1, self.steps + 1)  # step ends [s]
+            self._fill_rates([devs[k] for k in missing], [jobs[k] for k in missing])
         for dev, job in zip(devs, jobs, strict=True):
-            finish = self._finish_time(job, now, edges)
+            finish = self._finish_time(job, now)
             if finish is None:
                 continue
             gen = self._generation.get(dev, 0)
             Timeout(self.env, max(finish - now, 0.0), (dev, gen)).callbacks.append(self._wake)
 
-    def _finish_time(self, job: Job, now: float, edges: np.ndarray) -> float | None:
+    def _fill_rates(self, devs: list[int], jobs: list[Job]) -> None:
+        """Give each job its rates for the current slot (one vectorised call)."""
+        rates = self._rates(np.array(devs, dtype=np.int64),
+                            np.array([job.link for job in jobs], dtype=np.int64),
+                            np.array([job.power_w for job in jobs]))
+        for col, job in enumerate(jobs):
+            job.rates = rates[:, col]
+
+    def _finish_time(self, job: Job, now: float) -> float | None:
         """When ``job`` (in service, ``left`` at ``as_of_s <= now``) ends, if in this slot."""
+        edges = self._edges
         left = job.left - self._done_between(job, job.as_of_s, now)
         job.left, job.as_of_s = left, now
         if left <= 0.0:
@@ -195,3 +201,34 @@ class FcfsLines:
         job.left, job.as_of_s = 0.0, now
         self._next(dev, now)
         self._on_done(job, now)
+
+
+class ConstantRateLines(FcfsLines):
+    """Lines whose rate never changes (an IoTD's CPU at ``f0``): each completion is planned
+    once, when the job enters service, and epochs change nothing.
+
+    Args:
+        env: The simulation environment.
+        rate: Each IoTD's rate [work/s], ``(N,)``, > 0.
+        on_done: Called as ``on_done(job, time_s)`` when a job's work is done.
+    """
+
+    def __init__(self, env: simpy.Environment, rate: np.ndarray,
+                 on_done: Callable[[Job, float], None]) -> None:
+        super().__init__(env, lambda *args: None, on_done)
+        self._rate = np.asarray(rate, dtype=float).tolist()
+
+    def new_slot(self, start_s: float, step_s: float, steps: int) -> None:
+        """Nothing to do: the rates do not change."""
+
+    def _fill_rates(self, devs: list[int], jobs: list[Job]) -> None:
+        for dev, job in zip(devs, jobs, strict=True):
+            job.rates = (self._rate[dev],)
+
+    def _finish_time(self, job: Job, now: float) -> float | None:
+        left = job.left - self._done_between(job, job.as_of_s, now)
+        job.left, job.as_of_s = left, now
+        return now + max(left, 0.0) / job.rates[0]
+
+    def _done_between(self, job: Job, t0: float, t1: float) -> float:
+        return job.rates[0] * (t1 - t0) if t1 > t0 and job.rates is not None else 0.0

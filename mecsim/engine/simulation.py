@@ -29,7 +29,7 @@ import simpy
 from simpy.events import Timeout
 
 from mecsim.engine.cpu import MecCpu
-from mecsim.engine.lines import FcfsLines, Job
+from mecsim.engine.lines import ConstantRateLines, FcfsLines, Job
 from mecsim.engine.realized import RealizedStats
 from mecsim.engine.records import DROP_REASONS, STATUS
 from mecsim.engine.world import SlotChannel, SlotWorld, World
@@ -147,7 +147,7 @@ class Simulation:
         self.uploading = np.zeros(m, dtype=np.int64)
         self.uploading_cycles = np.zeros(m)
         self._uploads: list[set] = [set() for _ in range(m)]  # tokens uploading to each MEC
-        self.local = FcfsLines(self.env, self._local_rates, self._local_done)  # IoTD CPUs
+        self.local = ConstantRateLines(self.env, self.local_cpu_hz, self._local_done)  # CPUs
         self.uplink = FcfsLines(self.env, self._upload_rates, self._upload_done)  # uplinks
         self._in_line: dict[object, tuple[FcfsLines, int, Job]] = {}  # token -> its line
         self._channel: SlotChannel | None = None  # the current slot's channel
@@ -237,7 +237,6 @@ class Simulation:
                 self._on_world(world)
             channel = self._channel = world.channel
             self.uplink.new_slot(world.time_s, channel.step_s, channel.steps)
-            self.local.new_slot(world.time_s, self.scenario.slot_s, 1)
             self._epoch(world)
             self.slots_done += 1
             if self._progress is not None:
@@ -431,9 +430,6 @@ class Simulation:
         for d, job in zip(dev.tolist(), jobs, strict=True):
             self._in_line[job.token] = (line, d, job)
         line.add(dev, jobs, now)
-
-    def _local_rates(self, iotd: np.ndarray, link: np.ndarray, power: np.ndarray) -> np.ndarray:
-        return self.local_cpu_hz[iotd][None, :]  # [cycle/s], one step per slot
 
     def _upload_rates(self, iotd: np.ndarray, link: np.ndarray, power: np.ndarray) -> np.ndarray:
         gains = self._channel.gains(iotd, link)  # (steps, k)
