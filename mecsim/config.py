@@ -273,34 +273,59 @@ def _rho(value: Any) -> float | str:
 
 
 class FadingConfig(_Model):
-    """Small-scale fading and shadowing (spec section 2).
+    """Small-scale fading and shadowing (spec section 2; ``docs/physics.md``).
 
     Attributes:
         model: ``rayleigh`` or ``rician`` (line of sight with K-factor ``rician_k``).
-        rho: AR(1) coefficient of the complex gain across slots,
-            ``g_t = rho g_{t-1} + sqrt(1 - rho^2) w_t``: a number in [0, 1) used for every
-            link (0 = i.i.d. block fading, the paper), or ``"jakes"``:
-            ``rho = J0(2 pi v f_c / c * slot_s)`` from each device's speed ``v``.
+        rho: The fading's time correlation: ``"jakes"`` (each device's Doppler
+            ``f_D = v f_c / c``; correlation ``J0(2 pi f_D tau)``), or a number in [0, 1):
+            the AR(1) coefficient ``g_t = rho g_{t-1} + sqrt(1 - rho^2) w_t`` between two
+            fading steps for every link (0 = i.i.d. block fading, the paper).
+        generator: How Jakes fading is generated: ``sum_of_sinusoids`` (Zheng-Xiao, the
+            correlation is ``J0`` at every lag; the default with ``rho: jakes``) or ``ar1``
+            (right at lag 1 only). A numeric ``rho`` always uses ``ar1``.
+        sinusoids: Sinusoids per link of the ``sum_of_sinusoids`` generator, >= 1.
+        step_s: Fading update period [s], > 0, at most ``slot_s`` and dividing it into a whole
+            number of steps; ``None`` = ``slot_s``. Uploads follow the channel at every step.
+        min_speed_mps: Doppler speed floor [m/s], >= 0: a device slower than this (a paused
+            one) still sees its fading change as if it moved at this speed, since people and
+            vehicles around it move. 0 = a paused device's fading is frozen.
         rician_k: Rician K-factor (LoS power / scattered power) [-], >= 0; only with
             ``model: rician``.
         shadowing_std_db: Standard deviation of log-normal shadowing [dB], >= 0 (0 = none).
+        shadowing_decorrelation_m: Gudmundson decorrelation distance [m], > 0: the
+            shadowing of a device that moved ``d`` keeps correlation ``exp(-d / this)``;
+            ``None`` = fixed for the whole run. 10 m is 3GPP TR 38.901's UMi LOS value.
     """
 
     model: Literal["rayleigh", "rician"] = "rayleigh"
     rho: Annotated[float | Literal["jakes"], BeforeValidator(_rho)] = 0.0
+    generator: Literal["sum_of_sinusoids", "ar1"] | None = None
+    sinusoids: PosInt = 8
+    step_s: PosFloat | None = None
+    min_speed_mps: NonNegFloat = 0.0
     rician_k: NonNegFloat = 0.0
     shadowing_std_db: NonNegFloat = 0.0
+    shadowing_decorrelation_m: PosFloat | None = 10.0
 
     @model_validator(mode="after")
     def _k_only_for_rician(self) -> FadingConfig:
         if self.model != "rician" and self.rician_k != 0:
             raise _Problem(("rician_k",), "applies only to model: rician", self.rician_k)
+        if self.generator == "sum_of_sinusoids" and self.rho != "jakes":
+            raise _Problem(("generator",), "sum_of_sinusoids follows the Doppler: it needs "
+                           "rho: jakes (a numeric rho is an AR(1) coefficient)", self.generator)
         return self
 
     @property
     def jakes(self) -> bool:
         """True when the correlation follows each device's speed (``rho: jakes``)."""
         return self.rho == "jakes"
+
+    @property
+    def sum_of_sinusoids(self) -> bool:
+        """True when the fading comes from the sum-of-sinusoids generator."""
+        return self.jakes and self.generator != "ar1"
 
 
 class ChannelConfig(_Model):
@@ -311,7 +336,8 @@ class ChannelConfig(_Model):
         noise_psd_w_per_hz: ``N0`` [W/Hz], > 0; the noise power is ``N0 * B``.
         beta0: Channel power gain at 1 m [-], > 0.
         d_min_m: Distance floor of the path loss [m], > 0.
-        carrier_hz: Carrier frequency [Hz], > 0; only used by ``fading.rho: jakes``.
+        carrier_hz: Carrier frequency [Hz], > 0; only used by ``fading.rho: jakes`` (the
+            wavelength ``c / f_c`` sets the Doppler).
         fading: See :class:`FadingConfig`.
     """
 
@@ -707,6 +733,15 @@ def _dist_shorthand(value: Any) -> Any:
     return value
 
 
+def _deadline_shorthand(value: Any) -> Any:
+    """``deadline_s: 2.0`` is a constant deadline; a bare number must be > 0."""
+    out = _dist_shorthand(value)
+    if isinstance(out, dict) and out.get("dist") == "constant" and set(out) == {"dist", "value"}:
+        if not _to_float(out["value"]) > 0:
+            raise ValueError("must be > 0")
+    return out
+
+
 class TasksConfig(_Model):
     """Task arrivals and sizes.
 
@@ -714,8 +749,10 @@ class TasksConfig(_Model):
         arrival: ``per_slot``, ``bernoulli`` or ``poisson`` (key ``process``).
         data_bits: Distribution of the upload size ``D`` [bit] (key ``dist``).
         cycles: Distribution of the CPU work ``F`` [cycle] (key ``dist``).
-        deadline_s: ``None`` = no deadline, else a task not finished within this time of
-            its arrival is dropped (reason ``deadline``) [s], > 0.
+        deadline_s: ``None`` = no deadline, else the relative deadline of each task [s], > 0:
+            a number, or a distribution (key ``dist``, drawn per task like the sizes). A
+            task not finished within its deadline of its arrival is dropped at that
+            instant, wherever it is (reason ``deadline``).
     """
 
     arrival: Annotated[ArrivalConfig, BeforeValidator(_tag_shorthand("process"))] = PerSlotArrival()
@@ -725,7 +762,7 @@ class TasksConfig(_Model):
     cycles: Annotated[DistConfig, BeforeValidator(_dist_shorthand)] = ConstantDist(
         value=_defaults.TASK_CYCLES
     )
-    deadline_s: PosFloat | None = None
+    deadline_s: Annotated[DistConfig | None, BeforeValidator(_deadline_shorthand)] = None
 
 
 _SCHEDULER_NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
@@ -886,6 +923,20 @@ class Scenario(_Model):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _fading_step_divides_the_slot(self) -> Scenario:
+        step = self.channel.fading.step_s
+        if step is None:
+            return self
+        ratio = self.slot_s / step
+        if step > self.slot_s * (1 + 1e-9) or abs(ratio - round(ratio)) > 1e-6 * ratio:
+            raise _Problem(
+                ("channel", "fading", "step_s"),
+                f"must divide slot_s ({self.slot_s:g} s) into a whole number of steps",
+                step,
+            )
+        return self
+
     # ----- derived quantities the engine reads
 
     @property
@@ -902,6 +953,12 @@ class Scenario(_Model):
     def duration_s(self) -> float:
         """Simulated length of the run, ``slots * slot_s`` [s]."""
         return self.slots * self.slot_s
+
+    @property
+    def fading_steps(self) -> int:
+        """Fading steps per slot, ``slot_s / channel.fading.step_s`` (1 when unset)."""
+        step = self.channel.fading.step_s
+        return 1 if step is None else max(1, round(self.slot_s / step))
 
     @property
     def mec_cpu_hz(self) -> tuple[float, ...]:
@@ -1105,12 +1162,13 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> d
 # --------------------------------------------------------------------------- validation
 
 
-_UNION_FIELDS = {"mobility", "arrival", "data_bits", "cycles"}
+_UNION_FIELDS = {"mobility", "arrival", "data_bits", "cycles", "deadline_s"}
 _UNION_TAGS = {
     "mobility": ("model", ("static", "random_waypoint", "gauss_markov")),
     "arrival": ("process", ("per_slot", "bernoulli", "poisson")),
     "data_bits": ("dist", ("constant", "uniform", "truncnormal", "choice")),
     "cycles": ("dist", ("constant", "uniform", "truncnormal", "choice")),
+    "deadline_s": ("dist", ("constant", "uniform", "truncnormal", "choice")),
 }
 
 

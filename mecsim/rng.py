@@ -11,7 +11,7 @@ import numpy as np
 
 #: The world's streams, in a fixed order: appending a name keeps the others unchanged.
 WORLD_STREAMS: tuple[str, ...] = (
-    "placement", "mobility", "fading", "shadowing", "arrivals", "sizes")
+    "placement", "mobility", "fading", "shadowing", "arrivals", "sizes", "deadlines")
 
 
 def streams(seed: int, names: tuple[str, ...] = WORLD_STREAMS) -> dict[str, np.random.Generator]:

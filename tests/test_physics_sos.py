@@ -355,3 +355,16 @@ def test_shadowing_current():
 def test_shadowing_bad_arguments_raise_value_error_naming_them(build, name):
     with pytest.raises(ValueError, match=name):
         build()
+
+
+@pytest.mark.parametrize("decorrelation_m", [10.0, None])
+def test_shadowing_walk_equals_repeated_steps(decorrelation_m):
+    a = Shadowing(5, 3, np.random.default_rng(1), std_db=4.0, decorrelation_m=decorrelation_m)
+    b = Shadowing(5, 3, np.random.default_rng(1), std_db=4.0, decorrelation_m=decorrelation_m)
+    moved = np.linspace(0.0, 3.0, 5)
+    stepped = np.stack([a.step(moved) for _ in range(7)])
+    walked = np.concatenate([b.walk(moved, 3), b.walk(moved, 4)])
+    np.testing.assert_array_equal(stepped, walked)
+    np.testing.assert_array_equal(a.current(), b.current())
+    if decorrelation_m is not None:
+        assert not np.allclose(walked[0], walked[-1])

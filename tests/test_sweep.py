@@ -67,7 +67,7 @@ def test_grid_expansion_and_cell_ids(tmp_path):
     assert last.values == {"iotds.count": 6, "mecs.cpu_hz": [10e9, 30e9]} and last.seed == 1
     for cell in sweep.cells:
         s = cell.scenario
-        assert (s.seed, s.slots, s.tasks.deadline_s) == (cell.seed, 7, 3.0)
+        assert (s.seed, s.slots, s.tasks.deadline_s.expected) == (cell.seed, 7, 3.0)
         assert s.scheduler_labels == ("local", "greedy2")
     # same file, same ids; overrides of seeds and slots for a quick run
     assert [c.id for c in load_sweep(path).cells] == ids

@@ -6,6 +6,8 @@ so an overloaded MEC builds a backlog. The CPU keeps a virtual time ``V`` with
 ``dV/dt = Fmax / sum_k w_k``; a task of ``F`` cycles joining at ``V0`` leaves when ``V``
 reaches its tag ``V0 + F / w``. Joins and departures are ``O(log n)``, and the CPU schedules
 one SimPy timeout for its next departure (timeouts made stale by a later join are ignored).
+A task can also leave before its work is done (:meth:`MecCpu.remove`, a deadline): its
+share goes back to the others at once, so their finishing times move earlier.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class MecCpu:
         self.env = env
         self.cpu_hz = float(cpu_hz)
         self._on_done = on_done
-        self._heap: list[tuple[float, int, float, object]] = []  # (tag, seq, weight, token)
+        self._heap: list[list] = []  # [tag, seq, weight, token, live]
+        self._entries: dict[object, list] = {}  # token -> its live heap entry
         self._virtual = 0.0  # [cycle per unit weight]
         self._weight = 0.0  # sum of the weights in service [cycle/s]
         self._tag_weight = 0.0  # sum of tag * weight, for the backlog in cycles
@@ -43,7 +46,7 @@ class MecCpu:
     @property
     def tasks(self) -> int:
         """Tasks in service."""
-        return len(self._heap)
+        return len(self._entries)
 
     def backlog_cycles(self) -> float:
         """Cycles still to run for the tasks in service [cycle]."""
@@ -54,16 +57,34 @@ class MecCpu:
         """Start serving a task of ``cycles`` with share ``weight_hz`` (> 0)."""
         self._advance()
         tag = self._virtual + cycles / weight_hz
-        heapq.heappush(self._heap, (tag, self._seq, weight_hz, token))
+        entry = [tag, self._seq, weight_hz, token, True]
+        heapq.heappush(self._heap, entry)
+        self._entries[token] = entry
         self._seq += 1
         self._weight += weight_hz
         self._tag_weight += tag * weight_hz
         self._schedule()
 
+    def remove(self, token: object) -> bool:
+        """Stop serving ``token`` now, its work unfinished; False if it is not in service."""
+        entry = self._entries.pop(token, None)
+        if entry is None:
+            return False
+        self._advance()
+        entry[4] = False
+        self._weight -= entry[2]
+        self._tag_weight -= entry[0] * entry[2]
+        if not self._entries:
+            self._heap.clear()
+            self._weight = self._tag_weight = 0.0
+        self._schedule()
+        return True
+
     def clear(self) -> list[object]:
         """Stop serving every task (the MEC failed); return their tokens in tag order."""
-        tokens = [entry[3] for entry in sorted(self._heap)]
+        tokens = [entry[3] for entry in sorted(self._entries.values())]
         self._heap.clear()
+        self._entries.clear()
         self._weight = self._tag_weight = 0.0
         self._generation += 1
         return tokens
@@ -76,7 +97,10 @@ class MecCpu:
 
     def _schedule(self) -> None:
         self._generation += 1
-        if not self._heap:
+        heap = self._heap
+        while heap and not heap[0][4]:
+            heapq.heappop(heap)  # removed before its turn
+        if not heap:
             return
         delay = max((self._heap[0][0] - self._virtual) * self._weight / self.cpu_hz, 0.0)
         event = self.env.timeout(delay, value=self._generation)
@@ -90,11 +114,15 @@ class MecCpu:
         limit = self._virtual * (1 + 1e-12) + 1e-12
         done = []
         while heap and heap[0][0] <= limit:
-            tag, _, weight, token = heapq.heappop(heap)
+            tag, _, weight, token, live = heapq.heappop(heap)
+            if not live:
+                continue
+            del self._entries[token]
             self._weight -= weight
             self._tag_weight -= tag * weight
             done.append(token)
-        if not heap:
+        if not self._entries:
+            heap.clear()
             self._weight = self._tag_weight = 0.0
         self._schedule()
         now = self.env.now

@@ -106,6 +106,7 @@ def task_schema() -> pa.Schema:
         ("model_cost", pa.float64()), ("status", pa.string()), ("drop_reason", pa.string()),
         ("done_s", pa.float64()), ("realized_latency_s", pa.float64()),
         ("realized_energy_j", pa.float64()), ("rerun_local", pa.bool_()),
+        ("deadline_s", pa.float64()), ("start_s", pa.float64()), ("uploaded_s", pa.float64()),
     ])
 
 

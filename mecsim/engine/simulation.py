@@ -22,16 +22,17 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import simpy
 from simpy.events import Timeout
 
 from mecsim.engine.cpu import MecCpu
+from mecsim.engine.lines import ConstantRateLines, FcfsLines, Job
 from mecsim.engine.realized import RealizedStats
 from mecsim.engine.records import DROP_REASONS, STATUS
-from mecsim.engine.world import SlotWorld, World
+from mecsim.engine.world import SlotChannel, SlotWorld, World
 from mecsim.model.check import check_decision
 from mecsim.model.problem import Allocation, SlotProblem
 from mecsim.params import ModelParams
@@ -145,9 +146,13 @@ class Simulation:
         self.cpus = [MecCpu(self.env, self.mec_cpu_hz[j], self._mec_done) for j in range(m)]
         self.uploading = np.zeros(m, dtype=np.int64)
         self.uploading_cycles = np.zeros(m)
-        self._uploads: list[set] = [set() for _ in range(m)]
-        self.device_free_s = np.zeros(n)  # [s] when each IoTD's CPU is next idle
-        self.channel_free_s = np.zeros(n)  # [s] when each IoTD's uplink is next idle
+        self._uploads: list[set] = [set() for _ in range(m)]  # tokens uploading to each MEC
+        self.local = ConstantRateLines(self.env, self.local_cpu_hz, self._local_done)  # CPUs
+        self.uplink = FcfsLines(self.env, self._upload_rates, self._upload_done)  # uplinks
+        self._in_line: dict[object, tuple[FcfsLines, int, Job]] = {}  # token -> its line
+        self._channel: SlotChannel | None = None  # the current slot's channel
+        p = self.params
+        self._local_power_w = p.kappa * self.local_cpu_hz ** p.nu  # [W] while computing
         self.counters = Counters()
         self.model_costs: list[float] = []
         self.decision_s: list[float] = []
@@ -156,7 +161,6 @@ class Simulation:
         self._next_id = 0
         self._on_tasks, self._on_slot, self._on_world = on_tasks, on_slot, on_world
         self._check_stop = check_stop
-        self._deadline = scenario.tasks.deadline_s
         self._rerun_local = scenario.mecs.on_failure == "local"
         self._on_invalid = scenario.on_invalid
         self.slots_done = 0
@@ -194,6 +198,13 @@ class Simulation:
         """Write every task that has not ended as in flight (idempotent)."""
         self.in_flight_at_end += sum(b.open for b in self._open.values())
         now = self.env.now
+        for line in (self.local, self.uplink):
+            for _, job in line.in_service():  # energy spent so far, and when it started
+                batch, i = job.token
+                r = batch.row(i)
+                batch.cols["realized_energy_j"][r] += job.power_w * (now - job.started_s)
+                if batch.cols["start_s"][r] != batch.cols["start_s"][r]:
+                    batch.cols["start_s"][r] = job.started_s
         for batch in list(self._open.values()):
             cols = batch.cols
             flying = cols["status"] == IN_FLIGHT
@@ -224,6 +235,8 @@ class Simulation:
             world = self.world.next_slot()
             if self._on_world is not None:
                 self._on_world(world)
+            channel = self._channel = world.channel
+            self.uplink.new_slot(world.time_s, channel.step_s, channel.steps)
             self._epoch(world)
             self.slots_done += 1
             if self._progress is not None:
@@ -231,9 +244,13 @@ class Simulation:
             yield self.env.timeout(self.scenario.slot_s)
 
     def _failure(self, mec: int, start_s: float, duration_s: float):
-        yield self.env.timeout(start_s)
+        if start_s > 0:  # at t = 0 the MEC is down before the first epoch
+            yield self.env.timeout(start_s)
         self.available[mec] = False
         for token in self.cpus[mec].clear():
+            self._lost(token)
+        for token in sorted(self._uploads[mec], key=lambda t: (t[0].slot, t[1])):
+            self._remove_from_line(token)  # its upload stops at once
             self._lost(token)
         yield self.env.timeout(duration_s)
         self.available[mec] = True
@@ -241,16 +258,23 @@ class Simulation:
     # ------------------------------------------------------------------ one epoch
     def _epoch(self, world: SlotWorld) -> None:
         self._compact(world.slot)
+        ids = np.arange(self._next_id, self._next_id + world.iotd.size, dtype=np.int64)
+        self._next_id += world.iotd.size
+        expired = world.arrival_s + world.deadline_s <= world.time_s
+        if expired.any():  # dropped at their deadline, before this epoch could place them
+            self._expire(world, expired, ids)
+            world = _subset(world, ~expired)
+            ids = ids[~expired]
         iotd = world.iotd
         problem = SlotProblem(world.gains[iotd], world.data_bits, world.cycles,
                               self.local_cpu_hz[iotd], self.mec_cpu_hz, self.params,
                               self.available.copy())
         backlog_tasks = np.array([c.tasks for c in self.cpus]) + self.uploading
         backlog_cycles = np.array([c.backlog_cycles() for c in self.cpus]) + self.uploading_cycles
-        local_s = np.maximum(self.device_free_s - world.time_s, 0.0)  # [s] left per local CPU
         self._backlog["time_s"].append(world.time_s)
         self._backlog["tasks"].append(sum(b.open for b in self._open.values()))
-        self._backlog["cycles"].append(float(backlog_cycles.sum() + local_s @ self.local_cpu_hz))
+        self._backlog["cycles"].append(float(backlog_cycles.sum()
+                                             + self.local.work_left(world.time_s)))
         obs = Observation(world.slot, world.time_s, iotd, problem, world.positions_m,
                           problem.available, backlog_tasks, backlog_cycles)
         started = time.perf_counter()
@@ -259,7 +283,7 @@ class Simulation:
         placement, allocation, invalid, dropped = self._validate(problem, decision, world.slot)
         cost = problem.evaluate(placement, allocation)
         cost_sum = float(np.where(dropped, 0.0, cost.cost).sum())
-        batch = self._batch(world, problem, placement, allocation, cost, dropped)
+        batch = self._batch(world, problem, placement, allocation, cost, dropped, ids)
         self._start(batch, placement, allocation, world.time_s)
         self.counters.invalid += invalid
         self.model_costs.append(cost_sum)
@@ -327,17 +351,15 @@ class Simulation:
         return Allocation(cpu, power, rate)
 
     # ------------------------------------------------------------------ task life
-    def _batch(self, world, problem, placement, allocation, cost, dropped) -> Batch:
+    def _batch(self, world, problem, placement, allocation, cost, dropped, ids) -> Batch:
         n = placement.size
         off = placement > 0
-        first = self._next_id
-        self._next_id += n
         self.counters.generated += n
         gain = np.where(off, problem.gains[np.arange(n), np.maximum(placement - 1, 0)], np.nan)
         nan = np.full(n, np.nan)
         cols = {
-            "task_id": np.arange(first, first + n, dtype=np.int64),
-            "iotd": world.iotd.astype(np.int32), "slot": np.full(n, world.slot, np.int32),
+            "task_id": ids, "iotd": world.iotd.astype(np.int32),
+            "slot": np.full(n, world.slot, np.int32),
             "arrival_s": world.arrival_s, "target": placement.astype(np.int16),
             "cpu_hz": allocation.cpu_hz, "tx_power_w": allocation.tx_power_w,
             "data_bits": world.data_bits, "cycles": world.cycles, "gain": gain,
@@ -346,74 +368,124 @@ class Simulation:
             "status": np.full(n, IN_FLIGHT, np.int8), "drop_reason": np.zeros(n, np.int8),
             "done_s": nan.copy(), "realized_latency_s": nan.copy(),
             "realized_energy_j": np.zeros(n), "rerun_local": np.zeros(n, dtype=bool),
+            "deadline_s": np.where(np.isfinite(world.deadline_s), world.deadline_s, np.nan),
+            "start_s": nan.copy(), "uploaded_s": nan.copy(),
         }
-        batch = Batch(world.slot, first, cols, n)
+        batch = Batch(world.slot, int(ids[0]) if n else 0, cols, n)
         if n:
             self._open[world.slot] = batch
         for i in np.flatnonzero(dropped):
             self._end(batch, int(i), DROPPED, INVALID, world.time_s)
         return batch
 
+    def _expire(self, world: SlotWorld, expired: np.ndarray, ids: np.ndarray) -> None:
+        """Write the tasks whose deadline passed before their epoch: dropped, never placed."""
+        k = int(expired.sum())
+        self.counters.generated += k
+        self.counters.dropped[DROP_REASONS[DEADLINE]] += k
+        nan = np.full(k, np.nan)
+        deadline = world.deadline_s[expired]
+        self._flush_rows({
+            "task_id": ids[expired], "iotd": world.iotd[expired].astype(np.int32),
+            "slot": np.full(k, world.slot, np.int32), "arrival_s": world.arrival_s[expired],
+            "target": np.full(k, -1, np.int16), "cpu_hz": nan, "tx_power_w": nan,
+            "data_bits": world.data_bits[expired], "cycles": world.cycles[expired],
+            "gain": nan, "rate_bps": nan, "model_latency_s": nan, "model_energy_j": nan,
+            "model_cost": nan, "status": np.full(k, DROPPED, np.int8),
+            "drop_reason": np.full(k, DEADLINE, np.int8),
+            "done_s": world.arrival_s[expired] + deadline, "realized_latency_s": deadline,
+            "realized_energy_j": np.zeros(k), "rerun_local": np.zeros(k, dtype=bool),
+            "deadline_s": deadline, "start_s": nan, "uploaded_s": nan})
+
     def _start(self, batch: Batch, placement, allocation, now: float) -> None:
         cols = batch.cols
         live = cols["status"] == IN_FLIGHT
-        env = self.env
         local = np.flatnonzero(live & (placement == 0))
         if local.size:
-            dev = cols["iotd"][local]
-            f0 = self.local_cpu_hz[dev]
-            run_s = cols["cycles"][local] / f0
-            finish = _fcfs(self.device_free_s, dev, run_s, now)
-            p = self.params
-            cols["realized_energy_j"][local] += p.kappa * f0**p.nu * run_s
-            done = self._local_done
-            for delay, i in zip((finish - now).tolist(), local.tolist(), strict=True):
-                Timeout(env, delay, (batch, i)).callbacks.append(done)
+            dev = cols["iotd"][local].astype(np.int64)
+            power = self._local_power_w[dev].tolist()
+            jobs = [Job((batch, i), -1, c, p) for i, c, p in
+                    zip(local.tolist(), cols["cycles"][local].tolist(), power, strict=True)]
+            self._enqueue(self.local, dev, jobs, now)
         off = np.flatnonzero(live & (placement > 0))
         if off.size:
-            dev = cols["iotd"][off]
-            upload_s = cols["data_bits"][off] / allocation.rate_bps[off]
-            finish = _fcfs(self.channel_free_s, dev, upload_s, now)
-            cols["realized_energy_j"][off] = allocation.tx_power_w[off] * upload_s
+            dev = cols["iotd"][off].astype(np.int64)
             mecs = placement[off] - 1
             np.add.at(self.uploading, mecs, 1)
             np.add.at(self.uploading_cycles, mecs, cols["cycles"][off])
-            uploaded = self._uploaded
-            for delay, i, mec in zip((finish - now).tolist(), off.tolist(), mecs.tolist(),
-                                     strict=True):
-                token = (batch, i)
-                self._uploads[mec].add(token)
-                Timeout(env, delay, (token, mec)).callbacks.append(uploaded)
+            jobs = [Job((batch, i), j, d, p) for i, j, d, p in
+                    zip(off.tolist(), mecs.tolist(), cols["data_bits"][off].tolist(),
+                        allocation.tx_power_w[off].tolist(), strict=True)]
+            for job in jobs:
+                self._uploads[job.link].add(job.token)
+            self._enqueue(self.uplink, dev, jobs, now)
+        timed = np.flatnonzero(live & np.isfinite(cols["deadline_s"]))
+        if timed.size:
+            due = cols["arrival_s"][timed] + cols["deadline_s"][timed] - now
+            expire = self._deadline_hit
+            for delay, i in zip(np.maximum(due, 0.0).tolist(), timed.tolist(), strict=True):
+                Timeout(self.env, delay, (batch, i)).callbacks.append(expire)
+
+    def _enqueue(self, line: FcfsLines, dev: np.ndarray, jobs: list[Job], now: float) -> None:
+        for d, job in zip(dev.tolist(), jobs, strict=True):
+            self._in_line[job.token] = (line, d, job)
+        line.add(dev, jobs, now)
+
+    def _upload_rates(self, iotd: np.ndarray, link: np.ndarray, power: np.ndarray) -> np.ndarray:
+        gains = self._channel.gains(iotd, link)  # (steps, k)
+        p = self.params
+        return p.bandwidth_hz * np.log2(1.0 + power[None, :] * gains / p.noise_w)  # [bit/s]
+
+    def _left_line(self, job: Job, now: float) -> tuple[Batch, int, int]:
+        """Account a job that left its line (done or removed) at ``now``: energy, start."""
+        batch, i = job.token
+        del self._in_line[job.token]
+        r = batch.row(i)
+        cols = batch.cols
+        if job.started_s == job.started_s:  # it was served
+            cols["realized_energy_j"][r] += job.power_w * (now - job.started_s)
+            if cols["start_s"][r] != cols["start_s"][r]:
+                cols["start_s"][r] = job.started_s
+        return batch, i, r
+
+    def _local_done(self, job: Job, now: float) -> None:
+        batch, i, _ = self._left_line(job, now)
+        self._end(batch, i, COMPLETED, 0, now)
+
+    def _upload_done(self, job: Job, now: float) -> None:
+        batch, i, r = self._left_line(job, now)
+        mec = job.link
+        self._not_uploading(job)
+        batch.cols["uploaded_s"][r] = now
+        if not self.available[mec]:
+            self._lost(job.token)
+            return
+        self.cpus[mec].join(job.token, float(batch.cols["cycles"][r]),
+                            float(batch.cols["cpu_hz"][r]))
+
+    def _not_uploading(self, job: Job) -> None:
+        batch, i = job.token
+        self.uploading[job.link] -= 1
+        self.uploading_cycles[job.link] -= batch.cols["cycles"][batch.row(i)]
+        self._uploads[job.link].discard(job.token)
+
+    def _remove_from_line(self, token) -> None:
+        """Take a task off its IoTD's line now (deadline or MEC failure), its work unfinished."""
+        line, dev, job = self._in_line[token]
+        now = self.env.now
+        line.remove(dev, job, now)
+        self._left_line(job, now)
+        if line is self.uplink:
+            self._not_uploading(job)
 
     def _run_local(self, batch: Batch, i: int, dev: int, cycles: float, now: float) -> None:
         """Queue one task (re-run after a MEC failure) on its IoTD's CPU."""
-        start = max(now, self.device_free_s[dev])
-        run_s = cycles / self.local_cpu_hz[dev]
-        self.device_free_s[dev] = start + run_s
-        p = self.params
-        batch.cols["realized_energy_j"][batch.row(i)] += (
-            p.kappa * self.local_cpu_hz[dev] ** p.nu * run_s)
-        Timeout(self.env, start + run_s - now, (batch, i)).callbacks.append(self._local_done)
-
-    def _local_done(self, event: simpy.Event) -> None:
-        batch, i = event.value
-        self._complete(batch, i, self.env.now)
-
-    def _uploaded(self, event: simpy.Event) -> None:
-        token, mec = event.value
-        batch, i = token
-        self.uploading[mec] -= 1
-        r = batch.row(i)
-        self.uploading_cycles[mec] -= batch.cols["cycles"][r]
-        self._uploads[mec].discard(token)
-        if not self.available[mec]:
-            self._lost(token)
-            return
-        self.cpus[mec].join(token, float(batch.cols["cycles"][r]), float(batch.cols["cpu_hz"][r]))
+        job = Job((batch, i), -1, cycles, float(self._local_power_w[dev]))
+        self._enqueue(self.local, np.array([dev]), [job], now)
 
     def _mec_done(self, token, now: float) -> None:
         batch, i = token
-        self._complete(batch, i, now)
+        self._end(batch, i, COMPLETED, 0, now)
 
     def _lost(self, token) -> None:
         """A task's MEC failed: drop it, or run it again on its IoTD."""
@@ -426,12 +498,20 @@ class Simulation:
         else:
             self._end(batch, i, DROPPED, MEC_FAILURE, self.env.now)
 
-    def _complete(self, batch: Batch, i: int, now: float) -> None:
-        deadline = self._deadline
-        if deadline is not None and now - batch.cols["arrival_s"][batch.row(i)] > deadline:
-            self._end(batch, i, DROPPED, DEADLINE, now)
+    def _deadline_hit(self, event: simpy.Event) -> None:
+        """A task's deadline: drop it now wherever it is, freeing its line or CPU share."""
+        token = event.value
+        batch, i = token
+        if batch.pos is not None and batch.pos[i] < 0:
+            return  # ended, and its row already written
+        r = batch.row(i)
+        if batch.cols["status"][r] != IN_FLIGHT:
+            return
+        if token in self._in_line:
+            self._remove_from_line(token)
         else:
-            self._end(batch, i, COMPLETED, 0, now)
+            self.cpus[int(batch.cols["target"][r]) - 1].remove(token)
+        self._end(batch, i, DROPPED, DEADLINE, self.env.now)
 
     def _end(self, batch: Batch, i: int, status: int, reason: int, now: float) -> None:
         cols = batch.cols
@@ -502,26 +582,11 @@ class Simulation:
         self._on_slot(record)
 
 
-def _fcfs(free: np.ndarray, dev: np.ndarray, duration: np.ndarray, now: float) -> np.ndarray:
-    """First come, first served per device: the finish time of each job, in input order.
-
-    Jobs of one device run back to back after ``max(now, free[d])``; ``free`` is updated in
-    place to when each device is next idle.
-    """
-    order = np.argsort(dev, kind="stable")
-    d, r = dev[order], duration[order]
-    first = np.ones(d.size, dtype=bool)
-    first[1:] = d[1:] != d[:-1]
-    heads = np.flatnonzero(first)
-    group = np.cumsum(first) - 1
-    total = np.cumsum(r)
-    before = (total - r)[heads]
-    finish_sorted = np.maximum(now, free[d[heads]])[group] + (total - before[group])
-    tails = np.append(heads[1:] - 1, d.size - 1)
-    free[d[tails]] = finish_sorted[tails]
-    finish = np.empty_like(finish_sorted)
-    finish[order] = finish_sorted
-    return finish
+def _subset(world: SlotWorld, keep: np.ndarray) -> SlotWorld:
+    """The epoch's world with only the tasks ``keep`` selects."""
+    return replace(world, iotd=world.iotd[keep], arrival_s=world.arrival_s[keep],
+                   data_bits=world.data_bits[keep], cycles=world.cycles[keep],
+                   deadline_s=world.deadline_s[keep])
 
 
 def _repair(problem: SlotProblem, placement) -> np.ndarray:

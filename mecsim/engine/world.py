@@ -3,6 +3,12 @@
 IoTD mobility, channel gains and task arrivals are drawn from named random streams of the
 scenario seed, one slot at a time, so every scheduler of a run meets exactly the same
 world (common random numbers) while memory stays flat however long the run.
+
+Within a slot the channel changes at every fading step (``channel.fading.step_s``): a
+:class:`SlotChannel` gives any link's gain at each step of the slot, for the uploads in
+progress. Positions are the mobility model's at each epoch and move in a straight line
+between two epochs; the fading follows each device's Doppler distance and the shadowing
+the distance it moved (``docs/physics.md``).
 """
 
 from __future__ import annotations
@@ -11,11 +17,38 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mecsim.model.channel import channel_gain
 from mecsim.physics.arrivals import make_arrivals, make_distribution
-from mecsim.physics.fading import Fading, jakes_rho
+from mecsim.physics.fading import (
+    SPEED_OF_LIGHT_MPS,
+    Fading,
+    Shadowing,
+    SumOfSinusoids,
+    jakes_rho,
+)
 from mecsim.physics.mobility import make_mobility
 from mecsim.rng import streams
+
+
+class SlotChannel:
+    """Every link's gain at each fading step of one slot ``[start_s, start_s + slot_s)``.
+
+    Step ``s`` covers ``[start_s + s step_s, start_s + (s + 1) step_s)``; the gain is
+    constant within a step. Step 0 holds the epoch's gains, those the scheduler sees.
+
+    Args:
+        start_s: The slot's epoch [s].
+        step_s: Fading step [s].
+        gain_fn: ``gain_fn(iotd, mec) -> (steps, k)`` gains [-] of links ``(iotd[k], mec[k])``.
+        steps: Number of steps in the slot.
+    """
+
+    def __init__(self, start_s: float, step_s: float, steps: int, gain_fn) -> None:
+        self.start_s, self.step_s, self.steps = start_s, step_s, steps
+        self._gain_fn = gain_fn
+
+    def gains(self, iotd: np.ndarray, mec: np.ndarray) -> np.ndarray:
+        """Return the ``(steps, k)`` gains of links ``(iotd[k], mec[k])`` (0-based) [-]."""
+        return self._gain_fn(np.asarray(iotd, dtype=np.int64), np.asarray(mec, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -27,11 +60,13 @@ class SlotWorld:
         time_s: Epoch time ``slot * slot_s`` [s].
         positions_m: ``(N, 2)`` IoTD positions [m].
         distance_m: ``(N, M)`` IoTD-MEC distances [m].
-        gains: ``(N, M)`` channel power gains [-] (block fading: fixed for the slot).
+        gains: ``(N, M)`` channel power gains at the epoch [-] (what schedulers see).
         iotd: ``(n,)`` IoTD of each task decided at this epoch, ordered by arrival.
         arrival_s: ``(n,)`` arrival times [s], in ``(time_s - slot_s, time_s]``.
         data_bits: ``(n,)`` upload sizes [bit].
         cycles: ``(n,)`` CPU cycles [cycle].
+        deadline_s: ``(n,)`` relative deadlines [s] (``inf``: none).
+        channel: The gains at every fading step of the slot.
     """
 
     slot: int
@@ -43,6 +78,8 @@ class SlotWorld:
     arrival_s: np.ndarray
     data_bits: np.ndarray
     cycles: np.ndarray
+    deadline_s: np.ndarray
+    channel: SlotChannel
 
 
 class World:
@@ -66,46 +103,95 @@ class World:
                                        initial_positions_m=initial,
                                        **mob.model_dump(exclude={"model"}))
         fad = sc.channel.fading
-        self._fading = Fading(n, m, rng["fading"],
-                              rician_k=fad.rician_k if fad.model == "rician" else 0.0,
-                              shadowing_std_db=fad.shadowing_std_db,
-                              shadowing_rng=rng["shadowing"])
+        self._steps = sc.fading_steps
+        self._step_s = sc.slot_s / self._steps
+        self._wavelength_m = SPEED_OF_LIGHT_MPS / sc.channel.carrier_hz
+        rician_k = fad.rician_k if fad.model == "rician" else 0.0
+        if fad.sum_of_sinusoids:
+            self._sos = SumOfSinusoids(n, m, rng["fading"], wavelength_m=self._wavelength_m,
+                                       sinusoids=fad.sinusoids, rician_k=rician_k)
+            self._ar1 = None
+        else:
+            self._sos = None
+            self._ar1 = Fading(n, m, rng["fading"], rician_k=rician_k)
+        self._shadowing = Shadowing(n, m, rng["shadowing"], std_db=fad.shadowing_std_db,
+                                    decorrelation_m=fad.shadowing_decorrelation_m)
+        self._travelled_m = np.zeros(n)  # [m] Doppler distance of each device
         arr = sc.tasks.arrival
         self._arrivals = make_arrivals(arr.process, **arr.model_dump(exclude={"process"}))
         self._ages_vary = arr.process != "per_slot"
         self._data = _distribution(sc.tasks.data_bits)
         self._cycles = _distribution(sc.tasks.cycles)
+        self._deadline = None if sc.tasks.deadline_s is None else _distribution(
+            sc.tasks.deadline_s)
         self._rng_arrivals = rng["arrivals"]
         self._rng_sizes = rng["sizes"]
+        self._rng_deadlines = rng["deadlines"]
+        self._next_positions = np.array(self._mobility.positions_m, dtype=float)
         self._slot = 0
 
     def next_slot(self) -> SlotWorld:
         """Advance the world to the next epoch and return it."""
         sc = self.scenario
-        slot_s = sc.slot_s
-        if self._slot > 0:
-            self._mobility.step(slot_s)
-        positions = np.array(self._mobility.positions_m, dtype=float)
-        fad = sc.channel.fading
-        if fad.rho == "jakes":
-            rho = jakes_rho(self._mobility.speeds_mps, sc.channel.carrier_hz, slot_s)
-        else:
-            rho = float(fad.rho)
-        fading = self._fading.step(rho)
+        slot_s, steps = sc.slot_s, self._steps
+        positions = self._next_positions
+        self._mobility.step(slot_s)  # one slot ahead: positions move linearly in between
+        end = self._next_positions = np.array(self._mobility.positions_m, dtype=float)
+        moved_m = np.hypot(*(end - positions).T)  # [m] during this slot
+        doppler_mps = np.maximum(moved_m / slot_s, sc.channel.fading.min_speed_mps)
+        shadow_db = self._shadowing.walk(moved_m / steps, steps)  # (steps, N, M) [dB]
+        fading = self._fading_steps(doppler_mps)  # (steps, N, M) or None (sum of sinusoids)
+        time_s = self._slot * slot_s
+        travelled = self._travelled_m.copy()
+        self._travelled_m += doppler_mps * slot_s
+
+        def gain_fn(iotd: np.ndarray, mec: np.ndarray) -> np.ndarray:
+            frac = np.arange(steps)[:, None] / steps  # (steps, 1) of the slot elapsed
+            start = positions[iotd]
+            pos = start[None] + frac[..., None] * (end[iotd] - start)[None]
+            dist = np.hypot(*(pos - self.mec_positions_m[mec][None]).transpose(2, 0, 1))
+            if fading is None:
+                dop = travelled[iotd][None] + frac * (doppler_mps[iotd] * slot_s)[None]
+                power = self._sos.power_links(dop, iotd, mec)
+            else:
+                power = fading[:, iotd, mec]
+            return self._gain(dist, power, shadow_db[:, iotd, mec])
+
+        channel = SlotChannel(time_s, self._step_s, steps, gain_fn)
         diff = positions[:, None, :] - self.mec_positions_m[None, :, :]
         distance = np.hypot(diff[..., 0], diff[..., 1])
-        gains = channel_gain(distance, fading, sc.channel.beta0, sc.channel.d_min_m)
+        power0 = self._sos.power(travelled) if fading is None else fading[0]
+        gains = self._gain(distance, power0, shadow_db[0])
         iotd, offset = self._arrivals.sample(sc.iotds.count, slot_s, self._rng_arrivals)
-        time_s = self._slot * slot_s
         # A task decided at this epoch arrived during the slot before it (per_slot: at it).
         arrival = time_s - slot_s + offset if self._ages_vary else np.full(iotd.size, time_s)
         data = self._data.sample(iotd.size, self._rng_sizes)
         cycles = self._cycles.sample(iotd.size, self._rng_sizes)
+        deadline = np.full(iotd.size, np.inf) if self._deadline is None else \
+            self._deadline.sample(iotd.size, self._rng_deadlines)
         world = SlotWorld(self._slot, time_s, positions, distance, gains,
                           np.asarray(iotd, dtype=np.int64), np.asarray(arrival, dtype=float),
-                          np.asarray(data, dtype=float), np.asarray(cycles, dtype=float))
+                          np.asarray(data, dtype=float), np.asarray(cycles, dtype=float),
+                          np.asarray(deadline, dtype=float), channel)
         self._slot += 1
         return world
+
+    def _fading_steps(self, doppler_mps: np.ndarray) -> np.ndarray | None:
+        """Step the AR(1) fading through the slot: ``(steps, N, M)``; None for SoS."""
+        if self._ar1 is None:
+            return None
+        fad = self.scenario.channel.fading
+        if fad.jakes:
+            rho = jakes_rho(doppler_mps, self.scenario.channel.carrier_hz, self._step_s)
+        else:
+            rho = float(fad.rho)
+        return np.stack([self._ar1.step(rho) for _ in range(self._steps)])
+
+    def _gain(self, distance_m: np.ndarray, fading: np.ndarray,
+              shadow_db: np.ndarray) -> np.ndarray:
+        ch = self.scenario.channel
+        return ch.beta0 * fading * 10.0 ** (shadow_db / 10.0) / np.maximum(
+            distance_m, ch.d_min_m) ** 2
 
 
 _DIST_NAMES = {"truncnormal": "trunc_normal"}  # scenario spelling -> physics factory name

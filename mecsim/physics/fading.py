@@ -520,21 +520,47 @@ class Shadowing:
         Raises:
             ValueError: If ``moved_m`` has a bad shape or value.
         """
+        return self.walk(moved_m, 1)[0]
+
+    def walk(self, moved_m: np.ndarray, steps: int) -> np.ndarray:
+        """Take ``steps`` steps of ``moved_m`` each and return the shadowing after each.
+
+        The same draws and values as ``steps`` calls of :meth:`step`, with one call to the
+        generator (the engine walks a slot's fading steps at once).
+
+        Args:
+            moved_m: Distance each device moves in each step, ``(n,)`` [m], finite, >= 0.
+            steps: Number of steps, >= 1.
+
+        Returns:
+            ``(steps, n, m)`` [dB].
+
+        Raises:
+            ValueError: If an argument has a bad shape or value.
+        """
         moved = _check_array("moved_m", moved_m, low=0.0)
         if moved.shape != (self._shape[0],):
             raise ValueError(f"moved_m must have shape ({self._shape[0]},), "
                              f"got {moved.shape}")
+        steps = _check_count("steps", steps)
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
         if self._std_db == 0.0:
             self._shadowing_db = np.zeros(self._shape)
+            return np.zeros((steps, *self._shape))
+        out = self._std_db * self._rng.standard_normal((steps, *self._shape))
+        state = self._shadowing_db
+        if self._decorrelation_m is None:  # fixed: the first draw, for the whole run
+            out[:] = out[0] if state is None else state
         else:
-            fresh_db = self._std_db * self._rng.standard_normal(self._shape)
-            if self._shadowing_db is None:  # first step: stationary draw
-                self._shadowing_db = fresh_db
-            elif self._decorrelation_m is not None:
-                rho = np.exp(-moved / self._decorrelation_m)[:, None]
-                self._shadowing_db = (rho * self._shadowing_db
-                                      + np.sqrt(1.0 - rho**2) * fresh_db)
-        return self._shadowing_db.copy()
+            rho = np.exp(-moved / self._decorrelation_m)[:, None]
+            keep = np.sqrt(1.0 - rho**2)
+            for k in range(steps):
+                if state is not None:  # else: the first step's stationary draw
+                    out[k] = rho * state + keep * out[k]
+                state = out[k]
+        self._shadowing_db = out[-1].copy()
+        return out
 
     def current(self) -> np.ndarray:
         """Return the shadowing of the last step, ``(n, m)`` [dB], without drawing.

@@ -1,0 +1,234 @@
+"""First-come, first-served lines, one per IoTD, whose service rate changes with the channel.
+
+An IoTD's uplink and its local CPU are each one line: jobs (uploads of ``bits``, or local
+runs of ``cycles``) are served one at a time in arrival order. The rate of the job in
+service may change at every fading step of the slot (an upload follows its channel to its
+MEC, at the power decided at placement); a local CPU has one constant rate.
+
+Only the job in service has an event: its completion, when it falls inside the current
+slot. At each epoch :meth:`FcfsLines.new_slot` advances every job in service to the epoch
+with the old slot's rates and plans it again with the new ones. A job can be removed at
+any time (a deadline, a MEC failure): the next one starts at once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+from simpy.events import Timeout
+
+RatesFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+class Job:
+    """One job of a line.
+
+    Attributes:
+        token: The caller's handle of the task.
+        link: What the rate depends on besides the IoTD (the MEC of an upload, 0-based).
+        power_w: Power drawn while in service [W] (transmit or execution power).
+        left: Work left [bit or cycle] at ``as_of_s``.
+        as_of_s: When ``left`` was last brought up to date [s].
+        started_s: When the job entered service [s] (NaN while waiting).
+        rates: The job's rate at each step of the current slot [work/s], once planned.
+    """
+
+    __slots__ = ("token", "link", "power_w", "left", "as_of_s", "started_s", "rates")
+
+    def __init__(self, token: object, link: int, work: float, power_w: float) -> None:
+        self.token, self.link, self.power_w = token, link, power_w
+        self.left = work
+        self.as_of_s = float("nan")
+        self.started_s = float("nan")
+        self.rates: np.ndarray | None = None
+
+
+class FcfsLines:
+    """One first-come-first-served line per IoTD.
+
+    Args:
+        env: The simulation environment.
+        rates: ``rates(iotd, link, power_w) -> (steps, k)``: each job's rate at every step
+            of the current slot [work/s], > 0.
+        on_done: Called as ``on_done(job, time_s)`` when a job's work is done.
+    """
+
+    def __init__(self, env: simpy.Environment, rates: RatesFn,
+                 on_done: Callable[[Job, float], None]) -> None:
+        self.env = env
+        self._rates = rates
+        self._on_done = on_done
+        self._queues: dict[int, deque[Job]] = {}  # only IoTDs with jobs
+        self._generation: dict[int, int] = {}
+        self.start_s, self.step_s, self.steps = 0.0, 1.0, 1
+        self._edges = np.array([1.0])  # [s] ends of the current slot's steps
+        self.queued_work = 0.0  # work of the jobs not in service [bit or cycle]
+
+    # ------------------------------------------------------------------ queries
+    def __len__(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def in_service(self) -> list[tuple[int, Job]]:
+        """``(iotd, job)`` of every job in service."""
+        return [(dev, q[0]) for dev, q in self._queues.items()]
+
+    def work_left(self, now: float) -> float:
+        """Work left in every line at ``now`` (within the current slot) [bit or cycle]."""
+        heads = [job for _, job in self.in_service()]
+        return self.queued_work + sum(job.left - self._done_between(job, job.as_of_s, now)
+                                      for job in heads)
+
+    # ------------------------------------------------------------------ changes
+    def new_slot(self, start_s: float, step_s: float, steps: int) -> None:
+        """Bring every job in service up to ``start_s`` and plan it with the new rates."""
+        for dev, job in self.in_service():
+            job.left -= self._done_between(job, job.as_of_s, start_s)
+            job.as_of_s = start_s
+            job.rates = None
+            self._generation[dev] = self._generation.get(dev, 0) + 1  # drop the old plan
+        self.start_s, self.step_s, self.steps = start_s, step_s, steps
+        self._edges = start_s + step_s * np.arange(1, steps + 1)  # [s] step ends
+        self._plan(list(self._queues), start_s)
+
+    def add(self, iotd: np.ndarray, jobs: list[Job], now: float) -> None:
+        """Queue ``jobs[k]`` on the line of ``iotd[k]``, in order; idle lines start at once."""
+        idle = []
+        for dev, job in zip(iotd.tolist(), jobs, strict=True):
+            queue = self._queues.get(dev)
+            if queue is None:
+                queue = self._queues[dev] = deque()
+                idle.append(dev)
+                self._start(job, now)
+            else:
+                self.queued_work += job.left
+            queue.append(job)
+        self._plan(idle, now)
+
+    def remove(self, iotd: int, job: Job, now: float) -> float:
+        """Take ``job`` off its line at ``now``; return the time it was in service [s]."""
+        queue = self._queues[iotd]
+        if queue[0] is not job:
+            queue.remove(job)
+            self.queued_work -= job.left
+            return 0.0
+        self._next(iotd, now)
+        return now - job.started_s
+
+    # ------------------------------------------------------------------ inside
+    def _start(self, job: Job, now: float) -> None:
+        job.started_s = job.as_of_s = now
+        job.rates = None
+
+    def _next(self, dev: int, now: float) -> None:
+        """The job in service of ``dev`` has left: start the next one, if any."""
+        queue = self._queues[dev]
+        queue.popleft()
+        self._generation[dev] = self._generation.get(dev, 0) + 1
+        if not queue:
+            del self._queues[dev]
+            return
+        self.queued_work -= queue[0].left
+        self._start(queue[0], now)
+        self._plan([dev], now)
+
+    def _plan(self, devs: list[int], now: float) -> None:
+        """Schedule the completion of each line's job in service if it ends in this slot."""
+        if not devs:
+            return
+        jobs = [self._queues[d][0] for d in devs]
+        missing = [k for k, job in enumerate(jobs) if job.rates is None]
+        if missing:
+            self._fill_rates([devs[k] for k in missing], [jobs[k] for k in missing])
+        for dev, job in zip(devs, jobs, strict=True):
+            finish = self._finish_time(job, now)
+            if finish is None:
+                continue
+            gen = self._generation.get(dev, 0)
+            Timeout(self.env, max(finish - now, 0.0), (dev, gen)).callbacks.append(self._wake)
+
+    def _fill_rates(self, devs: list[int], jobs: list[Job]) -> None:
+        """Give each job its rates for the current slot (one vectorised call)."""
+        rates = self._rates(np.array(devs, dtype=np.int64),
+                            np.array([job.link for job in jobs], dtype=np.int64),
+                            np.array([job.power_w for job in jobs]))
+        for col, job in enumerate(jobs):
+            job.rates = rates[:, col]
+
+    def _finish_time(self, job: Job, now: float) -> float | None:
+        """When ``job`` (in service, ``left`` at ``as_of_s <= now``) ends, if in this slot."""
+        edges = self._edges
+        left = job.left - self._done_between(job, job.as_of_s, now)
+        job.left, job.as_of_s = left, now
+        if left <= 0.0:
+            return now
+        if self.steps == 1:  # one rate for the whole slot
+            finish = now + left / float(job.rates[0])
+            return finish if finish <= edges[0] else None
+        first = int(np.searchsorted(edges, now, side="right"))
+        if first >= self.steps:
+            return None
+        spans = np.diff(edges[first:], prepend=now)  # [s] of each remaining step
+        work = job.rates[first:] * spans
+        total = np.cumsum(work)
+        k = int(np.searchsorted(total, left, side="left"))
+        if k >= total.size:
+            return None
+        before = total[k] - work[k]
+        start = now if k == 0 else edges[first + k - 1]
+        return float(start + (left - before) / job.rates[first + k])
+
+    def _done_between(self, job: Job, t0: float, t1: float) -> float:
+        """Work done by ``job`` in service between ``t0`` and ``t1`` of the current slot."""
+        if t1 <= t0 or job.rates is None:
+            return 0.0
+        s0 = (t0 - self.start_s) / self.step_s
+        s1 = (t1 - self.start_s) / self.step_s
+        if self.steps == 1:
+            return float(job.rates[0] * (t1 - t0))
+        cum = np.concatenate(([0.0], np.cumsum(job.rates))) * self.step_s
+        grid = np.arange(self.steps + 1)
+        return float(np.interp(s1, grid, cum) - np.interp(s0, grid, cum))
+
+    def _wake(self, event: simpy.Event) -> None:
+        dev, gen = event.value
+        if self._generation.get(dev, 0) != gen or dev not in self._queues:
+            return  # the job was removed, or the slot's plan was replaced
+        job = self._queues[dev][0]
+        now = self.env.now
+        job.left, job.as_of_s = 0.0, now
+        self._next(dev, now)
+        self._on_done(job, now)
+
+
+class ConstantRateLines(FcfsLines):
+    """Lines whose rate never changes (an IoTD's CPU at ``f0``): each completion is planned
+    once, when the job enters service, and epochs change nothing.
+
+    Args:
+        env: The simulation environment.
+        rate: Each IoTD's rate [work/s], ``(N,)``, > 0.
+        on_done: Called as ``on_done(job, time_s)`` when a job's work is done.
+    """
+
+    def __init__(self, env: simpy.Environment, rate: np.ndarray,
+                 on_done: Callable[[Job, float], None]) -> None:
+        super().__init__(env, lambda *args: None, on_done)
+        self._rate = np.asarray(rate, dtype=float).tolist()
+
+    def new_slot(self, start_s: float, step_s: float, steps: int) -> None:
+        """Nothing to do: the rates do not change."""
+
+    def _fill_rates(self, devs: list[int], jobs: list[Job]) -> None:
+        for dev, job in zip(devs, jobs, strict=True):
+            job.rates = (self._rate[dev],)
+
+    def _finish_time(self, job: Job, now: float) -> float | None:
+        left = job.left - self._done_between(job, job.as_of_s, now)
+        job.left, job.as_of_s = left, now
+        return now + max(left, 0.0) / job.rates[0]
+
+    def _done_between(self, job: Job, t0: float, t1: float) -> float:
+        return job.rates[0] * (t1 - t0) if t1 > t0 and job.rates is not None else 0.0

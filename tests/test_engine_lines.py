@@ -1,0 +1,113 @@
+"""FCFS lines whose rate follows the channel, and processor sharing with a task aborted."""
+
+import numpy as np
+import pytest
+import simpy
+
+from mecsim.engine.cpu import MecCpu
+from mecsim.engine.lines import FcfsLines, Job
+
+
+class Clock:
+    """Drives a line through slots of ``steps`` fading steps with the given rates."""
+
+    def __init__(self, rates_by_slot, slot_s=1.0, steps=1):
+        self.env = simpy.Environment()
+        self.rates_by_slot, self.slot_s, self.steps = rates_by_slot, slot_s, steps
+        self.slot = 0
+        self.done = {}
+        self.line = FcfsLines(self.env, self._rates, lambda job, t: self.done.__setitem__(
+            job.token, t))
+
+    def _rates(self, iotd, link, power):
+        r = np.asarray(self.rates_by_slot[self.slot], dtype=float).reshape(self.steps, 1)
+        return np.repeat(r, iotd.size, axis=1) * power[None, :]
+
+    def epochs(self, slots):
+        for k in range(slots):
+            self.slot = k
+            self.line.new_slot(k * self.slot_s, self.slot_s / self.steps, self.steps)
+            yield self.env.timeout(self.slot_s)
+
+
+def test_upload_across_three_known_rates():
+    # 1 Mbit at 300 kbit/s, then 200 kbit/s, then 1 Mbit/s (one rate per slot): 0.3 + 0.2
+    # Mbit in the first two slots, the last 0.5 Mbit in 0.5 s of the third.
+    clock = Clock([[3e5], [2e5], [1e6], [1e6]])
+    clock.env.process(clock.epochs(4))
+    clock.line.add(np.array([0]), [Job("a", 0, 1e6, 1.0)], 0.0)
+    clock.env.run(until=4.0)
+    assert clock.done["a"] == pytest.approx(2.5, abs=1e-12)
+
+
+def test_rate_changes_at_each_fading_step_within_a_slot():
+    # Steps of 0.25 s at 4, 1, 2, 8 Mbit/s; a 2.5 Mbit job started at 0.1 s:
+    # 0.6 Mbit to 0.25 s, 0.25 Mbit to 0.5 s, 0.5 Mbit to 0.75 s, then 1.15 Mbit at 8 Mbit/s.
+    clock = Clock([[4e6, 1e6, 2e6, 8e6]], steps=4)
+    clock.env.process(clock.epochs(1))
+
+    def later():
+        yield clock.env.timeout(0.1)
+        clock.line.add(np.array([3]), [Job("b", 1, 2.5e6, 1.0)], clock.env.now)
+
+    clock.env.process(later())
+    clock.env.run(until=1.0)
+    assert clock.done["b"] == pytest.approx(0.75 + 1.15 / 8, abs=1e-12)
+
+
+def test_jobs_of_one_line_follow_each_other_and_a_removed_one_frees_the_line():
+    clock = Clock([[1e6]] * 6)
+    clock.env.process(clock.epochs(6))
+    jobs = [Job(name, 0, bits, 1.0) for name, bits in (("x", 1.5e6), ("y", 1e6), ("z", 1e6))]
+    clock.line.add(np.array([7, 7, 7]), jobs, 0.0)
+
+    def abort():
+        yield clock.env.timeout(0.5)
+        served = clock.line.remove(7, jobs[0], clock.env.now)  # x leaves after 0.5 s
+        assert served == pytest.approx(0.5)
+
+    clock.env.process(abort())
+    clock.env.run(until=6.0)
+    assert "x" not in clock.done
+    assert clock.done["y"] == pytest.approx(1.5)  # starts at once, when x leaves
+    assert clock.done["z"] == pytest.approx(2.5)
+    assert len(clock.line) == 0 and clock.line.queued_work == 0
+
+
+def test_work_left_counts_the_job_in_service_and_the_queue():
+    clock = Clock([[2e6]] * 3)
+    clock.env.process(clock.epochs(3))
+    clock.line.add(np.array([0, 0]), [Job("p", 0, 3e6, 1.0), Job("q", 0, 1e6, 1.0)], 0.0)
+    clock.env.run(until=0.5)
+    assert clock.line.work_left(0.5) == pytest.approx(3e6 - 1e6 + 1e6)
+
+
+def test_processor_sharing_recomputes_finishing_times_when_a_task_is_aborted():
+    # 10 GHz shared equally by 1, 2 and 4 Gcycles; the 4-Gcycle task is aborted at 0.15 s,
+    # when each task has run 0.5 Gcycles. Then 1 and 2 share 10 GHz: 1 ends at 0.25 s
+    # (0.5 Gcycles at 5 GHz), 2 has 1 Gcycle left at 0.25 s and ends alone at 0.35 s.
+    env = simpy.Environment()
+    done = {}
+    cpu = MecCpu(env, 10e9, lambda token, t: done.__setitem__(token, t))
+    for name, cycles in (("one", 1e9), ("two", 2e9), ("four", 4e9)):
+        cpu.join(name, cycles, 1.0)
+
+    def abort():
+        yield env.timeout(0.15)
+        assert cpu.backlog_cycles() == pytest.approx(7e9 - 1.5e9)
+        assert cpu.remove("four") and not cpu.remove("four")
+        assert cpu.tasks == 2 and cpu.backlog_cycles() == pytest.approx(2.0e9)
+
+    env.process(abort())
+    env.run()
+    assert done == pytest.approx({"one": 0.25, "two": 0.35})
+
+
+def test_processor_sharing_without_the_abort():
+    env = simpy.Environment()
+    done = {}
+    cpu = MecCpu(env, 10e9, lambda token, t: done.__setitem__(token, t))
+    for name, cycles in (("one", 1e9), ("two", 2e9), ("four", 4e9)):
+        cpu.join(name, cycles, 1.0)
+    env.run()
+    assert done == pytest.approx({"one": 0.3, "two": 0.5, "four": 0.7})
