@@ -176,7 +176,7 @@ def heavy_run(tmp_path_factory):
     """Local CPUs at load 3: ``local`` piles up (unstable), ``greedy`` and ``optimal`` not."""
     out = tmp_path_factory.mktemp("heavy") / "run"
     run_scenario(load_scenario(SCENARIOS / "tiny.yaml", [
-        "slots=40", "tasks.cycles=3e9", "schedulers=[local, greedy, optimal]"]), out)
+        "slots=100", "tasks.cycles=3e9", "schedulers=[local, greedy, optimal]"]), out)
     return out
 
 
@@ -438,3 +438,15 @@ def test_imitation_figure_keeps_dirs_variants_apart():
     assert lines["dirs L_I test"] == [pytest.approx(98.0)]
     assert lines["dirs-paper L_I test"] == [pytest.approx(74.0)]
     assert len(lines) == 8
+
+
+def test_backlog_figure_has_a_panel_per_mec_and_the_total():
+    from mecsim.report import figures
+
+    slots = pd.DataFrame({"scheduler": ["a"] * 3, "slot": [0, 1, 2],
+                          "backlog_tasks_1": [0, 1, 2], "backlog_tasks_2": [0, 0, 1],
+                          "backlog_tasks_total": [3, 5, 9]})
+    fig = figures.backlog(slots)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["MEC 1", "MEC 2", "every task not ended (IoTDs and MECs)"]
+    assert list(fig.data[-1].y)[-1] == 9

@@ -122,6 +122,7 @@ def slot_schema(n_mecs: int) -> pa.Schema:
     for j in range(1, n_mecs + 1):
         fields += [(f"backlog_tasks_{j}", pa.int32()), (f"backlog_cycles_{j}", pa.float64()),
                    (f"available_{j}", pa.bool_())]
+    fields += [("backlog_tasks_total", pa.int32()), ("backlog_cycles_total", pa.float64())]
     return pa.schema(fields)
 
 

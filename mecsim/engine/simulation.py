@@ -579,6 +579,8 @@ class Simulation:
             record[f"backlog_tasks_{j + 1}"] = int(backlog_tasks[j])
             record[f"backlog_cycles_{j + 1}"] = float(backlog_cycles[j])
             record[f"available_{j + 1}"] = bool(self.available[j])
+        record["backlog_tasks_total"] = int(self._backlog["tasks"][-1])
+        record["backlog_cycles_total"] = self._backlog["cycles"][-1]
         self._on_slot(record)
 
 

@@ -622,7 +622,8 @@ def backlog(slots: pd.DataFrame | None, colors: dict[str, str] | None = None,
             max_panels: int = 4) -> go.Figure | None:
     """Tasks uploading to or in service at each MEC when each slot began, per scheduler.
 
-    One panel per MEC up to ``max_panels`` MECs; beyond, the total over MECs.
+    One panel per MEC up to ``max_panels`` MECs; beyond, the total over MECs. A last panel
+    shows every task not yet ended (``backlog_tasks_total``), where the run has it.
 
     Args:
         slots: ``scheduler, slot, backlog_tasks_1 ...``.
@@ -631,16 +632,19 @@ def backlog(slots: pd.DataFrame | None, colors: dict[str, str] | None = None,
     """
     if not _present(slots, "scheduler", "slot"):
         return None
-    cols = sorted((c for c in slots.columns if c.startswith("backlog_tasks_")),
+    cols = sorted((c for c in slots.columns
+                   if c.startswith("backlog_tasks_") and c.rsplit("_", 1)[1].isdigit()),
                   key=lambda c: int(c.rsplit("_", 1)[1]))
     if not cols:
         return None
     df = slots.copy()
     if len(cols) > max_panels:
-        df["backlog_total"] = df[cols].sum(axis=1)
-        panels = [("backlog_total", f"all {len(cols)} MECs")]
+        df["backlog_mecs"] = df[cols].sum(axis=1)
+        panels = [("backlog_mecs", f"all {len(cols)} MECs")]
     else:
         panels = [(c, f"MEC {c.rsplit('_', 1)[1]}") for c in cols]
+    if "backlog_tasks_total" in df.columns:  # what the stable flag is fitted on
+        panels.append(("backlog_tasks_total", "every task not ended (IoTDs and MECs)"))
     colors = _colors(colors, df["scheduler"])
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.05,
                         subplot_titles=[p[1] for p in panels])
