@@ -206,8 +206,18 @@ def test_shadowing_moves_with_the_device(tiny, monkeypatch):
     monkeypatch.setattr(world_module.Shadowing, "walk", spy)
     scenario = tiny("channel.fading.shadowing_std_db=4", "channel.fading.step_s=0.5")
     world = World(scenario, 0)
-    first, second = world.next_slot(), world.next_slot()
+    first = world.next_slot()
+    calls_first = len(walks)
+    second, third = world.next_slot(), world.next_slot()
     chord = np.hypot(*(second.positions_m - first.positions_m).T)
-    assert [steps for _, steps in walks] == [2, 2]  # two fading steps per slot
-    np.testing.assert_allclose(walks[0][0], chord / 2)  # each step: half the slot's move
+    chord2 = np.hypot(*(third.positions_m - second.positions_m).T)
+    # slot 0: the stationary draw at epoch 0, then its two fading steps (the second one
+    # reaching epoch 1), each half of slot 0's move
+    assert calls_first == 3 and [steps for _, steps in walks[1:3]] == [1, 1]
+    for moved, _ in walks[1:3]:
+        np.testing.assert_allclose(moved, chord / 2)
+    # slot 1: its two steps move by half of slot 1's move, up to epoch 2
+    assert [steps for _, steps in walks[3:5]] == [1, 1]
+    for moved, _ in walks[3:5]:
+        np.testing.assert_allclose(moved, chord2 / 2)
     assert chord.min() > 0.5  # tiny's devices walk 1-2 m/s

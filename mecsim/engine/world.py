@@ -116,6 +116,7 @@ class World:
             self._ar1 = Fading(n, m, rng["fading"], rician_k=rician_k)
         self._shadowing = Shadowing(n, m, rng["shadowing"], std_db=fad.shadowing_std_db,
                                     decorrelation_m=fad.shadowing_decorrelation_m)
+        self._shadow_db: np.ndarray | None = None  # [dB] shadowing at the next epoch
         self._travelled_m = np.zeros(n)  # [m] Doppler distance of each device
         arr = sc.tasks.arrival
         self._arrivals = make_arrivals(arr.process, **arr.model_dump(exclude={"process"}))
@@ -139,7 +140,7 @@ class World:
         end = self._next_positions = np.array(self._mobility.positions_m, dtype=float)
         moved_m = np.hypot(*(end - positions).T)  # [m] during this slot
         doppler_mps = np.maximum(moved_m / slot_s, sc.channel.fading.min_speed_mps)
-        shadow_db = self._shadowing.walk(moved_m / steps, steps)  # (steps, N, M) [dB]
+        shadow_db = self._shadowing_steps(moved_m / steps)  # (steps, N, M) [dB]
         fading = self._fading_steps(doppler_mps)  # (steps, N, M) or None (sum of sinusoids)
         time_s = self._slot * slot_s
         travelled = self._travelled_m.copy()
@@ -175,6 +176,21 @@ class World:
                           np.asarray(deadline, dtype=float), channel)
         self._slot += 1
         return world
+
+    def _shadowing_steps(self, step_move_m: np.ndarray) -> np.ndarray:
+        """The shadowing at each fading step of this slot: ``(steps, N, M)`` [dB].
+
+        Each step moves by this slot's ``step_move_m``, the last one up to the next epoch
+        included, so the next slot starts from where this one's motion left it.
+        """
+        if self._shadow_db is None:  # the first epoch: the stationary draw
+            self._shadow_db = self._shadowing.walk(step_move_m, 1)[0]
+        within = [self._shadow_db[None]]
+        if self._steps > 1:
+            within.append(self._shadowing.walk(step_move_m, self._steps - 1))
+        out = np.concatenate(within)
+        self._shadow_db = self._shadowing.walk(step_move_m, 1)[0]  # at the next epoch
+        return out
 
     def _fading_steps(self, doppler_mps: np.ndarray) -> np.ndarray | None:
         """Step the AR(1) fading through the slot: ``(steps, N, M)``; None for SoS."""
