@@ -52,6 +52,9 @@ REPEATS = 3  # best of, for the throughput figures
 SCALE = [
     "iotds.count=10000", "mecs.count=100", "mecs.cpu_hz=50e9", "area_m=[1000,1000]",
     "tasks.arrival={process: per_slot}", "output.channels=false", "schedulers=[greedy]",
+    # one fading step per slot, as before issue 9: dense_100's 10-ms steps would walk the
+    # shadowing of 1e6 links 100 times a slot
+    "channel.fading.step_s=1.0",
 ]
 STABLE_CYCLES = "tasks.cycles={dist: truncnormal, mean: 0.5e9, std: 0.15e9, low: 0.1e9, " \
     "high: 0.9e9}"

@@ -34,9 +34,10 @@ class Job:
         as_of_s: When ``left`` was last brought up to date [s].
         started_s: When the job entered service [s] (NaN while waiting).
         rates: The job's rate at each step of the current slot [work/s], once planned.
+        plan: How many times its completion was planned (an older plan's event is stale).
     """
 
-    __slots__ = ("token", "link", "power_w", "left", "as_of_s", "started_s", "rates")
+    __slots__ = ("token", "link", "power_w", "left", "as_of_s", "started_s", "rates", "plan")
 
     def __init__(self, token: object, link: int, work: float, power_w: float) -> None:
         self.token, self.link, self.power_w = token, link, power_w
@@ -44,6 +45,7 @@ class Job:
         self.as_of_s = float("nan")
         self.started_s = float("nan")
         self.rates: np.ndarray | None = None
+        self.plan = 0
 
 
 class FcfsLines:
@@ -62,7 +64,6 @@ class FcfsLines:
         self._rates = rates
         self._on_done = on_done
         self._queues: dict[int, deque[Job]] = {}  # only IoTDs with jobs
-        self._generation: dict[int, int] = {}
         self.start_s, self.step_s, self.steps = 0.0, 1.0, 1
         self._edges = np.array([1.0])  # [s] ends of the current slot's steps
         self.queued_work = 0.0  # work of the jobs not in service [bit or cycle]
@@ -84,11 +85,11 @@ class FcfsLines:
     # ------------------------------------------------------------------ changes
     def new_slot(self, start_s: float, step_s: float, steps: int) -> None:
         """Bring every job in service up to ``start_s`` and plan it with the new rates."""
-        for dev, job in self.in_service():
+        for _, job in self.in_service():
             job.left -= self._done_between(job, job.as_of_s, start_s)
             job.as_of_s = start_s
             job.rates = None
-            self._generation[dev] = self._generation.get(dev, 0) + 1  # drop the old plan
+            job.plan += 1  # drop the old plan
         self.start_s, self.step_s, self.steps = start_s, step_s, steps
         self._edges = start_s + step_s * np.arange(1, steps + 1)  # [s] step ends
         self._plan(list(self._queues), start_s)
@@ -126,7 +127,6 @@ class FcfsLines:
         """The job in service of ``dev`` has left: start the next one, if any."""
         queue = self._queues[dev]
         queue.popleft()
-        self._generation[dev] = self._generation.get(dev, 0) + 1
         if not queue:
             del self._queues[dev]
             return
@@ -146,8 +146,9 @@ class FcfsLines:
             finish = self._finish_time(job, now)
             if finish is None:
                 continue
-            gen = self._generation.get(dev, 0)
-            Timeout(self.env, max(finish - now, 0.0), (dev, gen)).callbacks.append(self._wake)
+            job.plan += 1
+            Timeout(self.env, max(finish - now, 0.0), (dev, job, job.plan)).callbacks.append(
+                self._wake)
 
     def _fill_rates(self, devs: list[int], jobs: list[Job]) -> None:
         """Give each job its rates for the current slot (one vectorised call)."""
@@ -193,10 +194,12 @@ class FcfsLines:
         return float(np.interp(s1, grid, cum) - np.interp(s0, grid, cum))
 
     def _wake(self, event: simpy.Event) -> None:
-        dev, gen = event.value
-        if self._generation.get(dev, 0) != gen or dev not in self._queues:
-            return  # the job was removed, or the slot's plan was replaced
-        job = self._queues[dev][0]
+        dev, job, plan = event.value
+        if job.plan != plan:
+            return  # the slot's plan was replaced
+        queue = self._queues.get(dev)
+        if queue is None or queue[0] is not job:
+            return  # the job was removed
         now = self.env.now
         job.left, job.as_of_s = 0.0, now
         self._next(dev, now)
@@ -204,8 +207,9 @@ class FcfsLines:
 
 
 class ConstantRateLines(FcfsLines):
-    """Lines whose rate never changes (an IoTD's CPU at ``f0``): each completion is planned
-    once, when the job enters service, and epochs change nothing.
+    """Lines whose rate never changes (an IoTD's CPU at ``f0``).
+
+    Each completion is planned once, when the job enters service; epochs change nothing.
 
     Args:
         env: The simulation environment.
@@ -220,6 +224,14 @@ class ConstantRateLines(FcfsLines):
 
     def new_slot(self, start_s: float, step_s: float, steps: int) -> None:
         """Nothing to do: the rates do not change."""
+
+    def _plan(self, devs: list[int], now: float) -> None:
+        env, wake, rate = self.env, self._wake, self._rate
+        for dev in devs:  # a job is planned once, when it enters service (left = its work)
+            job = self._queues[dev][0]
+            job.rates = (rate[dev],)
+            job.plan += 1
+            Timeout(env, job.left / rate[dev], (dev, job, job.plan)).callbacks.append(wake)
 
     def _fill_rates(self, devs: list[int], jobs: list[Job]) -> None:
         for dev, job in zip(devs, jobs, strict=True):

@@ -139,7 +139,7 @@ class Simulation:
         self.world = World(scenario, seed)
         self.network = network_of(scenario, self.world)
         self.params = self.network.params
-        m, n = self.network.n_mecs, self.network.n_iotds
+        m = self.network.n_mecs
         self.mec_cpu_hz = self.network.mec_cpu_hz
         self.local_cpu_hz = self.network.local_cpu_hz
         self.available = np.ones(m, dtype=bool)
