@@ -7,6 +7,7 @@ import pytest
 
 from mecsim.config import SchedulerSpec, load_scenario
 from mecsim.engine.runner import run_scenario
+from mecsim.engine.stability import offered_load
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -49,7 +50,14 @@ def test_dense_100_means_at_400_slots_are_within_10_percent_of_1000(tmp_path):
 
 
 def test_dense_100_local_cpus_run_below_0_9():
-    s = load_scenario(SCENARIOS / "dense_100.yaml")
-    per_iotd = s.tasks.arrival.tasks_per_s(s.slot_s) * s.tasks.cycles.expected  # [cycle/s]
-    assert per_iotd / s.iotds.cpu_hz <= 0.9
-    assert s.iotds.count * per_iotd / sum(s.mecs.cpu_hz) < 1.0
+    load = offered_load(load_scenario(SCENARIOS / "dense_100.yaml"))
+    assert load["local"] <= 0.9 and load["mec_pool"] < 1.0
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_scenario_documents_its_utilisations(path):
+    load = offered_load(load_scenario(path))
+    text = path.read_text()
+    assert "utilisation" in text
+    for key in ("local", "mec_pool"):
+        assert f"{load[key]:.2g}" in text, (key, load[key])

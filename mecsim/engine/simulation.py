@@ -7,10 +7,12 @@ Processes (plain generators, as in SimPy):
   available MEC if not), validates and applies the decision, then gives feedback;
 - each **failure** process takes a MEC down and brings it back.
 
-Tasks themselves are SimPy timeouts with callbacks, not processes: a local task is one
-timeout on its IoTD's CPU (first come, first served); an offloaded task is one timeout for
-its upload on the IoTD's channel (first come, first served, block fading) and then a
-share of its MEC's CPU (:class:`mecsim.engine.cpu.MecCpu`, weighted processor sharing).
+Tasks themselves are SimPy timeouts with callbacks, not processes: a local task waits in
+its IoTD's CPU line (first come, first served, :mod:`mecsim.engine.lines`); an offloaded
+task waits in its IoTD's uplink line, uploads at the rate of the channel as it is at each
+fading step, then takes a share of its MEC's CPU (:class:`mecsim.engine.cpu.MecCpu`,
+weighted processor sharing). A task with a deadline is dropped at that instant wherever
+it is, and gives its line or CPU share back.
 
 Every task ends in exactly one state: completed, dropped (deadline, MEC failure, invalid
 decision) or in flight when the run stops; ``generated = completed + dropped + in
