@@ -191,7 +191,7 @@ def test_parameters_are_drawn_at_construction_only():
     sos.power_links(np.ones((4, 2)), np.array([0, 1]), np.array([2, 2]))
     sos.scattered(np.ones(n))
     assert rng.bit_generator.state == reference.bit_generator.state
-    assert sos.nbytes == 32 * q * n * m  # 4 Q float64 per link
+    assert sos.nbytes == 24 * q * n * m  # 2 Q float64 and 2 Q float32 per link
 
 
 def test_same_seed_same_values():

@@ -278,11 +278,12 @@ class SumOfSinusoids:
     Every random parameter is drawn at construction, ``n * m * (2Q + 1)`` uniforms from
     ``rng`` (per link: ``theta``, then the ``Q`` values of ``psi``, then those of ``phi``),
     so the stream's use does not depend on how the fading is evaluated later; evaluating
-    draws nothing. Each link stores ``4 Q`` float64 (its spatial Doppler frequencies
-    ``2 pi cos(alpha_q) / wavelength`` [rad/m], ``phi_q`` [rad] and the weights
-    ``sqrt(2/Q) (cos psi_q, sin psi_q)``): ``32 Q`` bytes, 256 B at ``Q = 8``. Phases are
-    computed in float64 (``s = 1e5 m`` at 2.4 GHz is a phase of about 5e6 rad, known to
-    about 1e-9 rad).
+    draws nothing. Each link stores ``2 Q`` float64 (its spatial Doppler frequencies
+    ``cos(alpha_q) / wavelength`` [turn/m] and ``phi_q / (2 pi)`` [turn]) and ``2 Q``
+    float32 (the weights ``sqrt(2/Q) (cos psi_q, sin psi_q)``): ``24 Q`` bytes, 192 B at
+    ``Q = 8``. Phases are computed in float64 (``s = 1e5 m`` at 2.4 GHz is a phase of
+    about 5e6 rad, known to about 1e-9 rad) and reduced to half a turn; the cosines and
+    the weighted sums are float32 (an error near 1e-7 in the power).
 
     Args:
         n: Number of devices (rows), >= 0.
@@ -316,13 +317,15 @@ class SumOfSinusoids:
         draws = rng.uniform(-np.pi, np.pi, size=(n_links, 2 * q + 1))  # [rad]
         theta, psi, phi = draws[:, :1], draws[:, 1:q + 1], draws[:, q + 1:]
         alpha = (2.0 * np.pi * np.arange(1, q + 1) - np.pi + theta) / (4.0 * q)  # [rad]
-        # Per link, contiguous: [0] spatial Doppler [rad/m], [1] phi [rad], [2] Re and
-        # [3] Im of the weight sqrt(2/Q) exp(j psi).
-        self._params = np.empty((n_links, 4, q))
-        self._params[:, 0] = 2.0 * np.pi * np.cos(alpha) / self._wavelength_m
-        self._params[:, 1] = phi
-        self._params[:, 2] = np.sqrt(2.0 / q) * np.cos(psi)
-        self._params[:, 3] = np.sqrt(2.0 / q) * np.sin(psi)
+        # Per link, contiguous: [0] spatial Doppler frequency cos(alpha) / lambda [turn/m]
+        # and [1] phi / (2 pi) [turn], float64 (phases reach 1e7 rad); the weights
+        # sqrt(2/Q) exp(j psi), [0] Re and [1] Im, float32 like the cosines they weigh.
+        self._params = np.empty((n_links, 2, q))
+        self._params[:, 0] = np.cos(alpha) / self._wavelength_m
+        self._params[:, 1] = phi / (2.0 * np.pi)
+        self._weights = np.empty((n_links, 2, q), dtype=np.float32)
+        self._weights[:, 0] = np.sqrt(2.0 / q) * np.cos(psi)
+        self._weights[:, 1] = np.sqrt(2.0 / q) * np.sin(psi)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -346,8 +349,8 @@ class SumOfSinusoids:
 
     @property
     def nbytes(self) -> int:
-        """Memory taken by the stored parameters [bytes]: ``32 Q`` per link."""
-        return self._params.nbytes
+        """Memory taken by the stored parameters [bytes]: ``24 Q`` per link."""
+        return self._params.nbytes + self._weights.nbytes
 
     def scattered(self, travelled_m: np.ndarray) -> np.ndarray:
         """Return every link's unit-power scattered part ``g``, complex ``(n, m)``.
@@ -361,7 +364,7 @@ class SumOfSinusoids:
         Raises:
             ValueError: If ``travelled_m`` has a bad shape or is not finite.
         """
-        re, im = self._parts(self._grid_distance(travelled_m), self._params)
+        re, im = self._parts(self._grid_distance(travelled_m), self._params, self._weights)
         return (re[0] + 1j * im[0]).reshape(self._shape)
 
     def power(self, travelled_m: np.ndarray) -> np.ndarray:
@@ -377,7 +380,8 @@ class SumOfSinusoids:
         Raises:
             ValueError: If ``travelled_m`` has a bad shape or is not finite.
         """
-        return self._power(self._grid_distance(travelled_m), self._params)[0].reshape(
+        return self._power(self._grid_distance(travelled_m), self._params,
+                           self._weights)[0].reshape(
             self._shape)
 
     def power_links(self, travelled_m: np.ndarray, iotd: np.ndarray,
@@ -409,7 +413,8 @@ class SumOfSinusoids:
             raise ValueError(f"travelled_m must have shape (S, {dev.shape[0]}), "
                              f"got {s.shape}")
         _check_finite("travelled_m", s)
-        return self._power(s, self._params[dev * self._shape[1] + col])
+        links = dev * self._shape[1] + col
+        return self._power(s, self._params[links], self._weights[links])
 
     def _grid_distance(self, travelled_m: np.ndarray) -> np.ndarray:
         """Check a ``(n,)`` distance and repeat it per link, as one instant: ``(1, n m)``."""
@@ -420,30 +425,32 @@ class SumOfSinusoids:
         _check_finite("travelled_m", s)
         return np.repeat(s, self._shape[1])[None, :]
 
-    def _power(self, s: np.ndarray, params: np.ndarray) -> np.ndarray:
-        re, im = self._parts(s, params)
+    def _power(self, s: np.ndarray, params: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        re, im = self._parts(s, params, weights)
         re *= self._scale
         re += self._los
         im *= self._scale
         return re * re + im * im
 
     @staticmethod
-    def _parts(s: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(Re g, Im g)``, each ``(S, k)``, for distances ``(S, k)`` [m].
+    def _parts(s: np.ndarray, params: np.ndarray,
+               weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(Re g, Im g)``, each ``(S, k)`` float64, for distances ``(S, k)`` [m].
 
-        ``params`` is ``(k, 4, Q)``. Both public paths go through here with contiguous
-        arrays of the same layout, hence the same rounding.
+        ``params`` is ``(k, 2, Q)`` float64 and ``weights`` ``(k, 2, Q)`` float32. Both
+        public paths go through here with arrays of the same layout, hence the same
+        rounding. The phase is kept in float64 and reduced to ``[-1/2, 1/2]`` turn; the
+        cosine and the weighted sums are float32 (about 3x faster; an error near 1e-7, far
+        below anything the fading's statistics can show).
         """
-        phase = s[:, :, None] * params[:, 0]  # (S, k, Q) [rad]
-        phase += params[:, 1]
-        # Reduce to [-pi, pi] in float64, then a float32 cosine: 2.6x faster than float64,
-        # and its 6e-8 error is far below anything the fading's statistics can show.
-        phase *= 1.0 / (2.0 * np.pi)
-        phase -= np.round(phase)
-        phase *= 2.0 * np.pi
-        cosines = np.cos(phase.astype(np.float32))
-        re = np.sum(cosines * params[:, 2], axis=-1)
-        im = np.sum(cosines * params[:, 3], axis=-1)
+        turns = s[:, :, None] * params[:, 0]  # (S, k, Q) [turn]
+        turns += params[:, 1]
+        turns -= np.rint(turns)
+        cosines = turns.astype(np.float32)
+        cosines *= np.float32(2.0 * np.pi)
+        np.cos(cosines, out=cosines)
+        re = np.einsum("skq,kq->sk", cosines, weights[:, 0]).astype(float)
+        im = np.einsum("skq,kq->sk", cosines, weights[:, 1]).astype(float)
         return re, im
 
     def __repr__(self) -> str:
