@@ -1,4 +1,5 @@
 import json
+import os
 import signal
 
 import numpy as np
@@ -218,9 +219,10 @@ def _summary(out, name):
 
 @pytest.mark.parametrize(("signum", "raised"), [(signal.SIGTERM, Interrupted),
                                                 (signal.SIGINT, KeyboardInterrupt)])
-def test_signal_stops_at_the_next_epoch_with_files_in_step(tiny, tmp_path, signum, raised):
-    # The signal arrives inside slot 5's decision: slot 5 still finishes whole (its tasks
-    # counted and written), the run stops before slot 6, and the scheduler is not blamed.
+def test_signal_in_scheduler_code_stops_at_once_with_files_in_step(tiny, tmp_path, signum,
+                                                                   raised):
+    # The signal arrives inside slot 5's decision: scheduler code changes no engine state,
+    # so the run stops there; slot 5 is not recorded, and the scheduler is not blamed.
     scenario = tiny("slots=40")
     out = tmp_path / "run"
     spec = SchedulerSpec(name="signals_itself", params={"signum": int(signum), "at": 5})
@@ -229,12 +231,34 @@ def test_signal_stops_at_the_next_epoch_with_files_in_step(tiny, tmp_path, signu
         run_scenario(scenario, out, schedulers=[spec], make=make)
     summary = _summary(out, "signals_itself")
     assert summary["complete"] is False and summary["error"] is None
-    assert summary["slots"] == 6
+    assert summary["slots"] == 5
+    slots = pd.read_parquet(out / "slots.parquet")
+    assert slots.slot.tolist() == list(range(5))
+    tasks = pd.read_parquet(out / "tasks.parquet")
+    assert len(tasks) == summary["counts"]["generated"] == slots.tasks.sum()
+    assert signal.getsignal(signum) is before  # the handler is restored
+
+
+def test_signal_in_engine_code_stops_at_the_next_epoch(tiny, tmp_path, monkeypatch):
+    # The signal arrives while the engine records slot 5: slot 5 finishes whole (its tasks
+    # counted and written) and the run stops before slot 6.
+    record = Simulation._slot_record
+
+    def record_then_signal(self, world, *args):
+        record(self, world, *args)
+        if world.slot == 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Simulation, "_slot_record", record_then_signal)
+    out = tmp_path / "run"
+    with pytest.raises(Interrupted):
+        run_scenario(tiny("slots=40"), out, schedulers=specs("local"), make=make)
+    summary = _summary(out, "local")
+    assert summary["complete"] is False and summary["slots"] == 6
     slots = pd.read_parquet(out / "slots.parquet")
     assert slots.slot.tolist() == list(range(6))
     tasks = pd.read_parquet(out / "tasks.parquet")
     assert len(tasks) == summary["counts"]["generated"] == slots.tasks.sum()
-    assert signal.getsignal(signum) is before  # the handler is restored
 
 
 def test_second_signal_stops_at_once(tiny, tmp_path):

@@ -3,8 +3,11 @@
 A signal that raised wherever Python happened to be (inside a Parquet write, between
 counting a slot's tasks and recording them) could leave the files out of step with the
 counters. :class:`StopRequest` instead records the first signal and the simulation
-raises it at the next epoch boundary, where every finished slot is whole. A second
-signal raises at once, for a run stuck in a long decision.
+raises it at the next epoch boundary, where every finished slot is whole. Inside
+scheduler code (a decision, a training step, DIRS's pre-training: :meth:`StopRequest.urgent`)
+a signal raises at once: the engine's state is not being changed there, so the slot being
+decided is simply not recorded, and a run stops within moments wherever it is. A second
+signal raises at once anywhere.
 """
 
 from __future__ import annotations
@@ -41,16 +44,32 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self._urgent = 0  # depth of urgent() blocks now running
 
     def check(self) -> None:
         """Raise ``KeyboardInterrupt`` or :class:`Interrupted` if a signal came."""
         if self.signum is not None:
             _raise_for(self.signum)
 
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """A block of scheduler code: a signal that comes during it raises at once.
+
+        Only for code that changes no engine state (a scheduler's decision, feedback,
+        reset), so that stopping inside it keeps every recorded slot whole.
+        """
+        self.check()
+        self._urgent += 1
+        try:
+            yield
+        finally:
+            self._urgent -= 1
+
     def _handler(self, signum: int, frame) -> None:
-        if self.signum is not None:  # the second signal: stop now
-            _raise_for(signum)
+        second = self.signum is not None
         self.signum = signum
+        if second or self._urgent:  # the second signal, or inside scheduler code: stop now
+            _raise_for(signum)
 
     @contextmanager
     def installed(self) -> Iterator[StopRequest]:

@@ -177,8 +177,9 @@ def _run_one(scenario, spec, index, make, writers, result, on_world, tick, stop)
         scheduler = make(spec.name, **_params(scenario, spec))
         sim = Simulation(scenario, scheduler, spec.label, scenario.seed,
                          on_tasks=writers["tasks"].append, on_slot=on_slot, on_world=on_world,
-                         check_stop=stop.check)
-        scheduler.reset(scheduler_seed(scenario.seed, index), sim.network)
+                         check_stop=stop.check, urgent=stop.urgent)
+        with stop.urgent():  # scheduler code: a stop request raises at once
+            scheduler.reset(scheduler_seed(scenario.seed, index), sim.network)
         sim.run(scenario.slots, tick)
         result.complete = True
     except SchedulerError as exc:

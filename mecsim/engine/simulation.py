@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -126,12 +127,16 @@ class Simulation:
         on_world: Receives each epoch's :class:`SlotWorld` (e.g. to write channels).
         check_stop: Called before each epoch; raises to stop the run there (see
             :class:`mecsim.engine.interrupt.StopRequest`).
+        urgent: Wraps every call into the scheduler (decision and feedback), e.g.
+            :meth:`mecsim.engine.interrupt.StopRequest.urgent`, so that a stop request
+            raises at once inside scheduler code, which changes no engine state.
     """
 
     def __init__(self, scenario, scheduler: Scheduler, name: str, seed: int,
                  on_tasks: Callable[[dict], None], on_slot: Callable[[dict], None],
                  on_world: Callable[[SlotWorld], None] | None = None,
-                 check_stop: Callable[[], None] | None = None) -> None:
+                 check_stop: Callable[[], None] | None = None,
+                 urgent: Callable[[], AbstractContextManager] | None = None) -> None:
         self.scenario = scenario
         self.scheduler = scheduler
         self.name = name
@@ -161,6 +166,7 @@ class Simulation:
         self._next_id = 0
         self._on_tasks, self._on_slot, self._on_world = on_tasks, on_slot, on_world
         self._check_stop = check_stop
+        self._urgent = urgent or nullcontext
         self._rerun_local = scenario.mecs.on_failure == "local"
         self._on_invalid = scenario.on_invalid
         self.slots_done = 0
@@ -238,7 +244,6 @@ class Simulation:
             channel = self._channel = world.channel
             self.uplink.new_slot(world.time_s, channel.step_s, channel.steps)
             self._epoch(world)
-            self.slots_done += 1
             if self._progress is not None:
                 self._progress(world.slot, world.iotd.size)
             yield self.env.timeout(self.scenario.slot_s)
@@ -292,18 +297,16 @@ class Simulation:
         self.inexact_slots += info.get("exact") is False
         self._slot_record(world, placement, cost, cost_sum, elapsed, invalid, info,
                           backlog_tasks, backlog_cycles)
-        self.scheduler.feedback(Outcome(world.slot, problem, placement, allocation, cost,
-                                        cost_sum, 1.0 / cost_sum if cost_sum > 0 else 0.0,
-                                        {"invalid": invalid}, iotd))
+        self.slots_done += 1  # recorded whole: a stop inside the feedback keeps it
+        with self._urgent():
+            self.scheduler.feedback(Outcome(world.slot, problem, placement, allocation, cost,
+                                            cost_sum, 1.0 / cost_sum if cost_sum > 0 else 0.0,
+                                            {"invalid": invalid}, iotd))
 
     def _ask(self, obs: Observation) -> Decision:
         try:
-            if self.scheduler.centralized:
-                decision = self.scheduler.decide(obs)
-            else:
-                views = agent_views(obs)
-                scores = {j: self.scheduler.act(view) for j, view in views.items()}
-                decision = Decision(vote(scores, obs.n_tasks))
+            with self._urgent():
+                decision = self._decide(obs)
         except Exception as exc:  # noqa: BLE001 - a scheduler's failure is reported, named
             raise SchedulerError(self.name, obs.slot, f"raised {type(exc).__name__}: {exc}") \
                 from exc
@@ -311,6 +314,13 @@ class Simulation:
             raise SchedulerError(self.name, obs.slot,
                                  f"returned {type(decision).__name__}, not a Decision")
         return decision
+
+    def _decide(self, obs: Observation) -> Decision:
+        if self.scheduler.centralized:
+            return self.scheduler.decide(obs)
+        views = agent_views(obs)
+        scores = {j: self.scheduler.act(view) for j, view in views.items()}
+        return Decision(vote(scores, obs.n_tasks))
 
     def _validate(self, problem: SlotProblem, decision: Decision, slot: int):
         """Return the placement and allocation to apply, the invalid count, the drop mask."""
