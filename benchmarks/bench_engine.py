@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 from mecsim.config import load_scenario  # noqa: E402
+from mecsim.engine.records import table_bytes  # noqa: E402
 from mecsim.engine.runner import CAPACITY_LIMITED, run_scenario  # noqa: E402
 from mecsim.engine.simulation import Simulation  # noqa: E402
 from mecsim.registry import make  # noqa: E402
@@ -253,7 +254,7 @@ def scale_child(overrides: list[str], marks: list[int]) -> dict:
         started = time.perf_counter()
         (result,) = run_scenario(scenario, out, progress=progress)
         total = time.perf_counter() - started
-        size = (Path(out) / "tasks.parquet").stat().st_size
+        size = table_bytes(Path(out) / "tasks.parquet")  # a folder of parts
     if not result.complete:
         raise RuntimeError(f"greedy did not complete: {result.error}")
     return {"slots": scenario.slots, "iotds": scenario.iotds.count,

@@ -1,14 +1,22 @@
 """Command line: ``python -m mecsim run | train | sweep | report | validate | list``.
 
 Bad input (an unknown key, a wrong value, a missing file, an unknown scheduler) prints one
-line naming the key and the file and exits with status 2, without a traceback.
+line naming the key and the file and exits with status 2, without a traceback; so does a
+refused output folder (a file, not writable, not empty without ``--force``, a ``--resume``
+with other options). A failure during a run exits with 1, Ctrl-C with 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich import box
@@ -30,6 +38,7 @@ from mecsim.sweep import cli as sweep_cli
 
 EXIT_BAD_INPUT = 2
 EXIT_SCHEDULER_FAILED = 1
+EXIT_INTERRUPTED = 130
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 
@@ -48,7 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="simulate a scenario with its schedulers")
     run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--out", help="output folder (default: results/NAME-seedS-TIME)")
+    run.add_argument("--out", help="output folder, new or empty (default: "
+                                   "results/NAME-seedS-TIME)")
+    run.add_argument("--force", action="store_true",
+                     help="replace the run already in --out (its files are deleted first)")
+    run.add_argument("--resume", metavar="DIR",
+                     help="finish the run in DIR: keep its complete schedulers, run the others "
+                          "(same scenario and options as that run)")
     _add_overrides(run)
     run.add_argument("--scheduler", action="append", default=[],
                      help="scheduler to run instead of the scenario's (repeatable)")
@@ -102,17 +117,76 @@ def _load(args):
 
 
 def _error(message: str) -> None:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}", markup=True,
-                                                soft_wrap=True)
+    console = Console(stderr=True, highlight=False)
+    for line in str(message).splitlines() or [""]:  # the text is never read as markup
+        console.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
+
+
+def _warning(message: str) -> None:
+    Console(stderr=True, highlight=False).print(f"[bold yellow]warning:[/] {escape(message)}",
+                                                markup=True, soft_wrap=True)
+
+
+def _chosen_schedulers(args, scenario) -> tuple[list, list[str]]:
+    """The specs a command runs (``--scheduler`` picks by name) and each one's key path."""
+    from mecsim.config import SchedulerSpec
+
+    names = getattr(args, "scheduler", None)
+    if not names or isinstance(names, str):
+        return list(scenario.schedulers), [f"schedulers.{k}" for k in
+                                           range(len(scenario.schedulers))]
+    index = {s.name: k for k, s in enumerate(scenario.schedulers)}
+    specs = [scenario.schedulers[index[n]] if n in index else SchedulerSpec(name=n, params={})
+             for n in names]
+    where = [f"schedulers.{index[n]}" if n in index else f"--scheduler {n}" for n in names]
+    return specs, where
+
+
+def _preflight(args, scenario):
+    """Check a loaded scenario before it runs; return it, or None when refused (printed).
+
+    The schedulers must resolve and accept their params, and the run's estimated memory
+    must fit this machine (:mod:`mecsim.preflight`); a run estimated to take over an hour
+    gets a one-line warning.
+    """
+    if scenario is None:
+        return None
+    estimate = _estimate(args, scenario)
+    if estimate is None:
+        return None
+    if estimate.long:
+        _warning(f"{args.scenario}: {estimate.warning()}")
+    return scenario
+
+
+def _estimate(args, scenario):
+    """The run's :class:`mecsim.preflight.Estimate`, or None when refused (printed)."""
+    from mecsim.preflight import PreflightError, check_schedulers, preflight
+
+    specs, where = _chosen_schedulers(args, scenario)
+    try:
+        check_schedulers(specs, where)
+        return preflight(scenario, specs)
+    except PreflightError as exc:
+        _error(f"{args.scenario}: {exc}")
+        return None
 
 
 def _validate(args) -> int:
+    """Check a scenario as ``run`` would, without running: keys, schedulers, memory.
+
+    Prints ``valid (...)`` and the run's estimate; exits 2 on anything ``run`` would refuse.
+    """
     scenario = _load(args)
-    if scenario is None:
+    estimate = None if scenario is None else _estimate(args, scenario)
+    if estimate is None:
         return EXIT_BAD_INPUT
     print(f"{args.scenario}: valid ({scenario.iotds.count} IoTDs, {scenario.mecs.count} MECs, "
           f"{scenario.slots} slots, schedulers: "
           f"{', '.join(s.name for s in scenario.schedulers)})")
+    print(f"{args.scenario}: {estimate.line()}")
+    if estimate.long:
+        _warning(f"{args.scenario}: {estimate.warning()}")
     return 0
 
 
@@ -142,6 +216,7 @@ def _run(args) -> int:
     from mecsim.registry import make, scheduler_class
 
     scenario = _load(args)
+    scenario = _preflight(args, scenario)  # schedulers, memory and time; None if refused
     if scenario is None:
         return EXIT_BAD_INPUT
     specs = scenario.schedulers
@@ -154,24 +229,38 @@ def _run(args) -> int:
         except ValueError as exc:
             _error(f"{args.scenario}: schedulers: {exc}")
             return EXIT_BAD_INPUT
-    out = Path(args.out) if args.out else Path("results") / (
-        f"{scenario.name}-seed{scenario.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out, problem = _output_folder(args, scenario, specs)
+    if problem:
+        _error(problem)
+        return EXIT_BAD_INPUT
     console = Console(stderr=True, highlight=False)
     console.print(load_line(offered_load(scenario)), markup=False, soft_wrap=True)
+    if args.resume:
+        console.print(_resume_line(out, specs), markup=False, soft_wrap=True)
     progress = _progress(console, args.quiet)
+    kept = (f"the slots written so far are in {out} (summary.json counts them); "
+            f"--resume {out} finishes the run")
     try:
         with progress:
             results = run_scenario(scenario, out, schedulers=specs, make=make,
-                                   channels=args.channels, progress=_ticker(progress))
+                                   channels=args.channels, progress=_ticker(progress),
+                                   resume=bool(args.resume))
     except KeyboardInterrupt:
-        _error(f"interrupted: finished slots kept in {out} (summary.json says complete: false)")
-        return 130
+        with _ctrl_c_ignored():  # a second Ctrl-C must not turn this into a traceback
+            _error(f"interrupted: {kept}")
+        return EXIT_INTERRUPTED
     except Interrupted as exc:
-        _error(f"{exc}: finished slots kept in {out} (summary.json says complete: false)")
+        _error(f"{exc}: {kept}")
         return EXIT_SCHEDULER_FAILED
-    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: files already closed
-        _error(f"{type(exc).__name__}: {exc}; finished slots kept in {out}")
+    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: the last commit stands
+        _error(f"{type(exc).__name__}: {exc}; {kept}")
         return EXIT_SCHEDULER_FAILED
+    with _ctrl_c_ignored():  # the run is over and on disk: print its table whole
+        return _print_results(results, scenario, console, out)
+
+
+def _print_results(results, scenario, console: Console, out: Path) -> int:
+    """Print the end table, warnings and errors; return the exit status."""
     Console(width=max(Console().width, 110)).print(summary_table(results, scenario))
     for r in results:
         if r.stable is False:
@@ -182,6 +271,162 @@ def _run(args) -> int:
     for r in failed:
         _error(r.error)
     return EXIT_SCHEDULER_FAILED if failed else 0
+
+
+@contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C during the block (main thread only): the last messages of a run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None
+                      else previous)
+
+
+#: Files a run folder holds besides its tables (``--force`` empties only run folders).
+RUN_FILES = ("scenario.yaml", "summary.json", "report.html", "error.txt")
+
+
+def _output_folder(args, scenario, specs) -> tuple[Path, str | None]:
+    """The run's folder, ready to write; or the one-line reason it cannot be used."""
+    if args.resume:
+        out = Path(args.resume)
+        if args.out and Path(args.out).resolve() != out.resolve():
+            return out, f"--out {args.out} and --resume {args.resume} name different folders"
+        if args.force:
+            return out, "--force replaces a run and --resume finishes one: give only one"
+        problem = _resume_problem(out, scenario, specs, args.channels)
+    elif args.out:
+        out = Path(args.out)
+        problem = _fresh_problem(out, args.force)
+    else:
+        return _default_folder(scenario)
+    return out, problem or _unwritable(out, "--resume" if args.resume else "--out")
+
+
+def _default_folder(scenario) -> tuple[Path, str | None]:
+    """A new folder ``results/NAME-seedS-TIME``, ``-2``, ``-3``... if that one exists."""
+    base = Path("results") / (
+        f"{scenario.name}-seed{scenario.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    for n in range(1, 10_000):
+        out = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            out.mkdir(parents=True)
+            return out, None
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            return out, f"cannot create the output folder {out}: {exc.strerror or exc}"
+    return base, f"cannot find a free folder name next to {base}"
+
+
+def _fresh_problem(out: Path, force: bool) -> str | None:
+    """Why ``--out`` cannot take a new run (a file; a run there, without ``--force``)."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out}: is a file, not a folder"
+    entries = sorted(out.iterdir()) if out.is_dir() else []
+    if not entries:
+        return None
+    if not force:
+        return (f"--out {out}: the folder is not empty (an earlier run?); add --force to "
+                f"replace it, or --resume {out} to finish it")
+    others = [p.name for p in entries if not _run_entry(p.name)]
+    if others:
+        return (f"--force: {out} holds files that are not a run's ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); not emptying it")
+    try:
+        for path in entries:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    except OSError as exc:
+        return f"--force: cannot empty {out}: {exc.strerror or exc}"
+    return None
+
+
+def _run_entry(name: str) -> bool:
+    """Whether ``name`` is one of a run folder's files (or a temporary or older form)."""
+    from mecsim.engine.records import TABLES
+
+    base = name[1:] if name.startswith(".") else name
+    for suffix in (".tmp", ".partial"):
+        base = base.removesuffix(suffix)
+    tables = {f"{t}.parquet" for t in TABLES}
+    return base in RUN_FILES or base in tables or name.startswith(".probe-")
+
+
+def _unwritable(out: Path, option: str) -> str | None:
+    """Why files cannot be written in ``out`` (made if missing), or None."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"{option} {out}: cannot write there ({exc.strerror or exc})"
+    return None
+
+
+def _resume_problem(out: Path, scenario, specs, channels: bool | None) -> str | None:
+    """Why ``--resume OUT`` cannot finish the run in OUT with this command's options."""
+    from mecsim.config import ScenarioError, load_scenario, scenario_to_dict
+    from mecsim.engine.folder import complete_schedulers, read_summary
+    from mecsim.engine.records import table_path
+    from mecsim.engine.runner import want_channels
+
+    stored_path = out / "scenario.yaml"
+    if not stored_path.is_file():
+        return f"--resume {out}: no run to finish there (no scenario.yaml)"
+    try:
+        stored = load_scenario(stored_path)
+    except ScenarioError as exc:
+        return f"--resume {out}: {exc}"
+    if stored != scenario:
+        keys = _differing_keys(scenario_to_dict(stored), scenario_to_dict(scenario))
+        return (f"--resume {out}: this command's scenario differs from {stored_path} in "
+                f"{', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''}; give the scenario "
+                "and options of the run being finished")
+    summary = read_summary(out)
+    entries = (summary or {}).get("schedulers") or {}
+    ran = [label for label, _ in sorted(entries.items(), key=lambda kv: (
+        kv[1].get("index", 0) if isinstance(kv[1], dict) else 0))]
+    asked = [s.label for s in specs]
+    if entries and ran != asked:
+        return (f"--resume {out}: it ran the schedulers {', '.join(ran)}; this command asks "
+                f"for {', '.join(asked)}")
+    had = table_path(out, "channels").is_dir()
+    if asked[0] in complete_schedulers(out, summary) and want_channels(scenario, channels) \
+            != had:
+        return (f"--resume {out}: it was run {'with' if had else 'without'} channels.parquet; "
+                f"give {'--channels' if had else '--no-channels'}")
+    return None
+
+
+def _differing_keys(a, b, key: str = "") -> list[str]:
+    """The dotted keys whose values differ between two nested mappings."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = list(a) + [k for k in b if k not in a]
+        return [d for k in keys
+                for d in _differing_keys(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))]
+    return [] if a == b else [key or "(top level)"]
+
+
+def _resume_line(out: Path, specs) -> str:
+    """``resuming OUT: kept a, b (complete); running c`` (on stderr before the bars)."""
+    from mecsim.engine.folder import complete_schedulers
+
+    done = complete_schedulers(out)
+    kept = [s.label for s in specs if s.label in done]
+    todo = [s.label for s in specs if s.label not in done]
+    return (f"resuming {out}: kept {', '.join(kept) or 'nothing'} (complete); running "
+            f"{', '.join(todo) or 'nothing'}")
 
 
 def _train(args) -> int:

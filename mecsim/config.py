@@ -15,6 +15,10 @@ Entry points:
 Every problem is reported as a :class:`ScenarioError` whose message has one line per
 problem, ``"<file>: <dotted.key.path>: <what is wrong> (got <value>)"``.
 
+Besides its type, every number is checked against a physically meaningful :class:`Range`
+(:data:`RANGES`, by key path), so that no accepted value can overflow, hang the engine or
+give a meaningless cost; the message gives the range.
+
 The key reference (units, defaults, the choices made) is ``docs/scenarios.md``.
 """
 
@@ -32,6 +36,7 @@ import numpy as np
 import yaml
 from annotated_types import Ge, Gt, Le
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -56,12 +61,16 @@ __all__ = [
     "FailureEvent",
     "GaussMarkovMobility",
     "IotdsConfig",
+    "MAX_FADING_STEPS",
+    "MAX_NAME_CHARS",
     "MecsConfig",
     "MobilityConfig",
     "OutputConfig",
     "PerSlotArrival",
     "PoissonArrival",
+    "RANGES",
     "RandomWaypointMobility",
+    "Range",
     "Scenario",
     "ScenarioError",
     "SchedulerSpec",
@@ -87,6 +96,12 @@ DEFAULT_SCHEDULERS: tuple[str, ...] = ("local", "random", "greedy", "optimal")
 CHANNELS_AUTO_MAX_LINKS = 10_000
 
 _MAX_REPORTED = 20  # problems listed in one ScenarioError; the rest are counted
+
+#: Most fading steps in one slot (``slot_s / channel.fading.step_s``).
+MAX_FADING_STEPS = 1_000_000
+
+#: Longest scenario and scheduler names and labels (they name files and folders).
+MAX_NAME_CHARS = 100
 
 
 # --------------------------------------------------------------------------- errors
@@ -121,7 +136,7 @@ class _Problem(ValueError):
     """
 
     def __init__(self, loc: tuple[str | int, ...], msg: str, value: Any = ..., show: bool = True):
-        path = ".".join(str(p) for p in loc)
+        path = ".".join(_key_text(p) for p in loc)
         got = f" (got {_show(value)})" if (show and value is not ...) else ""
         super().__init__(f"{path}: {msg}{got}" if path else f"{msg}{got}")
         self.loc = loc
@@ -130,14 +145,23 @@ class _Problem(ValueError):
         self.show = show
 
 
+def _key_text(key: Any) -> str:
+    """A key of a path as printed: itself, or quoted when odd (a newline, very long)."""
+    text = str(key)
+    return text if (text.isprintable() and len(text) <= 80) else _show(text)
+
+
 def _show(value: Any) -> str:
     """Short, readable rendering of an offending value."""
     if isinstance(value, bool) or value is None:
         text = {True: "true", False: "false", None: "null"}[value]
     elif isinstance(value, float):
         text = f"{value:g}"
+    elif isinstance(value, int) and value.bit_length() > 200:  # repr may refuse (> 4300 digits)
+        text = f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     elif isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(_show(v) for v in value) + "]"
+        text = "[" + ", ".join(_show(v) for v in value[:10]) + (", ...]" if len(value) > 10
+                                                                  else "]")
     elif isinstance(value, Mapping):
         text = "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
     else:
@@ -158,7 +182,10 @@ def _to_float(value: Any) -> float:
         except ValueError:
             raise ValueError("expected a number") from None
     if isinstance(value, (int, np.integer)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond 1.8e308
+            raise ValueError("must be a finite number (this one is too large)") from None
     if not isinstance(value, (float, np.floating)):
         raise ValueError("expected a number")
     if not math.isfinite(value):
@@ -193,6 +220,147 @@ UnitFloat = Annotated[float, BeforeValidator(_to_float), Ge(0), Le(1)]
 Int = Annotated[int, BeforeValidator(_to_int)]
 PosInt = Annotated[int, BeforeValidator(_to_int), Ge(1)]
 NonNegInt = Annotated[int, BeforeValidator(_to_int), Ge(0)]
+
+
+# --------------------------------------------------------------------------- ranges
+
+
+def _num_text(value: float) -> str:
+    """Compact text of a bound: ``1000``, ``0.5``, ``1e-6``, ``1e12``, ``2 pi``."""
+    if value == 2 * math.pi:
+        return "2 pi"
+    mantissa, exponent = f"{value:e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    if value == 0 or 1e-2 <= abs(value) < 1e4 or (len(mantissa) > 1 and abs(value) < 1e6):
+        return f"{value:g}"  # 0.5, 1000, 86400 (not 8.64e4)
+    return f"{mantissa}e{int(exponent)}"  # 1e-6, 1e5, 1e12
+
+
+class Range:
+    """The physically meaningful range of a scenario number, with the unit and a reason.
+
+    Every number of a scenario is checked against one (``RANGES`` lists them by key path,
+    ``docs/scenarios.md`` gives the reasons); a value outside is rejected with the range in
+    the message, e.g. ``must be in [1e3, 1e12] Hz (1 kHz to 1 THz)``.
+
+    Args:
+        low: Smallest allowed value.
+        high: Largest allowed value.
+        unit: Unit written after the range (``"Hz"``, ``"m/s"``, ``""``).
+        low_open: ``low`` itself is excluded (``(0, 1]``).
+        high_open: ``high`` itself is excluded (``[0, 1)``).
+        zero: 0 is allowed besides the range (``0 or in [1e-6, 1e6]``).
+        note: Short reason shown in parentheses after the range.
+        integer: An integer quantity (its bounds are written as integers).
+    """
+
+    def __init__(self, low: float, high: float, unit: str = "", *, low_open: bool = False,
+                 high_open: bool = False, zero: bool = False, note: str = "",
+                 integer: bool = False) -> None:
+        self.low, self.high, self.unit = low, high, unit
+        self.low_open, self.high_open, self.zero = low_open, high_open, zero
+        self.note, self.integer = note, integer
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` is allowed (a finite number inside the range, or 0 if allowed)."""
+        if self.zero and value == 0:
+            return True
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return bool(above and below)
+
+    @property
+    def text(self) -> str:
+        """The range as written in messages: ``[1e3, 1e12] Hz``."""
+        low = "0" if (self.low == 0 and not self.integer) else _num_text(self.low)
+        high = "2^63 - 1" if self.high == 2**63 - 1 else _num_text(self.high)
+        span = f"{'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+        span = f"0 or in {span}" if self.zero else f"in {span}"
+        return f"{span} {self.unit}".rstrip()
+
+    @property
+    def message(self) -> str:
+        """The error message for a value outside: ``must be in [...] unit (note)``."""
+        kind = "an integer " if self.integer else ""
+        note = f" ({self.note})" if self.note else ""
+        return f"must be {kind}{self.text}{note}"
+
+    def check(self, value: float) -> float:
+        """Return ``value`` if allowed, else raise ``ValueError`` with :attr:`message`."""
+        if not self.contains(value):
+            raise ValueError(self.message)
+        return value
+
+    def __repr__(self) -> str:
+        return f"Range({self.text!r})"
+
+
+def _ranged(rng: Range) -> Any:
+    """A float field type checked against ``rng`` (after the coercion to a finite float)."""
+    return Annotated[float, BeforeValidator(_to_float), AfterValidator(rng.check)]
+
+
+def _ranged_int(rng: Range) -> Any:
+    """An integer field type checked against ``rng``."""
+    return Annotated[int, BeforeValidator(_to_int), AfterValidator(rng.check)]
+
+
+_DAY_S = 86_400.0
+_LONG_S = 1e9  # [s] about 32 years: the longest time a scenario may name
+_SPEED = Range(1e-6, 1000.0, "m/s", note="1 um/s to Mach 3")
+_CPU = Range(1e3, 1e12, "Hz", note="1 kHz to 1 THz")
+_BITS = Range(1.0, 1e12, "bit", note="1 bit to 125 GB")
+_CYCLES = Range(1.0, 1e15, "cycle", note="1 cycle to 1e15, a day of a 10 GHz CPU")
+_DEADLINE = Range(1e-6, _LONG_S, "s", note="1 us to 32 years")
+
+#: Every checked number of a scenario, by key path (``*`` stands for any list index), with
+#: its range. ``docs/scenarios.md`` has the same table with the reasons.
+RANGES: dict[str, Range] = {
+    "seed": Range(0, 2**63 - 1, integer=True, note="a 64-bit signed integer"),
+    "slots": Range(1, 10**9, integer=True),
+    "slot_s": Range(1e-6, _DAY_S, "s", note="1 us to a day"),
+    "area_m.*": Range(1.0, 1e5, "m", note="1 m to 100 km"),
+    "weights.latency_per_s": Range(1e-6, 1e6, "1/s"),
+    "weights.energy_per_j": Range(1e-6, 1e6, "1/J", zero=True),
+    "channel.bandwidth_hz": Range(1e3, 1e11, "Hz", note="1 kHz to 100 GHz"),
+    "channel.noise_psd_w_per_hz": Range(
+        1e-23, 1e-3, "W/Hz", note="thermal noise k T is 1.4e-23 at 1 K, 4e-21 at 290 K"),
+    "channel.beta0": Range(1e-15, 1.0, note="a gain at 1 m above 1 would create power"),
+    "channel.d_min_m": Range(1e-3, 1e3, "m"),
+    "channel.carrier_hz": Range(1e6, 1e12, "Hz", note="1 MHz to 1 THz"),
+    "channel.fading.sinusoids": Range(1, 128, integer=True),
+    "channel.fading.step_s": Range(1e-6, _DAY_S, "s", note="and it divides slot_s"),
+    "channel.fading.min_speed_mps": Range(0.0, 1000.0, "m/s"),
+    "channel.fading.rician_k": Range(0.0, 1e4, note="linear, up to 40 dB"),
+    "channel.fading.shadowing_std_db": Range(
+        0.0, 30.0, "dB", note="measured shadowing is 3-12 dB"),
+    "channel.fading.shadowing_decorrelation_m": Range(0.1, 1e5, "m"),
+    "mecs.count": Range(1, 10_000, integer=True),
+    "mecs.cpu_hz.*": _CPU,
+    "mecs.failures.*.start_s": Range(0.0, _LONG_S, "s"),
+    "mecs.failures.*.duration_s": Range(1e-6, _LONG_S, "s"),
+    "iotds.count": Range(1, 10_000_000, integer=True),
+    "iotds.cpu_hz": _CPU,
+    "iotds.max_power_w": Range(1e-6, 1e3, "W", note="1 uW to 1 kW"),
+    "iotds.kappa": Range(1e-60, 1.0, "W/(cycle/s)^nu"),
+    "iotds.nu": Range(1.0, 5.0, note="CMOS dynamic power grows about as f^3"),
+    "iotds.mobility.speed_range_mps.*": _SPEED,
+    "iotds.mobility.pause_s": Range(0.0, _LONG_S, "s"),
+    "iotds.mobility.mean_speed_mps": _SPEED,
+    "iotds.mobility.speed_std_mps": Range(0.0, 1000.0, "m/s"),
+    "iotds.mobility.direction_std_rad": Range(0.0, 2 * math.pi, "rad"),
+    "tasks.arrival.rate_per_s": Range(1e-9, 1e6, "1/s"),
+    "tasks.data_bits": _BITS,
+    "tasks.cycles": _CYCLES,
+    "tasks.deadline_s": _DEADLINE,
+    "greedy_max_tasks_per_mec": Range(1, 10**9, integer=True),
+}
+
+
+def _in(key: str) -> Any:
+    """The field type of ``RANGES[key]``: a ranged float or integer."""
+    rng = RANGES[key]
+    return _ranged_int(rng) if rng.integer else _ranged(rng)
 
 
 def _pair(names: str) -> BeforeValidator:
@@ -256,8 +424,8 @@ class WeightsConfig(_Model):
         energy_per_j: ``phi_E`` [1/J], >= 0 (0: latency only, uploads at ``Pmax``).
     """
 
-    latency_per_s: PosFloat = _MP.phi_t
-    energy_per_j: NonNegFloat = _MP.phi_e
+    latency_per_s: _in("weights.latency_per_s") = _MP.phi_t
+    energy_per_j: _in("weights.energy_per_j") = _MP.phi_e
 
 
 def _rho(value: Any) -> float | str:
@@ -301,12 +469,12 @@ class FadingConfig(_Model):
     model: Literal["rayleigh", "rician"] = "rayleigh"
     rho: Annotated[float | Literal["jakes"], BeforeValidator(_rho)] = 0.0
     generator: Literal["sum_of_sinusoids", "ar1"] | None = None
-    sinusoids: PosInt = 8
-    step_s: PosFloat | None = None
-    min_speed_mps: NonNegFloat = 0.0
-    rician_k: NonNegFloat = 0.0
-    shadowing_std_db: NonNegFloat = 0.0
-    shadowing_decorrelation_m: PosFloat | None = 10.0
+    sinusoids: _in("channel.fading.sinusoids") = 8
+    step_s: _in("channel.fading.step_s") | None = None
+    min_speed_mps: _in("channel.fading.min_speed_mps") = 0.0
+    rician_k: _in("channel.fading.rician_k") = 0.0
+    shadowing_std_db: _in("channel.fading.shadowing_std_db") = 0.0
+    shadowing_decorrelation_m: _in("channel.fading.shadowing_decorrelation_m") | None = 10.0
 
     @model_validator(mode="after")
     def _k_only_for_rician(self) -> FadingConfig:
@@ -341,11 +509,11 @@ class ChannelConfig(_Model):
         fading: See :class:`FadingConfig`.
     """
 
-    bandwidth_hz: PosFloat = _MP.bandwidth_hz
-    noise_psd_w_per_hz: PosFloat = _MP.noise_psd_w_per_hz
-    beta0: PosFloat = _MP.beta0
-    d_min_m: PosFloat = _MP.d_min_m
-    carrier_hz: PosFloat = 2.4e9
+    bandwidth_hz: _in("channel.bandwidth_hz") = _MP.bandwidth_hz
+    noise_psd_w_per_hz: _in("channel.noise_psd_w_per_hz") = _MP.noise_psd_w_per_hz
+    beta0: _in("channel.beta0") = _MP.beta0
+    d_min_m: _in("channel.d_min_m") = _MP.d_min_m
+    carrier_hz: _in("channel.carrier_hz") = 2.4e9
     fading: FadingConfig = FadingConfig()
 
 
@@ -359,8 +527,8 @@ class FailureEvent(_Model):
     """
 
     mec: PosInt
-    start_s: NonNegFloat
-    duration_s: PosFloat
+    start_s: _in("mecs.failures.*.start_s")
+    duration_s: _in("mecs.failures.*.duration_s")
 
     @property
     def end_s(self) -> float:
@@ -383,8 +551,8 @@ class MecsConfig(_Model):
             them (reason ``mec_failure``) or re-run them ``local``-ly from the start.
     """
 
-    count: PosInt = _defaults.N_MECS
-    cpu_hz: tuple[PosFloat, ...] = (_defaults.MEC_CPU_HZ,) * _defaults.N_MECS
+    count: _in("mecs.count") = _defaults.N_MECS
+    cpu_hz: tuple[_in("mecs.cpu_hz.*"), ...] = (_defaults.MEC_CPU_HZ,) * _defaults.N_MECS
     positions_m: tuple[Point, ...] | None = None
     failures: tuple[FailureEvent, ...] = ()
     on_failure: Literal["drop", "local"] = "drop"
@@ -394,9 +562,7 @@ class MecsConfig(_Model):
     def _broadcast_cpu(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, (list, tuple)):
             return value
-        one = _to_float(value)
-        if one <= 0:
-            raise ValueError("must be > 0")
+        one = RANGES["mecs.cpu_hz.*"].check(_to_float(value))
         return (one,) * int(info.data.get("count", 1))
 
     @model_validator(mode="before")
@@ -427,17 +593,19 @@ class MecsConfig(_Model):
                 raise _Problem(
                     ("failures", k, "mec"), f"no such MEC: mecs.count is {n} (1-based)", event.mec
                 )
-        for k, event in enumerate(self.failures):
-            for other in self.failures[:k]:
-                if other.mec == event.mec and (
-                    event.start_s < other.end_s and other.start_s < event.end_s
-                ):
-                    raise _Problem(
-                        ("failures", k),
-                        f"overlaps an earlier outage of MEC {event.mec} "
-                        f"({other.start_s:g} s to {other.end_s:g} s)",
-                        show=False,
-                    )
+        order = sorted(range(len(self.failures)),
+                       key=lambda k: (self.failures[k].mec, self.failures[k].start_s, k))
+        for a, b in zip(order[:-1], order[1:], strict=True):  # an overlap shows in neighbours
+            first, second = self.failures[a], self.failures[b]
+            if first.mec == second.mec and second.start_s < first.end_s:
+                k, j = max(a, b), min(a, b)
+                other = self.failures[j]
+                raise _Problem(
+                    ("failures", k),
+                    f"overlaps failures.{j}, an outage of the same MEC {other.mec} "
+                    f"({other.start_s:g} s to {other.end_s:g} s)",
+                    show=False,
+                )
         return self
 
 
@@ -457,8 +625,11 @@ class RandomWaypointMobility(_Model):
     """
 
     model: Literal["random_waypoint"] = "random_waypoint"
-    speed_range_mps: Annotated[tuple[PosFloat, PosFloat], _pair("vmin, vmax")] = (0.5, 1.5)
-    pause_s: NonNegFloat = 0.0
+    speed_range_mps: Annotated[
+        tuple[_in("iotds.mobility.speed_range_mps.*"), _in("iotds.mobility.speed_range_mps.*")],
+        _pair("vmin, vmax"),
+    ] = (0.5, 1.5)
+    pause_s: _in("iotds.mobility.pause_s") = 0.0
 
     @model_validator(mode="after")
     def _ordered(self) -> RandomWaypointMobility:
@@ -483,10 +654,10 @@ class GaussMarkovMobility(_Model):
     """
 
     model: Literal["gauss_markov"] = "gauss_markov"
-    mean_speed_mps: PosFloat = 1.0
+    mean_speed_mps: _in("iotds.mobility.mean_speed_mps") = 1.0
     memory: UnitFloat = 0.75
-    speed_std_mps: NonNegFloat = 0.3
-    direction_std_rad: NonNegFloat = 0.5
+    speed_std_mps: _in("iotds.mobility.speed_std_mps") = 0.3
+    direction_std_rad: _in("iotds.mobility.direction_std_rad") = 0.5
 
 
 MobilityConfig = Annotated[
@@ -517,11 +688,11 @@ class IotdsConfig(_Model):
         mobility: ``static``, ``random_waypoint`` or ``gauss_markov`` (key ``model``).
     """
 
-    count: PosInt = _defaults.N_IOTDS
-    cpu_hz: PosFloat = _defaults.LOCAL_CPU_HZ
-    max_power_w: PosFloat = _MP.max_power_w
-    kappa: PosFloat = _MP.kappa
-    nu: PosFloat = _MP.nu
+    count: _in("iotds.count") = _defaults.N_IOTDS
+    cpu_hz: _in("iotds.cpu_hz") = _defaults.LOCAL_CPU_HZ
+    max_power_w: _in("iotds.max_power_w") = _MP.max_power_w
+    kappa: _in("iotds.kappa") = _MP.kappa
+    nu: _in("iotds.nu") = _MP.nu
     mobility: Annotated[MobilityConfig, BeforeValidator(_tag_shorthand("model"))] = StaticMobility()
 
     @model_validator(mode="after")
@@ -577,7 +748,7 @@ class PoissonArrival(_Model):
     """
 
     process: Literal["poisson"] = "poisson"
-    rate_per_s: PosFloat = 1.0
+    rate_per_s: _in("tasks.arrival.rate_per_s") = 1.0
 
     def tasks_per_s(self, slot_s: float) -> float:
         """Mean arrival rate per IoTD [1/s]."""
@@ -764,6 +935,27 @@ class TasksConfig(_Model):
     )
     deadline_s: Annotated[DistConfig | None, BeforeValidator(_deadline_shorthand)] = None
 
+    @model_validator(mode="after")
+    def _sizes_in_range(self) -> TasksConfig:
+        for name in ("data_bits", "cycles", "deadline_s"):
+            dist = getattr(self, name)
+            rng = RANGES[f"tasks.{name}"]
+            for loc, value in _dist_numbers(dist):
+                if not rng.contains(value):
+                    raise _Problem((name, *loc), rng.message, value)
+        return self
+
+
+def _dist_numbers(dist: Any) -> list[tuple[tuple[str | int, ...], float]]:
+    """The numbers of a distribution that are samples' scale: ``[(key path, value)]``."""
+    if dist is None:
+        return []
+    if isinstance(dist, ChoiceDist):
+        return [(("values", k), v) for k, v in enumerate(dist.values)]
+    keys = {"constant": ("value",), "uniform": ("low", "high"),
+            "truncnormal": ("low", "high", "mean", "std")}[dist.dist]
+    return [((key,), getattr(dist, key)) for key in keys]
+
 
 _SCHEDULER_NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 _ENTRY_POINT = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -805,18 +997,18 @@ class SchedulerSpec(_Model):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if ":" in value:
-            if not _ENTRY_POINT.match(value):
-                raise ValueError('expected a registered name or "package.module:Class"')
-        elif not _SCHEDULER_NAME.match(value):
+        pattern = _ENTRY_POINT if ":" in value else _SCHEDULER_NAME
+        if len(value) > 2 * MAX_NAME_CHARS or not pattern.fullmatch(value):
             raise ValueError('expected a registered name or "package.module:Class"')
         return value
 
     @field_validator("label")
     @classmethod
     def _valid_label(cls, value: str) -> str:
-        if not value.strip() or "/" in value or "\\" in value:
-            raise ValueError("must be a non-empty name without / or \\")
+        if not value.strip() or "/" in value or "\\" in value or not value.isprintable():
+            raise ValueError("must be a non-empty name without / or \\ or control characters")
+        if len(value) > MAX_NAME_CHARS:
+            raise ValueError(f"must be at most {MAX_NAME_CHARS} characters")
         return value
 
     @field_validator("params", mode="before")
@@ -874,16 +1066,18 @@ class Scenario(_Model):
     """
 
     name: str = "scenario"
-    seed: NonNegInt = 0
-    slots: PosInt = 3000
-    slot_s: PosFloat = 1.0
-    area_m: Annotated[tuple[PosFloat, PosFloat], _pair("width, height")] = _defaults.AREA_M
+    seed: _in("seed") = 0
+    slots: _in("slots") = 3000
+    slot_s: _in("slot_s") = 1.0
+    area_m: Annotated[tuple[_in("area_m.*"), _in("area_m.*")], _pair("width, height")] = (
+        _defaults.AREA_M
+    )
     weights: WeightsConfig = WeightsConfig()
     channel: ChannelConfig = ChannelConfig()
     mecs: MecsConfig = MecsConfig()
     iotds: IotdsConfig = IotdsConfig()
     tasks: TasksConfig = TasksConfig()
-    greedy_max_tasks_per_mec: PosInt | None = None
+    greedy_max_tasks_per_mec: _in("greedy_max_tasks_per_mec") | None = None
     on_invalid: Literal["error", "local"] = "error"
     schedulers: Annotated[tuple[SchedulerSpec, ...], BeforeValidator(_non_empty)] = tuple(
         SchedulerSpec(name=s) for s in DEFAULT_SCHEDULERS
@@ -893,8 +1087,10 @@ class Scenario(_Model):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError("expected letters, digits, '_', '.', '-' (used in folder names)")
+        if len(value) > MAX_NAME_CHARS:
+            raise ValueError(f"must be at most {MAX_NAME_CHARS} characters (used in folder names)")
         return value
 
     @field_validator("schedulers")
@@ -918,7 +1114,7 @@ class Scenario(_Model):
             if not (0.0 <= x <= width and 0.0 <= y <= height):
                 raise _Problem(
                     ("mecs", "positions_m", k),
-                    f"outside the area [0, {width:g}] x [0, {height:g}] m",
+                    f"outside the area: area_m is [0, {width:g}] x [0, {height:g}] m",
                     [x, y],
                 )
         return self
@@ -933,6 +1129,13 @@ class Scenario(_Model):
             raise _Problem(
                 ("channel", "fading", "step_s"),
                 f"must divide slot_s ({self.slot_s:g} s) into a whole number of steps",
+                step,
+            )
+        if round(ratio) > MAX_FADING_STEPS:
+            raise _Problem(
+                ("channel", "fading", "step_s"),
+                f"gives {round(ratio):,} fading steps per slot (slot_s = {self.slot_s:g} s); "
+                f"at most {MAX_FADING_STEPS:,}",
                 step,
             )
         return self
@@ -1068,6 +1271,23 @@ def _yaml_error_line(err: yaml.YAMLError) -> str:
     return f"{where}invalid YAML: {problem}"
 
 
+def _parse_yaml(text: str) -> Any:
+    """Parse YAML text with :class:`_Loader`.
+
+    Raises:
+        ValueError: With one line naming the problem (and its line, when known), for
+            invalid YAML, an integer too long to read or nesting too deep.
+    """
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ValueError(_yaml_error_line(exc)) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ValueError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise ValueError("invalid YAML: nested too deeply") from None
+
+
 def _read_yaml(path: Path) -> Any:
     source = str(path)
     try:
@@ -1081,9 +1301,9 @@ def _read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise ScenarioError(source, f"cannot read: {exc.strerror or exc}") from None
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ScenarioError(source, _yaml_error_line(exc)) from None
+        return _parse_yaml(text)
+    except ValueError as exc:
+        raise ScenarioError(source, str(exc)) from None
 
 
 # --------------------------------------------------------------------------- overrides
@@ -1091,18 +1311,16 @@ def _read_yaml(path: Path) -> Any:
 
 def _parse_override(item: str) -> tuple[list[str | int], Any]:
     if not isinstance(item, str) or "=" not in item:
-        raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. iotds.count=50")
+        raise ValueError(f"--set {_show(item)}: expected KEY=VALUE, e.g. iotds.count=50")
     key, raw = item.split("=", 1)
     key = key.strip()
     parts = key.split(".")
     if not key or any(not p.strip() for p in parts):
-        raise ValueError(f"--set {item!r}: expected a dotted key such as iotds.count")
+        raise ValueError(f"--set {_show(item)}: expected a dotted key such as iotds.count")
     try:
-        value = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ValueError(
-            f"--set {item!r}: the value is not valid YAML ({_yaml_error_line(exc)})"
-        ) from None
+        value = _parse_yaml(raw)
+    except ValueError as exc:
+        raise ValueError(f"--set {_show(item)}: the value is not valid YAML ({exc})") from None
     return [p.strip() for p in parts], value
 
 
@@ -1135,20 +1353,22 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str] = ()) -> d
         node: Any = result
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
-            here = ".".join(str(p) for p in parts[:depth]) or "the top level"
+            here = ".".join(_key_text(p) for p in parts[:depth]) or "the top level"
             if isinstance(node, list):
-                if not (part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node)):
+                digits = part.lstrip("-")
+                if not (digits.isdigit() and len(digits) < 20
+                        and -len(node) <= int(part) < len(node)):
                     raise ScenarioError(
                         "--set",
-                        f"{item!r}: {here} is a list of {len(node)}; "
-                        f"'{part}' is not an index in it",
+                        f"{_show(item)}: {here} is a list of {len(node)}; "
+                        f"{_show(part)} is not an index in it",
                     )
                 index: Any = int(part)
             elif isinstance(node, dict):
                 index = part
             else:
                 raise ScenarioError(
-                    "--set", f"{item!r}: {here} is {_show(node)}, not a mapping or a list"
+                    "--set", f"{_show(item)}: {here} is {_show(node)}, not a mapping or a list"
                 )
             if last:
                 node[index] = value
@@ -1244,7 +1464,7 @@ def _format_errors(exc: ValidationError, overrides: Sequence[str] = ()) -> list[
         override_paths.append((".".join(parts), item))
     for err in exc.errors():
         loc, msg, show_input = _describe(err)
-        path = ".".join(str(p) for p in loc) or "(top level)"
+        path = ".".join(_key_text(p) for p in loc) or "(top level)"
         text = f"{path}: {msg}"
         if show_input:
             value = err.get("input")
@@ -1254,7 +1474,8 @@ def _format_errors(exc: ValidationError, overrides: Sequence[str] = ()) -> list[
             text += f" (got {_show(value)})"
         for opath, item in override_paths:
             if path == opath or path.startswith(opath + ".") or opath.startswith(path + "."):
-                text += f" [from --set {item}]"
+                shown = item if (item.isprintable() and len(item) <= 120) else _show(item)
+                text += f" [from --set {shown}]"
                 break
         problems.append(text)
     return problems
@@ -1313,7 +1534,8 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     data = _read_yaml(path)
     if isinstance(data, Mapping):
         if "name" not in data:
-            data = {"name": re.sub(r"[^\w.\-]", "_", path.stem) or "scenario", **data}
+            stem = re.sub(r"[^\w.\-]", "_", path.stem).lstrip("_.-")[:MAX_NAME_CHARS]
+            data = {"name": stem or "scenario", **data}
         try:
             data = apply_overrides(data, overrides)
         except ScenarioError as exc:

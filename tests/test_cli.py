@@ -95,7 +95,7 @@ def test_interrupt_keeps_finished_slots(tmp_path, sig):
                              "engine_schedulers:Slow"], cwd=ROOT, env=merged,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while not (out / "slots.parquet.partial").exists() and time.time() < deadline:
+    while not (out / "summary.json").exists() and time.time() < deadline:
         time.sleep(0.1)
     time.sleep(1.5)
     proc.send_signal(sig)
@@ -108,7 +108,7 @@ def test_interrupt_keeps_finished_slots(tmp_path, sig):
     assert len(slots) == slow["slots"]
     tasks = pd.read_parquet(out / "tasks.parquet")
     assert len(tasks) == slow["counts"]["generated"]
-    assert not any(p.name.endswith(".partial") for p in out.iterdir())
+    assert not list(out.rglob(".*"))  # no temporary left behind
 
 
 def _table_rows(stdout: str) -> dict[str, tuple[list[str], list[str]]]:
@@ -160,3 +160,77 @@ def test_run_prints_load_realized_figures_and_stability(tmp_path):
     assert local["realized_ratio_to_optimal"]["realized_cost_per_task"] == pytest.approx(expect)
     assert ratios[0] == f"×{expect:.3g}"
     assert ratios[-1] == f"×{local['ratio_to_optimal']:.3g}"
+
+
+# --------------------------------------------------------------------------- --out
+
+
+def test_out_must_be_new_or_empty_unless_force(tmp_path):
+    out = tmp_path / "out"
+    first = mecsim("run", TINY, "--out", str(out), "--slots", "4", "--channels", "--quiet")
+    assert first.returncode == 0, first.stderr
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    proc = mecsim("run", TINY, "--out", str(out), "--slots", "3", "--quiet")
+    assert_one_line_error(proc, str(out), "not empty", "--force", "--resume")
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # untouched
+    proc = mecsim("run", TINY, "--out", str(out), "--slots", "3", "--no-channels", "--force",
+                  "--quiet", "--scheduler", "local")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["scenario.yaml", "slots.parquet",
+                                                     "summary.json", "tasks.parquet"]
+    assert pd.read_parquet(out / "slots.parquet").scheduler.tolist() == ["local"] * 3
+    # --force empties only a run's folder
+    (out / "notes.txt").write_text("mine")
+    proc = mecsim("run", TINY, "--out", str(out), "--force", "--quiet")
+    assert_one_line_error(proc, "--force", "notes.txt", "not emptying")
+    assert (out / "notes.txt").exists() and (out / "summary.json").exists()
+
+
+def test_out_naming_a_file_or_an_unwritable_path_exits_2_before_running(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    proc = mecsim("run", TINY, "--out", str(a_file), "--quiet")
+    assert_one_line_error(proc, str(a_file), "is a file")
+    proc = mecsim("run", TINY, "--out", str(a_file / "sub"), "--quiet")
+    assert_one_line_error(proc, str(a_file / "sub"), "cannot write there")
+    assert "kept" not in proc.stderr and a_file.read_text() == "x"
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        proc = mecsim("run", TINY, "--out", str(locked / "out"), "--quiet")
+        assert_one_line_error(proc, "cannot write there")
+
+
+def test_default_out_is_unique_within_a_second(tmp_path, monkeypatch, tiny):
+    from mecsim import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.time, "strftime", lambda fmt: "20250101-120000")
+    folders = [cli._default_folder(tiny()) for _ in range(3)]
+    assert [str(out) for out, problem in folders] == [
+        "results/tiny-seed0-20250101-120000", "results/tiny-seed0-20250101-120000-2",
+        "results/tiny-seed0-20250101-120000-3"]
+    assert all(problem is None and out.is_dir() for out, problem in folders)
+
+
+def test_resume_refuses_other_options_and_folders_without_a_run(tmp_path):
+    out = tmp_path / "out"
+    proc = mecsim("run", TINY, "--out", str(out), "--slots", "4", "--quiet", "--scheduler",
+                  "local", "--scheduler", "greedy")
+    assert proc.returncode == 0, proc.stderr
+    base = ("run", TINY, "--resume", str(out), "--quiet", "--scheduler", "local",
+            "--scheduler", "greedy")
+    assert_one_line_error(mecsim(*base, "--slots", "5"), "differs", "slots")
+    assert_one_line_error(mecsim(*base, "--slots", "4", "--set", "iotds.count=3"),
+                          "differs", "iotds.count")
+    assert_one_line_error(mecsim("run", TINY, "--resume", str(out), "--slots", "4",
+                                 "--scheduler", "local"), "ran the schedulers local, greedy")
+    assert_one_line_error(mecsim(*base, "--slots", "4", "--no-channels"), "with channels")
+    assert_one_line_error(mecsim(*base, "--slots", "4", "--force"), "--force", "--resume")
+    assert_one_line_error(mecsim(*base, "--slots", "4", "--out", str(tmp_path / "other")),
+                          "different folders")
+    assert_one_line_error(mecsim("run", TINY, "--resume", str(tmp_path / "none")),
+                          "no run to finish")
+    done = mecsim(*base, "--slots", "4")  # nothing left to run
+    assert done.returncode == 0, done.stderr
+    assert "kept local, greedy (complete); running nothing" in done.stderr

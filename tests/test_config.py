@@ -667,3 +667,132 @@ def test_dump_is_complete():
     assert set(loaded) == set(Scenario.model_fields)
     assert loaded["mecs"]["cpu_hz"] == [10e9, 20e9]
     assert loaded["iotds"]["kappa"] == 1e-27
+
+
+# --------------------------------------------------------------------------- ranges
+
+
+_RANGE_CONTEXT = {  # what a key needs around it to be checked alone
+    "area_m.*": [],
+    "mecs.count": ["mecs.cpu_hz=50e9"],
+    "mecs.failures.*.start_s": ["mecs.failures=[{mec: 1, start_s: 1, duration_s: 1}]"],
+    "mecs.failures.*.duration_s": ["mecs.failures=[{mec: 1, start_s: 1, duration_s: 1}]"],
+    "iotds.cpu_hz": ["iotds.kappa=1e-60"],
+    "iotds.kappa": ["iotds.cpu_hz=1e3", "iotds.nu=1", "iotds.max_power_w=1000"],
+    "iotds.nu": ["iotds.kappa=1e-60"],
+    "iotds.max_power_w": ["iotds.kappa=1e-60"],
+    "iotds.mobility.speed_range_mps.*": ["iotds.mobility={model: random_waypoint}"],
+    "iotds.mobility.pause_s": ["iotds.mobility={model: random_waypoint}"],
+    "iotds.mobility.mean_speed_mps": ["iotds.mobility={model: gauss_markov}"],
+    "iotds.mobility.speed_std_mps": ["iotds.mobility={model: gauss_markov}"],
+    "iotds.mobility.direction_std_rad": ["iotds.mobility={model: gauss_markov}"],
+    "channel.fading.step_s": ["slot_s=86400"],
+    "channel.fading.rician_k": ["channel.fading.model=rician"],
+    "tasks.arrival.rate_per_s": ["tasks.arrival={process: poisson}"],
+}
+
+
+def _range_cases():
+    from mecsim.config import RANGES
+
+    for key, rng in RANGES.items():
+        low_bad = rng.low - 1 if rng.integer else (rng.low * 0.99 if rng.low > 0 else -1e-3)
+        high_bad = rng.high + 1 if rng.integer else rng.high * 1.01
+        for value, ok in ((rng.low, True), (rng.high, True), (low_bad, False),
+                          (high_bad, False)):
+            yield pytest.param(key, value, ok, id=f"{key}={value:g}")
+
+
+@pytest.mark.parametrize(("key", "value", "ok"), list(_range_cases()))
+def test_every_range_accepts_its_bounds_and_rejects_beyond(key: str, value: float, ok: bool):
+    from mecsim.config import RANGES, scenario_to_dict
+
+    base = scenario_to_dict(Scenario())
+    path = key.replace("*", "0")
+    context = list(_RANGE_CONTEXT.get(key, []))
+    if key == "channel.fading.step_s":
+        context = [f"slot_s={86400 if value > 1 else 1}"]
+    if key == "iotds.mobility.speed_range_mps.*":
+        context = ["iotds.mobility={model: random_waypoint, speed_range_mps: [1e-6, 1000]}"]
+        path = key.replace("*", "0" if value <= 1 else "1")
+    data = apply_overrides(base, [*context, f"{path}={value!r}"])
+    if ok:
+        scenario_from_dict(data)
+        return
+    msg = error_of(data)
+    where = f"{path}.value" if key.startswith("tasks.") and key != "tasks.arrival.rate_per_s" \
+        else path
+    assert len(msg.splitlines()) == 1, msg
+    assert msg.startswith(f"bad.yaml: {where}: must be "), msg
+    assert RANGES[key].text in msg, msg  # the range is in the message
+
+
+def test_ranges_are_documented():
+    from mecsim.config import RANGES
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "scenarios.md").read_text()
+    table = text[text.index("### Ranges"):text.index("## Before a run")]
+    for key in RANGES:
+        documented = key.replace(".*.", "[k].").replace(".*", "")
+        leaf = key.replace(".*", "").split(".")[-1]
+        assert f"`{documented}" in table or f"`{leaf}`" in table, key
+
+
+def test_the_message_gives_the_range_and_the_reason():
+    assert error_of({"channel": {"beta0": 1e30}}) == (
+        "bad.yaml: channel.beta0: must be in [1e-15, 1] (a gain at 1 m above 1 would create "
+        "power) (got 1e+30)")
+    assert error_of({"iotds": {"count": 1e30}}) == (
+        "bad.yaml: iotds.count: must be an integer in [1, 1e7] (got 1e+30)")
+    assert error_of({"weights": {"energy_per_j": 1e-9}}).endswith(
+        "weights.energy_per_j: must be 0 or in [1e-6, 1e6] 1/J (got 1e-09)")
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"iotds": {"nu": 1e308}}, "iotds.nu"),  # kappa * cpu_hz ** nu overflowed
+        ({"iotds": {"cpu_hz": 1e308}}, "iotds.cpu_hz"),
+        ({"mecs": {"count": 1e30}}, "mecs.count"),  # (cpu,) * count overflowed
+        ({"mecs": {"count": 10**30, "cpu_hz": 1e10}}, "mecs.count"),
+        ({"iotds": {"kappa": 10**400}}, "iotds.kappa"),  # float(int) overflowed
+        ({"slot_s": 1e308}, "slot_s"),
+        ({"tasks": {"cycles": {"dist": "uniform", "low": 1, "high": 1e300}}}, "tasks.cycles.high"),
+        ({"tasks": {"deadline_s": {"dist": "choice", "values": [1, 1e12]}}},
+         "tasks.deadline_s.values.1"),
+        ({"tasks": {"data_bits": {"dist": "truncnormal", "mean": 5, "std": 1e-9, "low": 1,
+                                  "high": 10}}}, "tasks.data_bits.std"),
+        ({"channel": {"fading": {"step_s": 1e-6}}, "slot_s": 10}, "channel.fading.step_s"),
+        ({"name": "x" * 101}, "name"),
+        ({"schedulers": [{"name": "local", "label": "a\nb"}]}, "schedulers.0.label"),
+        ({"schedulers": [{"name": "greedy\n", "label": "g"}]}, "schedulers.0.name"),
+    ],
+)
+def test_overflow_and_absurd_values_are_one_line(data, path):
+    msg = error_of(data)
+    assert len(msg.splitlines()) == 1, msg
+    assert msg.startswith(f"bad.yaml: {path}: "), msg
+
+
+def test_huge_integers_and_odd_text_stay_on_one_line(tmp_path: Path):
+    path = write(tmp_path, "iotds:\n  count: " + "9" * 5000 + "\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert "invalid YAML" in str(info.value) and "\n" not in str(info.value)
+    for item in ["iotds.count=" + "9" * 5000, "tasks.arrival='a\nb'", "iotds.a\nb=1",
+                 "mecs.positions_m." + "9" * 5000 + "=1"]:
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(SCENARIOS / "failures.yaml", [item])
+        assert "\n" not in str(info.value), str(info.value)
+
+
+def test_many_outages_validate_quickly():
+    import time
+
+    events = [{"mec": 1 + k % 2, "start_s": 10.0 * k, "duration_s": 5.0} for k in range(20000)]
+    started = time.perf_counter()
+    assert len(scenario_from_dict({"mecs": {"failures": events}}).mecs.failures) == 20000
+    assert time.perf_counter() - started < 10.0
+    events.append({"mec": 2, "start_s": 12.0, "duration_s": 1.0})  # inside outage 1 of MEC 2
+    assert error_of({"mecs": {"failures": events}}).startswith(
+        "bad.yaml: mecs.failures.20000: overlaps failures.1, an outage of the same MEC 2")

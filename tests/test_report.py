@@ -94,8 +94,9 @@ def _fabricated_sweep(root, tiny_run):
     # a cell with a summary only, one with a corrupt slots file, one still running
     (root / "cells" / cells[1]).mkdir()
     shutil.copy(tiny_run / "summary.json", root / "cells" / cells[1] / "summary.json")
-    (root / "cells" / cells[2]).mkdir()
-    (root / "cells" / cells[2] / "slots.parquet").write_bytes(b"not a parquet file")
+    (root / "cells" / cells[2] / "slots.parquet").mkdir(parents=True)
+    (root / "cells" / cells[2] / "slots.parquet" / "part-000-000000.parquet").write_bytes(
+        b"not a parquet file")
     (root / "cells" / cells[3]).mkdir()
     (root / "cells" / cells[3] / "training.parquet.partial").write_bytes(b"PAR1")
     return root
@@ -307,7 +308,7 @@ def test_partial_folders_do_not_crash(tiny_run, tmp_path):
     assert (only_summary / "report.html").exists()
     only_tasks = tmp_path / "tasks_only"
     only_tasks.mkdir()
-    shutil.copy(tiny_run / "tasks.parquet", only_tasks)
+    shutil.copytree(tiny_run / "tasks.parquet", only_tasks / "tasks.parquet")
     report = build_report(only_tasks)
     assert {"latency_cdf", "energy", "drops"} == set(report.figures)
     (tmp_path / "empty").mkdir()

@@ -166,7 +166,10 @@ class FcfsLines:
         if left <= 0.0:
             return now
         if self.steps == 1:  # one rate for the whole slot
-            finish = now + left / float(job.rates[0])
+            rate = float(job.rates[0])
+            if rate <= 0.0:  # no progress this slot (a rate that underflowed to 0)
+                return None
+            finish = now + left / rate
             return finish if finish <= edges[0] else None
         first = int(np.searchsorted(edges, now, side="right"))
         if first >= self.steps:

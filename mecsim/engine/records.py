@@ -1,84 +1,195 @@
-"""Streaming, atomic result files: nothing is held in memory that is already on disk.
+"""Result tables as folders of Parquet parts: every stop, even ``kill -9``, leaves them whole.
 
-Each table is appended in row groups to ``NAME.partial`` and renamed to ``NAME`` when the
-run closes, normally or on Ctrl-C/SIGTERM; a reader therefore never sees a half-written
-file. Small tables (``summary.json``) are replaced atomically on every update.
+Each table (``tasks.parquet``, ``slots.parquet``, ...) is a **folder** of parts;
+``pandas.read_parquet(FOLDER)`` and ``pyarrow.dataset`` read it as one table, the parts in
+name order. Rows are buffered and written as whole parts: a part is written to a hidden
+temporary name in the folder (``.part-....parquet.tmp``; Parquet readers skip names that
+start with ``.`` or ``_``) and renamed into place, so a part is either complete or absent.
+
+- ``part-KKK-NNNNNN.parquet``: rows written by the scheduler at position ``KKK`` of the run
+  (the part's *owner*), ``NNNNNN`` its sequence number (from 0, no gaps);
+- ``part-schema.parquet``: no rows, the table's columns, so that an empty table reads with
+  them.
+
+When parts are written and what ``summary.json`` claims about them is
+:mod:`mecsim.engine.runner`'s business (see ``docs/results.md``). Small files
+(``summary.json``, ``scenario.yaml``) are replaced atomically through a hidden temporary.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
+import re
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-FLUSH_ROWS = 65_536  # rows buffered per table before a row group is written
-FLUSH_S = 2.0  # [s] wall time after which buffered rows are written anyway
+FLUSH_ROWS = 65_536  # rows buffered in a table before a commit is due
+FLUSH_S = 2.0  # [s] wall time after which a commit is due (env MECSIM_FLUSH_S overrides)
+TABLES = ("tasks", "slots", "channels", "positions", "training")  # NAME.parquet folders
+SCHEMA_PART = "part-schema.parquet"
+_PART = re.compile(r"part-(\d{3,})-(\d{6,})\.parquet")
+
+
+def flush_interval_s() -> float:
+    """The wall time between commits: ``MECSIM_FLUSH_S`` if set, else :data:`FLUSH_S`.
+
+    Raises:
+        ValueError: If ``MECSIM_FLUSH_S`` is not a positive number.
+    """
+    text = os.environ.get("MECSIM_FLUSH_S", "").strip()
+    if not text:
+        return FLUSH_S
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"MECSIM_FLUSH_S must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def part_name(owner: int, seq: int) -> str:
+    """The file name of part ``seq`` written by the scheduler at position ``owner``."""
+    return f"part-{owner:03d}-{seq:06d}.parquet"
+
+
+def part_owner(name: str) -> tuple[int, int] | None:
+    """``(owner, seq)`` of a part file name (None for any other name)."""
+    match = _PART.fullmatch(name)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def table_path(out_dir: Path, table: str) -> Path:
+    """The folder of ``table`` (one of :data:`TABLES`) in a run folder."""
+    return Path(out_dir) / f"{table}.parquet"
+
+
+@dataclass
+class Staged:
+    """A part written whole to its temporary name, not yet renamed into place."""
+
+    table: pa.Table
+    tmp: Path
+    path: Path
 
 
 class TableWriter:
-    """Appends column batches to one Parquet file, flushing by size and by time.
+    """Buffers one scheduler's rows of one table and writes them as parts of its folder.
 
     Args:
-        path: Final path of the file.
+        folder: The table's folder (created, with its schema part, if missing).
         schema: The table's Arrow schema (every batch must have its columns).
+        owner: Position of the scheduler in the run (names its parts).
     """
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
+    def __init__(self, folder: Path, schema: pa.Schema, owner: int) -> None:
+        self.folder = Path(folder)
         self.schema = schema
-        self._writer = pq.ParquetWriter(self.partial, schema)
+        self.owner = owner
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not (self.folder / SCHEMA_PART).is_file():
+            _write_whole(schema.empty_table(), self.folder / SCHEMA_PART)
+        self.parts = 0  # parts in place
+        self.rows = 0  # rows in those parts
+        self.pending_rows = 0
         self._pending: list[pa.RecordBatch] = []
-        self._rows = 0
-        self._last_flush = time.monotonic()
-        self.rows_written = 0
 
     def append(self, columns: dict[str, Any]) -> None:
         """Buffer one batch of rows (a dict of equal-length arrays or lists)."""
         batch = pa.RecordBatch.from_pydict(columns, schema=self.schema)
-        if batch.num_rows == 0:
-            return
-        self._pending.append(batch)
-        self._rows += batch.num_rows
-        if self._rows >= FLUSH_ROWS or time.monotonic() - self._last_flush > FLUSH_S:
-            self.flush()
+        if batch.num_rows:
+            self._pending.append(batch)
+            self.pending_rows += batch.num_rows
 
-    def flush(self) -> None:
-        """Write the buffered rows as one row group."""
-        if self._pending:
-            self._writer.write_table(pa.Table.from_batches(self._pending, schema=self.schema))
-            self.rows_written += self._rows
-            self._pending, self._rows = [], 0
-        self._last_flush = time.monotonic()
+    def stage(self) -> Staged | None:
+        """Write the buffered rows whole to the next part's temporary name (None if none)."""
+        if not self._pending:
+            return None
+        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        self._pending, self.pending_rows = [], 0
+        path = self.folder / part_name(self.owner, self.parts)
+        tmp = path.with_name(f".{path.name}.tmp")
+        pq.write_table(table, tmp)
+        return Staged(table, tmp, path)
 
-    def close(self) -> None:
-        """Flush, write the footer and move the file to its final name."""
-        if self._writer is None:
-            return
-        self.flush()
-        self._writer.close()
-        self._writer = None
-        os.replace(self.partial, self.path)
+    def commit(self, staged: Staged) -> None:
+        """Rename a staged part into place: from now on readers see its rows."""
+        os.replace(staged.tmp, staged.path)
+        self.parts += 1
+        self.rows += staged.table.num_rows
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+def _write_whole(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
     os.replace(tmp, path)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """Read a table: a folder of parts (hidden temporaries skipped) or a single file."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    if path.is_dir():
+        return ds.dataset(path, format="parquet").to_table(columns=columns)
+    return pq.read_table(path, columns=columns)
+
+
+def table_columns(path: Path) -> list[str]:
+    """The column names of a table (a folder of parts or a single file)."""
+    path = Path(path)
+    if path.is_dir():
+        return ds.dataset(path, format="parquet").schema.names
+    return pq.read_schema(path).names
+
+
+def table_bytes(path: Path) -> int:
+    """Bytes on disk of a table (a folder of parts or a single file)."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    return path.stat().st_size
+
+
+def keep_parts(folder: Path, parts: dict[int, int]) -> None:
+    """Keep the first ``parts[owner]`` parts of each owner; delete every other part file.
+
+    Hidden temporaries (parts never renamed into place) are deleted too.
+    """
+    for path in Path(folder).iterdir():
+        name = part_owner(path.name)
+        if (name is not None and name[1] >= parts.get(name[0], 0)) or path.name.startswith("."):
+            path.unlink()
+
+
+def remove_tables(out_dir: Path) -> None:
+    """Delete a run folder's tables (folders, or the files and ``.partial`` of old runs)."""
+    for table in TABLES:
+        path = table_path(out_dir, table)
+        if path.is_dir():
+            shutil.rmtree(path)
+        for stale in (path, path.with_name(path.name + ".partial")):
+            if stale.is_file() or stale.is_symlink():
+                stale.unlink()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a hidden temporary file and a rename."""
+    write_text_atomic(path, json_text(data))
+
+
+def json_text(data: Any) -> str:
+    """``data`` as the JSON text :func:`write_json_atomic` writes."""
+    return json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a hidden temporary file and an atomic rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
 

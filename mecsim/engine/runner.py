@@ -1,38 +1,73 @@
 """A run: every scheduler of a scenario on the same world, written to one folder.
 
-Files written (all atomically, and flushed as the run goes):
+Files written (see ``docs/results.md``):
 
 - ``scenario.yaml``: the resolved scenario (overrides, seed and slots applied);
 - ``summary.json``: the offered load (``"load"``) and, per scheduler, its totals, realized
   figures, stability, per-slot model cost and ``"complete": true|false``;
-- ``slots.parquet``, ``tasks.parquet``, ``channels.parquet`` (see ``docs/results.md``).
+- ``slots.parquet/``, ``tasks.parquet/``, ``channels.parquet/``, ``positions.parquet/``,
+  ``training.parquet/``: folders of Parquet parts (:mod:`mecsim.engine.records`).
 
-Ctrl-C or SIGTERM stops the run at the next epoch boundary (a second signal stops it at
-once); the files are closed with every finished slot in them and the interrupted
-scheduler marked ``"complete": false``.
+**Commits.** Rows are buffered; every :data:`~mecsim.engine.records.FLUSH_S` seconds of
+wall time (or :data:`~mecsim.engine.records.FLUSH_ROWS` buffered rows), at an epoch
+boundary, and when a scheduler ends or stops, the runner *commits*: it writes each table's
+buffered rows whole to a hidden temporary part, then ``summary.json`` to a hidden
+temporary, renames the parts into place (``tasks`` last) and at once renames the summary.
+``summary.json`` therefore never claims more than the parts hold: per scheduler, ``slots``
+and ``counts`` are the rows *on disk* (``counts.generated`` task rows; ``completed``,
+``dropped``, ``in_flight``: those rows by status), ``parts`` the parts it counts, and
+``complete`` is true only in the commit that puts the scheduler's last part in place. A
+``kill -9`` loses at most the rows since the last commit; it can leave a temporary (hidden,
+skipped by readers) and, in the microseconds between the last part's rename and the
+summary's, a part that ``summary.json`` does not count yet (``--resume`` removes it).
+Ctrl-C and SIGTERM are held during a commit and acted on after it.
+
+Ctrl-C or SIGTERM stops the run at the next epoch boundary, or at once inside scheduler
+code (:mod:`mecsim.engine.interrupt`); a last commit then writes every finished slot with
+the interrupted scheduler marked ``"complete": false``. ``run_scenario(..., resume=True)``
+keeps the schedulers that are complete with their parts on disk and runs the others again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 
-from mecsim.engine.interrupt import StopRequest
+from mecsim.engine.folder import SUMMARY, complete_schedulers
+from mecsim.engine.interrupt import STOP_SIGNALS, StopRequest
 from mecsim.engine.realized import FIGURES
 from mecsim.engine.records import (
+    DROP_REASONS,
+    FLUSH_ROWS,
+    STATUS,
+    TABLES,
+    Staged,
     TableWriter,
     channel_schema,
+    flush_interval_s,
+    json_text,
+    keep_parts,
     position_schema,
+    read_table,
+    remove_tables,
     slot_schema,
+    table_path,
     task_schema,
     training_columns,
     training_schema,
-    write_json_atomic,
     write_text_atomic,
 )
 from mecsim.engine.simulation import SchedulerError, Simulation
@@ -42,6 +77,8 @@ from mecsim.rng import scheduler_seed
 CHANNELS_AUTO_LIMIT = 10_000  # write channels.parquet by default when N * M <= this
 CAPACITY_LIMITED = ("random", "greedy")  # take the scenario's greedy_max_tasks_per_mec
 NAN = float("nan")
+SLOT_BATCH = 256  # slot records gathered before they go to the table writer
+COUNTS = ("generated", "completed", "dropped", "in_flight")
 
 
 @dataclass
@@ -49,12 +86,14 @@ class SchedulerResult:
     """What one scheduler's simulation produced (also written to ``summary.json``)."""
 
     name: str
+    index: int = 0  # position in the run: names the scheduler's parts
     complete: bool = False
     error: str | None = None
-    slots: int = 0
+    slots: int = 0  # slot rows on disk
     wall_s: float = 0.0
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     dropped_by_reason: dict[str, int] = field(default_factory=dict)
+    parts: dict[str, int] = field(default_factory=dict)  # table -> parts on disk
     invalid_tasks: int = 0
     # realized (simulated) figures: mecsim.engine.realized.RealizedStats.summary
     realized_cost_per_task: float = NAN
@@ -98,101 +137,281 @@ def _json_safe(value: Any) -> Any:
 
 def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
                  channels: bool | None = None,
-                 progress: Callable[[str, int], Any] | None = None) -> list[SchedulerResult]:
+                 progress: Callable[[str, int], Any] | None = None,
+                 resume: bool = False) -> list[SchedulerResult]:
     """Run every scheduler of ``scenario`` on common random numbers; write ``out_dir``.
 
     Args:
         scenario: A validated scenario (seed and slots already applied).
-        out_dir: Folder to write (created if missing).
+        out_dir: Folder to write (created if missing). Without ``resume``, the tables and
+            summary of an earlier run there are deleted first.
         schedulers: ``SchedulerSpec`` list to run (default: the scenario's).
         make: ``make(name, **params) -> Scheduler`` (default: :func:`mecsim.registry.make`).
         channels: Force ``channels.parquet`` on or off (default: the scenario's ``output``).
         progress: ``progress(name, total_slots)`` returning a callback
             ``(slot, tasks) -> None`` for each scheduler, or None.
+        resume: Keep the schedulers that ``out_dir`` holds complete (:func:`complete_schedulers`,
+            at the same position in ``schedulers``), delete every other part and run the
+            other schedulers. The caller makes sure the scenario is the one ``out_dir`` ran.
 
     Returns:
-        One :class:`SchedulerResult` per scheduler, in order.
+        One :class:`SchedulerResult` per scheduler, in order (kept ones read back).
     """
     from mecsim.config import dump_scenario
 
     if make is None:
         from mecsim.registry import make
     out = Path(out_dir)
+    specs = list(schedulers if schedulers is not None else scenario.schedulers)
+    results = [SchedulerResult(spec.label, index=k) for k, spec in enumerate(specs)]
+    if resume and out.is_dir():
+        _restore(out, results)
+    elif out.is_dir():
+        remove_tables(out)
+        (out / SUMMARY).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "scenario.yaml", dump_scenario(scenario))
-    specs = list(schedulers if schedulers is not None else scenario.schedulers)
-    results = [SchedulerResult(spec.label) for spec in specs]
-    want_channels = _want_channels(scenario, channels)
-    writers = {
-        "tasks": TableWriter(out / "tasks.parquet", task_schema()),
-        "slots": TableWriter(out / "slots.parquet", slot_schema(scenario.mecs.count)),
-    }
-    if want_channels:
-        writers["channels"] = TableWriter(out / "channels.parquet", channel_schema())
-        writers["positions"] = TableWriter(out / "positions.parquet", position_schema())
-    summary = out / "summary.json"
-    try:
-        with StopRequest().installed() as stop:
-            for index, (spec, result) in enumerate(zip(specs, results, strict=True)):
-                on_world = _world_writer(writers) if want_channels and index == 0 else None
-                tick = progress(spec.label, scenario.slots) if progress else None
-                _run_one(scenario, spec, index, make, writers, result, on_world, tick, stop)
-                _finish(results)
-                write_json_atomic(summary, _summary(scenario, results))
-    finally:
-        for writer in writers.values():
-            writer.close()
-        _finish(results)
-        write_json_atomic(summary, _summary(scenario, results))
+    files = RunFiles(out, scenario, results, want_channels(scenario, channels))
+    with StopRequest().installed() as stop:
+        files.commit()  # summary.json at once: every scheduler listed
+        for spec, result in zip(specs, results, strict=True):
+            if result.complete:  # kept from the run resumed
+                continue
+            tick = progress(spec.label, scenario.slots) if progress else None
+            _run_one(scenario, spec, make, files, result, tick, stop)
     return results
 
 
-def _run_one(scenario, spec, index, make, writers, result, on_world, tick, stop) -> None:
+def _run_one(scenario, spec, make, files: RunFiles, result: SchedulerResult, tick,
+             stop: StopRequest) -> None:
+    """Simulate one scheduler, committing its rows as it goes and once at its end."""
+    files.start(result.index)
     slot_rows: list[dict] = []
+    scheduler = sim = None
+    started = time.perf_counter()
 
-    scheduler = None
+    def drain() -> None:
+        if slot_rows:
+            files.writers["slots"].append({k: [r[k] for r in slot_rows] for k in slot_rows[0]})
+            slot_rows.clear()
+        rows = scheduler.drain_log() if scheduler is not None else []
+        if rows:
+            files.writer("training").append(training_columns(spec.label, rows))
 
     def on_slot(record: dict) -> None:
         slot_rows.append(record)
-        if len(slot_rows) >= 256:
-            _flush_slots()
-        _flush_training()
+        due = files.due()
+        if due or len(slot_rows) >= SLOT_BATCH:
+            drain()
+        if due:
+            result.wall_s = time.perf_counter() - started
+            files.commit(result, sim)
 
-    def _flush_slots() -> None:
-        if slot_rows:
-            writers["slots"].append({k: [r[k] for r in slot_rows] for k in slot_rows[0]})
-            slot_rows.clear()
-
-    def _flush_training() -> None:
-        rows = scheduler.drain_log() if scheduler is not None else []
-        if rows:
-            if "training" not in writers:
-                writers["training"] = TableWriter(writers["slots"].path.with_name(
-                    "training.parquet"), training_schema())
-            writers["training"].append(training_columns(spec.label, rows))
-
-    started = time.perf_counter()
-    sim = None
+    finished = False
     try:
         scheduler = make(spec.name, **_params(scenario, spec))
+        on_world = _world_writer(files) if "channels" in files.writers else None
         sim = Simulation(scenario, scheduler, spec.label, scenario.seed,
-                         on_tasks=writers["tasks"].append, on_slot=on_slot, on_world=on_world,
-                         check_stop=stop.check, urgent=stop.urgent)
-        with stop.urgent():  # scheduler code: a stop request raises at once
-            scheduler.reset(scheduler_seed(scenario.seed, index), sim.network)
+                         on_tasks=files.writers["tasks"].append, on_slot=on_slot,
+                         on_world=on_world, check_stop=stop.check, urgent=stop.urgent)
+        scheduler.reset(scheduler_seed(scenario.seed, result.index), sim.network)
         sim.run(scenario.slots, tick)
-        result.complete = True
+        finished = True
     except SchedulerError as exc:
         result.error = str(exc)
     except ValueError as exc:  # unknown scheduler or bad parameters
         result.error = f"scheduler {spec.label!r}: {exc}"
     finally:
-        _flush_slots()
-        _flush_training()
         result.scheduler = scheduler
         result.wall_s = time.perf_counter() - started
-        if sim is not None:
-            _collect(sim, result)
+        drain()
+        files.commit(result, sim, complete=finished)
+
+
+class RunFiles:
+    """The run folder: the running scheduler's table writers and the commits.
+
+    Args:
+        out: The run folder.
+        scenario: The scenario (for ``summary.json``).
+        results: Every scheduler's result, in order (all are written to the summary).
+        channels: Whether the first scheduler writes ``channels`` and ``positions``.
+    """
+
+    def __init__(self, out: Path, scenario, results: list[SchedulerResult],
+                 channels: bool) -> None:
+        self.out, self.scenario, self.results = out, scenario, results
+        self.channels = channels
+        self.writers: dict[str, TableWriter] = {}
+        self.interval_s = flush_interval_s()
+        self._last = time.monotonic()
+        self._on_disk: dict[int, OnDisk] = {}
+
+    def start(self, index: int) -> None:
+        """New writers for the scheduler at position ``index``."""
+        self._on_disk[index] = OnDisk()
+        self.writers = {
+            "tasks": TableWriter(table_path(self.out, "tasks"), task_schema(), index),
+            "slots": TableWriter(table_path(self.out, "slots"),
+                                 slot_schema(self.scenario.mecs.count), index),
+        }
+        if self.channels and index == 0:
+            self.writers["channels"] = TableWriter(table_path(self.out, "channels"),
+                                                   channel_schema(), index)
+            self.writers["positions"] = TableWriter(table_path(self.out, "positions"),
+                                                    position_schema(), index)
+
+    def writer(self, table: str) -> TableWriter:
+        """The running scheduler's writer of ``table`` (``training``: made when first used)."""
+        if table not in self.writers:
+            owner = self.writers["tasks"].owner
+            self.writers[table] = TableWriter(table_path(self.out, table), training_schema(),
+                                              owner)
+        return self.writers[table]
+
+    def due(self) -> bool:
+        """Whether a commit is due: the interval has passed or a table holds many rows."""
+        return (time.monotonic() - self._last >= self.interval_s
+                or any(w.pending_rows >= FLUSH_ROWS for w in self.writers.values()))
+
+    def commit(self, result: SchedulerResult | None = None, sim: Simulation | None = None,
+               complete: bool = False) -> None:
+        """Put the buffered rows on disk, then a ``summary.json`` that counts exactly them.
+
+        Args:
+            result: The running scheduler's result (None: rewrite the summary only).
+            sim: Its simulation, for the figures so far (None if it never started).
+            complete: Whether the scheduler ran to its end (``complete`` in the summary).
+        """
+        with _signals_held():
+            staged = {name: w.stage() for name, w in self.writers.items()}
+            staged = {name: part for name, part in staged.items() if part is not None}
+            if result is not None:
+                on_disk = self._on_disk[result.index].plus(staged)
+                if sim is not None:
+                    _collect(sim, result, on_disk.slots)
+                on_disk.fill(result)
+                result.complete = complete
+            _finish(self.results)
+            summary = self.out / SUMMARY
+            tmp = summary.with_name(f".{summary.name}.tmp")
+            tmp.write_text(json_text(_summary(self.scenario, self.results)))
+            for name in sorted(staged, key=lambda n: n == "tasks"):  # tasks last
+                self.writers[name].commit(staged[name])
+            os.replace(tmp, summary)
+            if result is not None:
+                self._on_disk[result.index] = on_disk
+        self._last = time.monotonic()
+
+
+@dataclass
+class OnDisk:
+    """What one scheduler's committed parts hold."""
+
+    status: Counter = field(default_factory=Counter)  # task rows by status
+    reasons: Counter = field(default_factory=Counter)  # dropped task rows by reason
+    slots: int = 0  # slot rows
+    invalid: int = 0  # sum of the slot rows' ``invalid``
+    parts: dict[str, int] = field(default_factory=dict)  # table -> parts
+
+    def plus(self, staged: dict[str, Staged]) -> OnDisk:
+        """What the parts hold once ``staged`` are in place too."""
+        new = OnDisk(self.status.copy(), self.reasons.copy(), self.slots, self.invalid,
+                     dict(self.parts))
+        for name in staged:
+            new.parts[name] = new.parts.get(name, 0) + 1
+        if "tasks" in staged:
+            table = staged["tasks"].table
+            new.status.update(_value_counts(table.column("status")))
+            new.reasons.update(_value_counts(table.column("drop_reason")))
+        if "slots" in staged:
+            table = staged["slots"].table
+            new.slots += table.num_rows
+            new.invalid += int(pc.sum(table.column("invalid")).as_py() or 0)
+        return new
+
+    def fill(self, result: SchedulerResult) -> None:
+        """Write these counts into ``result`` (what ``summary.json`` will claim)."""
+        result.slots = self.slots
+        counts = {s: self.status.get(s, 0) for s in STATUS}
+        result.counts = {"generated": sum(counts.values()), **counts}
+        result.dropped_by_reason = {r: self.reasons.get(r, 0) for r in DROP_REASONS[1:]}
+        result.invalid_tasks = self.invalid
+        result.parts = dict(self.parts)
+
+
+def _value_counts(column) -> dict[str, int]:
+    """Count of each non-null value of an Arrow column."""
+    counts = pc.value_counts(column)
+    return {v: c for v, c in zip(counts.field("values").to_pylist(),
+                                 counts.field("counts").to_pylist(), strict=True)
+            if v is not None}
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM during the block; deliver them after it (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum))
+                for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        for signum in held:
+            signal.raise_signal(signum)
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def _restore(out: Path, results: list[SchedulerResult]) -> None:
+    """Read back the schedulers ``out`` holds whole; delete every other part (resume)."""
+    done = complete_schedulers(out)
+    kept: dict[int, dict[str, int]] = {}
+    for k, r in enumerate(results):
+        entry = done.get(r.name)
+        if entry is not None and entry.get("index") == k:
+            results[k] = _restored(entry)
+            kept[k] = entry["parts"]
+    for table in TABLES:
+        folder = table_path(out, table)
+        if folder.is_dir():
+            keep_parts(folder, {k: parts.get(table, 0) for k, parts in kept.items()})
+        for old in (folder, folder.with_name(folder.name + ".partial")):
+            if old.is_file():  # an older engine's single file: nothing kept from it
+                old.unlink()
+    costs = _model_costs(out, [r.name for r in results if r.complete])
+    for r in results:
+        if r.complete:
+            r.model_costs = costs.get(r.name, [])
+
+
+def _restored(entry: dict[str, Any]) -> SchedulerResult:
+    """A :class:`SchedulerResult` from its ``summary.json`` entry (null floats as NaN)."""
+    values = {}
+    for f in dataclasses.fields(SchedulerResult):
+        if f.name not in entry or f.name in ("model_costs", "scheduler"):
+            continue
+        value = entry[f.name]
+        if value is None and isinstance(f.default, float) and math.isnan(f.default):
+            value = NAN
+        values[f.name] = value
+    return SchedulerResult(**values)
+
+
+def _model_costs(out: Path, labels: list[str]) -> dict[str, list[float]]:
+    """Each scheduler's per-slot model costs, in slot order, from ``slots.parquet``."""
+    if not labels or not table_path(out, "slots").is_dir():
+        return {}
+    slots = read_table(table_path(out, "slots"), ["scheduler", "slot", "model_cost"])
+    frame = slots.to_pandas().sort_values(["scheduler", "slot"], kind="stable")
+    return {label: rows["model_cost"].tolist()
+            for label, rows in frame.groupby("scheduler", sort=False) if label in labels}
 
 
 def _params(scenario, spec) -> dict[str, Any]:
@@ -204,18 +423,17 @@ def _params(scenario, spec) -> dict[str, Any]:
     return params
 
 
-def _collect(sim: Simulation, result: SchedulerResult) -> None:
-    c = sim.counters
-    result.slots = sim.slots_done
-    result.counts = sim.counts()
-    result.dropped_by_reason = dict(c.dropped)
-    result.invalid_tasks = c.invalid
-    result.model_costs = list(sim.model_costs)
+def _collect(sim: Simulation, result: SchedulerResult, slots: int) -> None:
+    """Fill ``result``'s figures from ``sim``, over its first ``slots`` slots (those on disk).
+
+    The counts come from the parts on disk (:meth:`OnDisk.fill`), not from here.
+    """
+    result.model_costs = list(sim.model_costs[:slots])
     if result.name == "optimal":
         result.optimal_exact = sim.inexact_slots == 0
-    if sim.model_costs:
-        result.mean_cost_per_slot = float(np.mean(sim.model_costs))
-        result.median_decision_s = float(np.median(sim.decision_s))
+    if result.model_costs:
+        result.mean_cost_per_slot = float(np.mean(result.model_costs))
+        result.median_decision_s = float(np.median(sim.decision_s[:slots]))
     for key, value in sim.realized.summary().items():
         setattr(result, key, float(value))
     series = sim.backlog_series()
@@ -262,7 +480,8 @@ def _summary(scenario, results: list[SchedulerResult]) -> dict[str, Any]:
             "schedulers": {r.name: r.as_json() for r in results}}
 
 
-def _want_channels(scenario, channels: bool | None) -> bool:
+def want_channels(scenario, channels: bool | None) -> bool:
+    """Whether a run writes ``channels.parquet``: ``channels`` if given, else the scenario's."""
     if channels is not None:
         return channels
     setting = scenario.output.channels
@@ -271,15 +490,15 @@ def _want_channels(scenario, channels: bool | None) -> bool:
     return bool(setting)
 
 
-def _world_writer(writers: dict[str, TableWriter]):
+def _world_writer(files: RunFiles):
     def write(world) -> None:
         n, m = world.gains.shape
-        writers["positions"].append({
+        files.writers["positions"].append({
             "slot": np.full(n, world.slot, dtype=np.int32),
             "iotd": np.arange(n, dtype=np.int32),
             "x_m": world.positions_m[:, 0], "y_m": world.positions_m[:, 1],
         })
-        writers["channels"].append({
+        files.writers["channels"].append({
             "slot": np.full(n * m, world.slot, dtype=np.int32),
             "iotd": np.repeat(np.arange(n, dtype=np.int32), m),
             "mec": np.tile(np.arange(1, m + 1, dtype=np.int16), n),

@@ -357,7 +357,8 @@ class Simulation:
             np.where(off, np.asarray(decision.tx_power_w, dtype=float), 0.0)
         p = problem.params
         gain = problem.gains[np.arange(placement.size), np.maximum(placement - 1, 0)]
-        rate = np.where(off, p.bandwidth_hz * np.log2(1.0 + power * gain / p.noise_w), 0.0)
+        rate = np.where(off, p.bandwidth_hz * np.log1p(power * gain / p.noise_w) / np.log(2.0),
+                        0.0)
         return Allocation(cpu, power, rate)
 
     # ------------------------------------------------------------------ task life
@@ -444,7 +445,7 @@ class Simulation:
     def _upload_rates(self, iotd: np.ndarray, link: np.ndarray, power: np.ndarray) -> np.ndarray:
         gains = self._channel.gains(iotd, link)  # (steps, k)
         p = self.params
-        return p.bandwidth_hz * np.log2(1.0 + power[None, :] * gains / p.noise_w)  # [bit/s]
+        return p.bandwidth_hz * np.log1p(power[None, :] * gains / p.noise_w) / np.log(2.0)  # [b/s]
 
     def _left_line(self, job: Job, now: float) -> tuple[Batch, int, int]:
         """Account a job that left its line (done or removed) at ``now``: energy, start."""

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +62,9 @@ def solve_optimum(problem: SlotProblem, *, exhaustive_limit: int = EXHAUSTIVE_LI
         return OptimumResult(np.zeros(0, dtype=np.int64), 0.0, 0.0, "exhaustive", True)
     if equal_cycles(problem):
         return min_cost_flow(problem)
-    if float(len(options)) ** problem.n_tasks <= exhaustive_limit:
+    # The log guard first: (1 + M)^n overflows a float from n of about 650 tasks.
+    k, n = len(options), problem.n_tasks
+    if n * math.log(k) <= math.log(exhaustive_limit) + 1e-9 and k**n <= exhaustive_limit:
         return exhaustive(problem)
     return local_search(problem, starts=starts, rng=rng)
 

@@ -1,10 +1,10 @@
 """Build the report of a ``run`` or ``sweep`` folder: find the data, draw, write one HTML.
 
-A *run* folder holds ``summary.json`` and the Parquet files of ``docs/results.md``; a
-*sweep* folder holds ``sweep.parquet`` and ``cells/<cell_id>/`` run folders. Every file is
-optional: a section whose data are missing is replaced by a one-line note, and an
-unreadable file (a ``.partial`` one of a run in progress, a corrupt one) is skipped with a
-note. See ``docs/report.md``.
+A *run* folder holds ``summary.json`` and the tables of ``docs/results.md`` (folders of
+Parquet parts); a *sweep* folder holds ``sweep.parquet`` and ``cells/<cell_id>/`` run
+folders. Every file is optional: a section whose data are missing is replaced by a one-line
+note, and an unreadable table (a corrupt part, an older engine's ``.partial`` file) is
+skipped with a note. See ``docs/report.md``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from mecsim.engine.records import write_text_atomic
+from mecsim.engine.records import read_table, table_columns, write_text_atomic
 from mecsim.report import figures as F
 
 LEARNING = ("dirs", "actor_critic", "ddpg", "droo")  # schedulers of the DRL comparison
@@ -92,19 +91,23 @@ class _Reader:
             return str(path)
 
     def table(self, path: Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame | None:
-        """Read a Parquet file (only ``columns``; ``prefix_*`` selects by prefix) or None."""
+        """Read a table (only ``columns``; ``prefix_*`` selects by prefix) or None.
+
+        A table is a folder of Parquet parts (a run's tables) or one Parquet file
+        (``sweep.parquet``, and the tables of runs by older engines).
+        """
         if not path.exists():
             if path.with_name(path.name + ".partial").exists():
-                self.notes.append(f"{self._rel(path)}: only a .partial file (a run in progress"
-                                  " or killed), skipped")
+                self.notes.append(f"{self._rel(path)}: only a .partial file (a run by an "
+                                  "older engine, in progress or killed), skipped")
             return None
         try:
-            names = pq.read_schema(path).names
+            names = table_columns(path)
             cols = None
             if columns:
                 cols = [n for n in names if n in columns
                         or any(c.endswith("*") and n.startswith(c[:-1]) for c in columns)]
-            return pq.read_table(path, columns=cols).to_pandas()
+            return read_table(path, columns=cols).to_pandas()
         except Exception as exc:  # noqa: BLE001 - any unreadable file is skipped
             self.notes.append(f"{self._rel(path)}: unreadable ({type(exc).__name__}: {exc})")
             return None

@@ -10,8 +10,9 @@ Layout of a sweep folder ``OUT``:
   from the cells' ``summary.json`` at the end of every call, written atomically.
 
 A cell is *done* when its ``scenario.yaml`` equals the cell's scenario and its
-``summary.json`` says ``complete: true`` for every scheduler; :func:`run_sweep` skips done
-cells and clears and re-runs every other one.
+``summary.json`` says ``complete: true`` for every scheduler, with every part it counts on
+disk (the rule of ``mecsim run --resume``); :func:`run_sweep` skips done cells and clears
+and re-runs every other one.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ __all__ = ["CellJob", "CellRecord", "SweepResult", "build_table", "cell_done", "
 CELLS = "cells"
 TABLE = "sweep.parquet"
 ERROR_FILE = "error.txt"
-#: Fields of ``summary.json`` that are wall-clock times (they differ between two runs).
-WALL_FIELDS = ("wall_s", "median_decision_s")
+#: Fields of ``summary.json`` that follow the wall clock (they differ between two runs):
+#: times, and ``parts``, how the rows were split into parts (one part per commit).
+WALL_FIELDS = ("wall_s", "median_decision_s", "parts")
 #: The tidy table's columns after ``cell``, the grid's columns and ``seed``.
 COLUMNS = ("scheduler", "complete", "error", "mean_cost_per_slot", "ratio_to_optimal",
            "realized_cost_per_task", "realized_cost_per_task_ratio_to_optimal",
@@ -177,14 +179,18 @@ def _fresh_summary(cell_dir: Path, cell: Cell) -> dict[str, Any] | None:
 
 
 def cell_done(cell_dir: Path, cell: Cell) -> bool:
-    """True when the cell ran to the end for every scheduler with its current scenario."""
+    """True when the cell ran to the end for every scheduler with its current scenario.
+
+    The rule of ``mecsim run --resume``: every scheduler is complete in ``summary.json``
+    with all its parts on disk (:func:`mecsim.engine.folder.complete_schedulers`).
+    """
+    from mecsim.engine.folder import complete_schedulers
+
     summary = _fresh_summary(cell_dir, cell)
-    if summary is None or not all((cell_dir / f).is_file() for f in ("slots.parquet",
-                                                                     "tasks.parquet")):
+    if summary is None:
         return False
-    schedulers = summary.get("schedulers") or {}
-    return all((schedulers.get(label) or {}).get("complete") is True
-               for label in cell.scenario.scheduler_labels)
+    done = complete_schedulers(cell_dir, summary)
+    return all(label in done for label in cell.scenario.scheduler_labels)
 
 
 # --------------------------------------------------------------------------- the sweep
