@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from mecsim.engine.records import STATUS, TABLES, read_table, table_path  # noqa: E402
 from mecsim.sweep.run import WALL_FIELDS  # noqa: E402
+from tests.test_results_folder import kill_when_due  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "dense_100.yaml"
 SORT_KEYS = {"tasks": ["scheduler", "task_id"], "slots": ["scheduler", "slot"],
@@ -90,15 +91,7 @@ def kill_all(folders: list[Path], slots: int, length_s: float, jobs: int,
             delay = rng.uniform(0.0, length_s)
             runs.append({"out": out, "proc": start(out, slots), "delay": delay, "at": None})
             delays.append(delay)
-        while any(r["proc"].returncode is None for r in runs):
-            now = time.monotonic()
-            for r in runs:
-                if r["at"] is None and (r["out"] / "summary.json").exists():
-                    r["at"] = now + r["delay"]
-                if r["proc"].poll() is None and r["at"] is not None and now >= r["at"]:
-                    r["proc"].kill()
-                    r["proc"].wait()
-            time.sleep(0.002)
+        kill_when_due(runs, poll_s=0.002)
     return delays
 
 

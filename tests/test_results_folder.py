@@ -259,6 +259,24 @@ def test_resume_after_kill_9_gives_the_uninterrupted_run(tiny, tmp_path):
 # --------------------------------------------------------------------------- kill -9
 
 
+def kill_when_due(runs: list[dict], poll_s: float) -> None:
+    """SIGKILL each run ``delay`` seconds after its ``summary.json`` appears, if still running.
+
+    ``runs`` holds dicts with ``out`` (its folder), ``proc`` (a ``Popen``), ``delay`` [s] and
+    ``at`` (None); returns once every process has ended. Also used by
+    ``benchmarks/bench_kill.py``.
+    """
+    while any(r["proc"].returncode is None for r in runs):
+        now = time.monotonic()
+        for r in runs:
+            if r["at"] is None and (r["out"] / "summary.json").exists():
+                r["at"] = now + r["delay"]
+            if r["proc"].poll() is None and r["at"] is not None and now >= r["at"]:
+                r["proc"].kill()
+                r["proc"].wait()
+        time.sleep(poll_s)
+
+
 def kill_at_random_moments(tmp_path: Path, kills: int, seed: int) -> list[str]:
     """SIGKILL ``kills`` runs at random moments, four at a time; every folder's problems.
 
@@ -273,15 +291,7 @@ def kill_at_random_moments(tmp_path: Path, kills: int, seed: int) -> list[str]:
             out = tmp_path / f"kill{k}"
             proc = start_run(out, rng.choice(["0.05", "0.3", None]), slots=150)
             runs.append({"out": out, "proc": proc, "delay": rng.uniform(0.0, 3.5), "at": None})
-        while any(r["proc"].returncode is None for r in runs):
-            now = time.monotonic()
-            for r in runs:
-                if r["at"] is None and (r["out"] / "summary.json").exists():
-                    r["at"] = now + r["delay"]
-                if r["proc"].poll() is None and r["at"] is not None and now >= r["at"]:
-                    r["proc"].kill()
-                    r["proc"].wait()
-            time.sleep(0.005)
+        kill_when_due(runs, poll_s=0.005)
         for r in runs:
             assert (r["out"] / "summary.json").exists()
             problems += [f"{r['out'].name}: {p}" for p in check_run_folder(r["out"])]
