@@ -31,8 +31,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mecsim.model.backlog import backlog_waits
 from mecsim.model.cost import TaskCost
-from mecsim.model.problem import Allocation, SlotProblem
+from mecsim.model.problem import Allocation, SlotProblem, Waits
 from mecsim.params import ModelParams
 
 
@@ -101,7 +102,13 @@ class Observation:
         iotd_positions_m: ``(N, 2)`` positions of all IoTDs [m].
         available: ``(M,)`` False for a failed MEC (a placement there is invalid).
         backlog_tasks: ``(M,)`` tasks still uploading to or running on each MEC.
-        backlog_cycles: ``(M,)`` cycles still to run at each MEC [cycle].
+        backlog_cycles: ``(M,)`` cycles still to run at each MEC [cycle] (those of tasks
+            still uploading to it included).
+        local_busy_s: ``(N,)`` time each IoTD's CPU needs for the jobs it holds [s]
+            (exact: the CPU runs at ``f0``); ``None`` reads as all zero.
+        uplink_busy_s: ``(N,)`` time each IoTD's uplink needs for its queued uploads [s],
+            estimated at each upload's mean rate over the slot's fading steps; ``None``
+            reads as all zero.
     """
 
     slot: int
@@ -112,11 +119,26 @@ class Observation:
     available: np.ndarray
     backlog_tasks: np.ndarray
     backlog_cycles: np.ndarray
+    local_busy_s: np.ndarray | None = None
+    uplink_busy_s: np.ndarray | None = None
 
     @property
     def n_tasks(self) -> int:
         """Number of tasks to place."""
         return int(self.iotd.size)
+
+    def waits(self) -> Waits:
+        """Return the queues ahead of this slot's tasks (:func:`mecsim.model.backlog_waits`)."""
+        n_iotds = self.iotd_positions_m.shape[0]
+        local = np.zeros(n_iotds) if self.local_busy_s is None else self.local_busy_s
+        uplink = np.zeros(n_iotds) if self.uplink_busy_s is None else self.uplink_busy_s
+        return backlog_waits(self.problem, self.backlog_cycles,
+                             np.asarray(local, dtype=float)[self.iotd],
+                             np.asarray(uplink, dtype=float)[self.iotd])
+
+    def backlog_problem(self) -> SlotProblem:
+        """Return the slot's problem priced with the backlog (``docs/model.md``)."""
+        return self.problem.replaced(waits=self.waits())
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,21 @@ The built-ins are registered by :func:`register_builtins`, which
 :mod:`mecsim.registry` calls on its first use; the entry points are ``module:Class``
 strings, so importing this package imports no scheduler module.
 
-============  ===========================================  ======================================
-id            class                                        what it does
-============  ===========================================  ======================================
-local         ``schedulers.local:Local``                   every task runs on its IoTD
-random        ``schedulers.random_offload:RandomOffload``  uniform over local and reachable MECs
-greedy        ``schedulers.greedy:Greedy``                 nearest reachable MEC
-optimal       ``schedulers.optimal:Optimal``               exact optimum of the slot (or a bound)
-dirs          ``schedulers.dirs:Dirs``                     the DIRS paper's multi-agent scheduler
-dirs_shared   ``schedulers.dirs:Dirs`` (other defaults)    DIRS, shared agents, the vote's loss
-droo          ``schedulers.droo:Droo``                     DROO (Huang, Bi and Zhang, 2020)
-actor_critic  ``schedulers.actor_critic:ActorCritic``      the paper's Actor-Critic baseline
-ddpg          ``schedulers.ddpg:Ddpg``                     the paper's DDPG baseline
-============  ===========================================  ======================================
+===============  ===========================================  ======================================
+id               class                                        what it does
+===============  ===========================================  ======================================
+local            ``schedulers.local:Local``                   every task runs on its IoTD
+random           ``schedulers.random_offload:RandomOffload``  uniform over local and reachable MECs
+greedy           ``schedulers.greedy:Greedy``                 nearest reachable MEC
+optimal          ``schedulers.optimal:Optimal``               exact optimum of the slot (or a bound)
+optimal_backlog  ``schedulers.optimal:Optimal`` (backlog)     the optimum with each queue's wait
+lyapunov         ``schedulers.lyapunov:Lyapunov``             drift-plus-penalty (Neely)
+dirs             ``schedulers.dirs:Dirs``                     the DIRS paper's multi-agent scheduler
+dirs_shared      ``schedulers.dirs:Dirs`` (other defaults)    DIRS, shared agents, the vote's loss
+droo             ``schedulers.droo:Droo``                     DROO (Huang, Bi and Zhang, 2020)
+actor_critic     ``schedulers.actor_critic:ActorCritic``      the paper's Actor-Critic baseline
+ddpg             ``schedulers.ddpg:Ddpg``                     the paper's DDPG baseline
+===============  ===========================================  ======================================
 
 ``random`` and ``greedy`` apply the insufficient-resources rule of
 :mod:`schedulers._capacity` (see ``docs/schedulers.md``).
@@ -32,6 +34,8 @@ BUILTINS: dict[str, tuple[str, dict[str, Any]]] = {
     "random": ("schedulers.random_offload:RandomOffload", {}),
     "greedy": ("schedulers.greedy:Greedy", {}),
     "optimal": ("schedulers.optimal:Optimal", {}),
+    "optimal_backlog": ("schedulers.optimal:Optimal", {"backlog": True}),
+    "lyapunov": ("schedulers.lyapunov:Lyapunov", {}),
     "dirs": ("schedulers.dirs:Dirs", {}),
     "dirs_shared": ("schedulers.dirs:Dirs", {"agent_net": "shared", "loss_target": "vote"}),
     "droo": ("schedulers.droo:Droo", {}),

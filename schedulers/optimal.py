@@ -27,10 +27,17 @@ class Optimal(Scheduler):
     placement's cost when exact) and ``method`` (``"exhaustive"``, ``"min_cost_flow"`` or
     ``"local_search"``). Where ``exact`` is False, report the result as a bound.
 
+    With ``backlog=True`` (registered as ``optimal_backlog``) it solves the backlog-aware
+    problem instead (:meth:`Observation.backlog_problem`, ``docs/model.md``): each choice's
+    latency includes the work queued ahead of it. Its ``lower_bound`` is then one of that
+    problem's objective, which the engine does not record; ``info`` says
+    ``"objective": "backlog"``.
+
     Args:
         exhaustive_limit: Largest number of placements enumerated exhaustively (>= 1;
             integral floats such as ``2e6`` are accepted).
         starts: Random starts of the local search (>= 0), drawn from ``self.rng``.
+        backlog: Price each choice with the backlog ahead of it.
 
     Raises:
         ValueError: If a parameter is not an integer in range.
@@ -38,8 +45,9 @@ class Optimal(Scheduler):
 
     centralized = True
 
-    def __init__(self, exhaustive_limit: int = EXHAUSTIVE_LIMIT, starts: int = 8) -> None:
-        super().__init__(**_checked(exhaustive_limit, starts))
+    def __init__(self, exhaustive_limit: int = EXHAUSTIVE_LIMIT, starts: int = 8,
+                 backlog: bool = False) -> None:
+        super().__init__(**_checked(exhaustive_limit, starts, backlog))
 
     @property
     def exhaustive_limit(self) -> int:
@@ -55,7 +63,7 @@ class Optimal(Scheduler):
         """Restore the parameters :meth:`save` wrote (validated again)."""
         super().load(path)
         self.params = _checked(self.params.get("exhaustive_limit", EXHAUSTIVE_LIMIT),
-                               self.params.get("starts", 8))
+                               self.params.get("starts", 8), self.params.get("backlog", False))
 
     def decide(self, observation: Observation) -> Decision:
         """Return the optimal placement and how it is known to be optimal.
@@ -67,25 +75,32 @@ class Optimal(Scheduler):
             A decision without allocation (the engine applies the exact one) and with
             ``info = {"exact", "lower_bound", "method"}``.
         """
-        problem = _with_failures(observation)
+        problem = with_failures(observation)
+        if self.params["backlog"]:
+            problem = problem.replaced(waits=observation.waits())
         result = solve_optimum(problem, exhaustive_limit=self.exhaustive_limit,
                                starts=self.starts, rng=self.rng)
+        if self.params["backlog"]:
+            return Decision(np.asarray(result.placement, dtype=np.int64),
+                            info={"objective": "backlog", "method": str(result.method),
+                                  "objective_exact": bool(result.exact)})
         return Decision(np.asarray(result.placement, dtype=np.int64),
                         info={"exact": bool(result.exact),
                               "lower_bound": float(result.lower_bound),
                               "method": str(result.method)})
 
 
-def _with_failures(observation: Observation) -> SlotProblem:
+def with_failures(observation: Observation) -> SlotProblem:
     """Return the slot problem with ``observation.available`` folded into its availability."""
     p = observation.problem
     available = p.available & np.asarray(observation.available, dtype=bool)
     if np.array_equal(available, p.available):
         return p
-    return SlotProblem(p.gains, p.data_bits, p.cycles, p.local_cpu_hz, p.mec_cpu_hz,
-                       params=p.params, available=available)
+    return p.replaced(available=available)
 
 
-def _checked(exhaustive_limit: Any, starts: Any) -> dict[str, int]:
+def _checked(exhaustive_limit: Any, starts: Any, backlog: Any = False) -> dict[str, Any]:
+    if not isinstance(backlog, (bool, np.bool_)):
+        raise ValueError(f"backlog must be true or false, got {backlog!r}")
     return {"exhaustive_limit": as_count("exhaustive_limit", exhaustive_limit, 1),
-            "starts": as_count("starts", starts, 0)}
+            "starts": as_count("starts", starts, 0), "backlog": bool(backlog)}

@@ -82,6 +82,43 @@ class FcfsLines:
         return self.queued_work + sum(job.left - self._done_between(job, job.as_of_s, now)
                                       for job in heads)
 
+    def busy_s(self, now: float, n: int) -> np.ndarray:
+        """Time each of ``n`` lines needs for the work it holds at ``now`` [s], ``(n,)``.
+
+        Each job counts at its mean rate over the current slot's steps (a queued upload's
+        rates are computed for the estimate, not kept); a job with no rate at all counts
+        as ``inf``.
+        """
+        out = np.zeros(n)
+        if not self._queues:
+            return out
+        devs, jobs, left = [], [], []
+        for dev, queue in self._queues.items():
+            for k, job in enumerate(queue):
+                devs.append(dev)
+                jobs.append(job)
+                left.append(job.left - self._done_between(job, job.as_of_s, now) if k == 0
+                            else job.left)
+        rate = self._mean_rates(devs, jobs)
+        with np.errstate(divide="ignore"):
+            time_s = np.where(rate > 0, np.maximum(left, 0.0) / np.maximum(rate, 1e-300),
+                              np.inf)
+        np.add.at(out, np.asarray(devs, dtype=np.int64), time_s)
+        return out
+
+    def _mean_rates(self, devs: list[int], jobs: list[Job]) -> np.ndarray:
+        rate = np.empty(len(jobs))
+        missing = [k for k, job in enumerate(jobs) if job.rates is None]
+        for k, job in enumerate(jobs):
+            if job.rates is not None:
+                rate[k] = float(np.mean(job.rates))
+        if missing:
+            fresh = self._rates(np.array([devs[k] for k in missing], dtype=np.int64),
+                                np.array([jobs[k].link for k in missing], dtype=np.int64),
+                                np.array([jobs[k].power_w for k in missing]))
+            rate[missing] = fresh.mean(axis=0)
+        return rate
+
     # ------------------------------------------------------------------ changes
     def new_slot(self, start_s: float, step_s: float, steps: int) -> None:
         """Bring every job in service up to ``start_s`` and plan it with the new rates."""
@@ -227,6 +264,9 @@ class ConstantRateLines(FcfsLines):
 
     def new_slot(self, start_s: float, step_s: float, steps: int) -> None:
         """Nothing to do: the rates do not change."""
+
+    def _mean_rates(self, devs: list[int], jobs: list[Job]) -> np.ndarray:
+        return np.array([self._rate[dev] for dev in devs])
 
     def _plan(self, devs: list[int], now: float) -> None:
         env, wake, rate = self.env, self._wake, self._rate

@@ -280,8 +280,11 @@ class Simulation:
         self._backlog["tasks"].append(sum(b.open for b in self._open.values()))
         self._backlog["cycles"].append(float(backlog_cycles.sum()
                                              + self.local.work_left(world.time_s)))
+        n_iotds = self.local_cpu_hz.size
         obs = Observation(world.slot, world.time_s, iotd, problem, world.positions_m,
-                          problem.available, backlog_tasks, backlog_cycles)
+                          problem.available, backlog_tasks, backlog_cycles,
+                          self.local.busy_s(world.time_s, n_iotds),
+                          self.uplink.busy_s(world.time_s, n_iotds))
         started = time.perf_counter()
         decision = self._ask(obs)
         elapsed = time.perf_counter() - started

@@ -112,7 +112,7 @@ def min_cost_flow(problem: SlotProblem) -> OptimumResult:
     n = problem.n_tasks
     table = problem.cost_table
     local = table[:, 0]
-    unit = problem.params.phi_t * problem.cycles[0] / problem.mec_cpu_hz  # [-] per MEC
+    unit = problem.cpu_weight * problem.cycles[0]  # [-] per MEC: phi_T F / Fmax_j (+ extra)
     free = np.isfinite(local)
     stuck = int(n - np.count_nonzero(free))  # tasks that cannot run locally
     blocks, owner = [], []

@@ -10,6 +10,17 @@ where ``C[i, 0]`` is task ``i``'s local cost and ``C[i, j]`` its upload cost to 
 at the optimal power. ``C`` is computed once per slot (lazily, since a scheduler that
 never asks for the whole table should not pay for it); :meth:`SlotProblem.batch_cost`
 evaluates ``K`` placements with two vectorised passes over it.
+
+Two optional extras, both per (task, choice) and so kept inside ``C`` (every solver of
+:mod:`mecsim.model.optimum` works on them unchanged):
+
+* ``waits`` (:class:`Waits`, the backlog-aware option of ``docs/model.md``): the time a task
+  waits behind the work already queued on its IoTD's CPU or uplink, and at its MEC; it is
+  added to the task's latency, so ``C`` gains ``phi_T x wait``;
+* ``price``: an ``(n, M+1)`` table added to ``C`` as it is (a drift-plus-penalty scheduler's
+  queue prices, :mod:`mecsim.model.backlog`); it changes the cost, not the latency;
+* ``mec_weight``: an ``(M,)`` weight added to each MEC's ``phi_T / Fmax_j`` in the
+  quadratic term (the same scheduler's price of a MEC's batch growing its queue).
 """
 
 from __future__ import annotations
@@ -40,6 +51,21 @@ class Allocation(NamedTuple):
     rate_bps: np.ndarray
 
 
+class Waits(NamedTuple):
+    """Work already waiting where a slot's tasks would go (the backlog-aware option).
+
+    Attributes:
+        local_s: ``(n,)`` time the task's IoTD's CPU needs for the jobs it holds [s].
+        uplink_s: ``(n,)`` time the task's IoTD's uplink needs for its queued uploads [s].
+        mec_s: ``(M,)`` time each MEC needs to run its backlog at full speed, ``B_j / Fmax_j``
+            [s] (cycles queued, in service and still uploading).
+    """
+
+    local_s: np.ndarray
+    uplink_s: np.ndarray
+    mec_s: np.ndarray
+
+
 class SlotProblem:
     """The tasks of one decision epoch and the cost of placing them.
 
@@ -51,13 +77,22 @@ class SlotProblem:
         mec_cpu_hz: ``(M,)`` MEC capacities ``Fmax`` [cycle/s], > 0.
         params: Channel and cost parameters.
         available: ``(M,)`` booleans, ``False`` for a MEC that takes no task (failed).
+        waits: Work already queued (:class:`Waits`); ``None``: none (the spec's model).
+            A task kept local waits ``local_s``; an offloaded one waits ``uplink_s``, then,
+            at MEC ``j``, what is left of ``mec_s[j]`` once its own upload is done:
+            ``max(mec_s[j] - uplink_s - D / r_ij, 0)``.
+        price: ``(n, M+1)`` extra cost of each choice [-], finite; ``None``: 0.
+        mec_weight: ``(M,)`` extra weight of each MEC's quadratic term, >= 0
+            [1/(cycle/s)]: the cost gains ``mec_weight_j (sum_{i on j} sqrt F_i)^2``;
+            ``None``: 0. It changes the cost, not the latency.
 
     Raises:
         ValueError: On a non-finite, non-positive or mis-shaped argument; the message names it.
     """
 
     def __init__(self, gains, data_bits, cycles, local_cpu_hz, mec_cpu_hz,
-                 params: ModelParams | None = None, available=None) -> None:
+                 params: ModelParams | None = None, available=None,
+                 waits: Waits | None = None, price=None, mec_weight=None) -> None:
         self.params = params if params is not None else ModelParams()
         self.mec_cpu_hz = as_array("mec_cpu_hz", mec_cpu_hz, ndim=1, positive=True)
         m = self.mec_cpu_hz.size
@@ -78,7 +113,28 @@ class SlotProblem:
             if self.available.shape != (m,):
                 raise ValueError(f"available must have shape ({m},), got {self.available.shape}")
         self.sqrt_cycles = np.sqrt(self.cycles)
+        self.mec_weight = None if mec_weight is None else as_array(
+            "mec_weight", mec_weight, shape=(m,), nonnegative=True)
         self.cpu_weight = self.params.phi_t / self.mec_cpu_hz  # [1/(cycle/s)] per MEC
+        if self.mec_weight is not None:
+            self.cpu_weight = self.cpu_weight + self.mec_weight
+        self.waits = None if waits is None else Waits(
+            as_array("waits.local_s", waits.local_s, shape=(n,), nonnegative=True),
+            as_array("waits.uplink_s", waits.uplink_s, shape=(n,), nonnegative=True),
+            as_array("waits.mec_s", waits.mec_s, shape=(m,), nonnegative=True))
+        self.price = None if price is None else as_array("price", price, shape=(n, m + 1))
+
+    def replaced(self, **changes) -> SlotProblem:
+        """Return a copy with some constructor arguments changed (``available=...``, ...)."""
+        args = {"gains": self.gains, "data_bits": self.data_bits, "cycles": self.cycles,
+                "local_cpu_hz": self.local_cpu_hz, "mec_cpu_hz": self.mec_cpu_hz,
+                "params": self.params, "available": self.available, "waits": self.waits,
+                "price": self.price, "mec_weight": self.mec_weight}
+        unknown = set(changes) - set(args)
+        if unknown:
+            raise ValueError(f"SlotProblem has no argument(s) {sorted(unknown)}")
+        args.update(changes)
+        return SlotProblem(**args)
 
     @property
     def n_tasks(self) -> int:
@@ -120,14 +176,42 @@ class SlotProblem:
         """``(n, M+1)`` cost ``C``: column 0 local, column ``j`` the upload to MEC ``j``.
 
         Infeasible choices (local power above ``Pmax``, a failed MEC, a zero gain) cost inf.
+        With ``waits``, each choice's wait costs ``phi_T`` per second more; ``price`` is
+        added as it is.
         """
         p = self.params
         table = np.empty((self.n_tasks, self.n_mecs + 1))
         table[:, 0] = np.where(self.local_feasible, self.local.cost, np.inf)
-        with np.errstate(divide="ignore"):
-            upload_s = self.data_bits[:, None] / self.rate_bps
-        tx = (p.phi_t + p.phi_e * self.tx_power_w) * upload_s
+        tx = (p.phi_t + p.phi_e * self.tx_power_w) * self.upload_s
         table[:, 1:] = np.where(self.available[None, :] & (self.rate_bps > 0), tx, np.inf)
+        if self.waits is not None:
+            table += p.phi_t * self.wait_table
+        if self.price is not None:
+            table += self.price
+        return table
+
+    @cached_property
+    def upload_s(self) -> np.ndarray:
+        """``(n, M)`` upload time at the optimal power, ``D / r`` [s] (inf over a zero rate)."""
+        with np.errstate(divide="ignore"):
+            return self.data_bits[:, None] / self.rate_bps
+
+    @cached_property
+    def wait_table(self) -> np.ndarray:
+        """``(n, M+1)`` time each choice waits behind queued work [s] (0 without ``waits``).
+
+        Column 0: ``local_s``. Column ``j``: ``uplink_s + max(mec_s[j] - uplink_s - D/r_ij, 0)``,
+        the MEC's backlog as if it ran that first, less what it runs while the task uploads.
+        """
+        table = np.zeros((self.n_tasks, self.n_mecs + 1))
+        if self.waits is None:
+            return table
+        w = self.waits
+        table[:, 0] = w.local_s
+        with np.errstate(invalid="ignore"):
+            at_mec = np.maximum(w.mec_s[None, :] - w.uplink_s[:, None] - self.upload_s, 0.0)
+        at_mec = np.where(np.isfinite(self.upload_s), at_mec, 0.0)
+        table[:, 1:] = w.uplink_s[:, None] + at_mec
         return table
 
     def batch_cost(self, placements) -> np.ndarray:
@@ -192,6 +276,17 @@ class SlotProblem:
                                 allocation.cpu_hz[off], p.phi_t, p.phi_e)
             for mine, theirs in zip(out, part, strict=True):
                 mine[off] = theirs
+        if self.waits is not None or self.price is not None or self.mec_weight is not None:
+            rows = np.arange(self.n_tasks)
+            wait = self.wait_table[rows, a]
+            extra = self.params.phi_t * wait
+            if self.price is not None:
+                extra = extra + self.price[rows, a]
+            if self.mec_weight is not None and off.size:  # each task's share of the term
+                sums = np.bincount(a, weights=self.sqrt_cycles, minlength=self.n_mecs + 1)
+                j = a[off] - 1
+                extra[off] += self.mec_weight[j] * self.sqrt_cycles[off] * sums[j + 1]
+            out = TaskCost(out.latency_s + wait, out.energy_j, out.cost + extra)
         return out
 
     def _placements(self, placements) -> np.ndarray:
