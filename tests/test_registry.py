@@ -95,7 +95,8 @@ def test_builtin_entry_points_are_lazy_strings_and_importing_the_registry_import
                           cwd=str(__import__("pathlib").Path(__file__).parents[1]))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().split(",") == ["actor_critic", "ddpg", "dirs", "dirs_shared",
-                                              "droo", "greedy", "local", "optimal", "random"]
+                                              "droo", "greedy", "local", "lyapunov",
+                                              "optimal", "optimal_backlog", "random"]
 
 
 def test_make_passes_params_over_registered_defaults():
