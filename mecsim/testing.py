@@ -88,7 +88,9 @@ def random_observation(rng: np.random.Generator, n_tasks: int, n_mecs: int, *,
                        backlog_cycles: Sequence[float] | None = None,
                        iotd_positions_m: np.ndarray | None = None,
                        data_bits: float | Sequence[float] | None = None,
-                       cycles: float | Sequence[float] | None = None) -> Observation:
+                       cycles: float | Sequence[float] | None = None,
+                       local_busy_s: Sequence[float] | None = None,
+                       uplink_busy_s: Sequence[float] | None = None) -> Observation:
     """Return a random epoch: IoTD positions, Rayleigh-faded gains from them, task sizes.
 
     Gains follow the spec's channel (``beta0 l / max(d, d_min)^2`` with ``l ~ Exp(1)``)
@@ -110,6 +112,8 @@ def random_observation(rng: np.random.Generator, n_tasks: int, n_mecs: int, *,
         iotd_positions_m: ``(N, 2)`` positions (default uniform in the area).
         data_bits: Upload sizes [bit] (default uniform 0.2-2 Mbit per task).
         cycles: Task cycles [cycle] (default uniform 0.2-2 Gcycle per task).
+        local_busy_s: ``(N,)`` time each IoTD's CPU is still busy [s] (default ``None``).
+        uplink_busy_s: ``(N,)`` time each IoTD's uplink is still busy [s] (default ``None``).
     """
     if network is None:
         network = random_network(rng, n_iotds if n_iotds is not None else max(n_tasks, 1),
@@ -145,9 +149,12 @@ def random_observation(rng: np.random.Generator, n_tasks: int, n_mecs: int, *,
                 else np.asarray(backlog_cycles, dtype=float).copy())
     problem = SlotProblem(gains, d_bits, f_cyc, network.local_cpu_hz[iotd_arr],
                           network.mec_cpu_hz, params=p, available=avail)
+    busy = [None if b is None else np.asarray(b, dtype=float).copy()
+            for b in (local_busy_s, uplink_busy_s)]
     return Observation(slot=slot, time_s=slot * network.slot_s, iotd=iotd_arr, problem=problem,
                        iotd_positions_m=positions, available=avail.copy(),
-                       backlog_tasks=b_tasks, backlog_cycles=b_cycles.astype(float))
+                       backlog_tasks=b_tasks, backlog_cycles=b_cycles.astype(float),
+                       local_busy_s=busy[0], uplink_busy_s=busy[1])
 
 
 def outcome_for(observation: Observation, decision: Decision, info: dict | None = None
@@ -225,9 +232,11 @@ def check_cases(rng: np.random.Generator, network: Network, slots: int) -> list[
         backlog = rng.integers(0, 4, m)
         full = int(rng.integers(0, m))  # one MEC a task or two below its default limit
         backlog[full] = max(int(np.floor(network.mec_cpu_hz[full] / f_min)) - 2, 0)
+        busy = rng.exponential(1.0, (2, big_n))  # [s] queued on the IoTDs' CPUs and uplinks
         cases.append(_Case(f"random epoch, MEC {full + 1} nearly full",
                            random_observation(rng, n, m, network=network, slot=t,
-                                              backlog_tasks=backlog)))
+                                              backlog_tasks=backlog, local_busy_s=busy[0],
+                                              uplink_busy_s=busy[1])))
     return cases
 
 

@@ -32,7 +32,7 @@ from schedulers._capacity import as_count
 from schedulers.optimal import with_failures
 
 #: Default penalty weight ``V`` [s^2 per unit of cost] (``docs/peers.md``: the sweep).
-DEFAULT_V = 1.0
+DEFAULT_V = 0.1
 
 
 class Lyapunov(Scheduler):

@@ -96,13 +96,12 @@ def exhaustive(problem: SlotProblem) -> OptimumResult:
 def min_cost_flow(problem: SlotProblem) -> OptimumResult:
     """Solve the equal-cycles problem exactly as an assignment to MEC unit slots.
 
-    Only the first ``K_j`` units of MEC ``j`` can be used at the optimum, where the
-    ``K_j``-th unit's marginal cost still undercuts some task's local-minus-upload saving
-    (moving the last task of an over-full MEC local would lower the cost). Tasks that cannot
-    run locally cannot be moved there, so a MEC may also hold up to that many tasks:
-    ``K_j = max(floor((s_j / u_j + 1) / 2), n_stuck)`` with ``s_j`` the largest saving
-    over the locally feasible tasks, ``u_j`` the unit cost and ``n_stuck`` the number of
-    locally infeasible tasks.
+    Only the first ``K_j`` units of MEC ``j`` can be used at the optimum. With ``n_j`` tasks
+    there, each locally feasible one must save at least the last unit's marginal cost
+    ``u_j (2 n_j - 1)`` over running locally (else moving it local lowers the cost), and
+    the locally infeasible ones (``n_stuck``) cannot move. So ``n_j <= c_j(n_j) + n_stuck``
+    with ``c_j(k)`` the number of locally feasible tasks whose local-minus-upload saving is
+    at least ``u_j (2k - 1)``; ``K_j`` is the largest such ``k``.
 
     Raises:
         ValueError: If the tasks' cycles differ.
@@ -113,18 +112,12 @@ def min_cost_flow(problem: SlotProblem) -> OptimumResult:
     table = problem.cost_table
     local = table[:, 0]
     unit = problem.cpu_weight * problem.cycles[0]  # [-] per MEC: phi_T F / Fmax_j (+ extra)
-    free = np.isfinite(local)
-    stuck = int(n - np.count_nonzero(free))  # tasks that cannot run locally
     blocks, owner = [], []
-    for j in np.flatnonzero(problem.available):
-        upload = table[:, j + 1]
-        saving = np.max(local[free] - upload[free], initial=-np.inf)
-        paid = int(min(n, np.floor((saving / unit[j] + 1) / 2))) if saving > unit[j] else 0
-        units = min(n, max(paid, stuck))
+    for j, units in enumerate(unit_slots(problem)):
         if units == 0:
-            continue  # even the first unit does not pay for itself
+            continue  # unavailable, or even the first unit does not pay for itself
         marginal = unit[j] * (2 * np.arange(1, units + 1) - 1)
-        blocks.append(upload[:, None] + marginal[None, :])
+        blocks.append(table[:, j + 1, None] + marginal[None, :])
         owner.append(np.full(units, j + 1))
     blocks.append(np.repeat(local[:, None], n, axis=1))
     owner.append(np.zeros(n, dtype=np.int64))
@@ -135,6 +128,29 @@ def min_cost_flow(problem: SlotProblem) -> OptimumResult:
     placement[rows] = columns[cols]
     cost = problem.cost(placement)
     return OptimumResult(placement, cost, cost, "min_cost_flow", True)
+
+
+def unit_slots(problem: SlotProblem) -> np.ndarray:
+    """Return ``K_j``, the most tasks MEC ``j`` can hold at an optimum (equal cycles), ``(M,)``.
+
+    See :func:`min_cost_flow`; 0 for an unavailable MEC.
+    """
+    n = problem.n_tasks
+    table = problem.cost_table
+    local = table[:, 0]
+    unit = problem.cpu_weight * problem.cycles[0] if n else problem.cpu_weight
+    free = np.isfinite(local)
+    stuck = int(n - np.count_nonzero(free))  # tasks that cannot run locally
+    ks = np.arange(1, n + 1)
+    out = np.zeros(problem.n_mecs, dtype=np.int64)
+    for j in np.flatnonzero(problem.available):
+        with np.errstate(invalid="ignore"):
+            saving = np.sort(local[free] - table[free, j + 1])  # ascending; -inf: no link
+        # The k-th unit is usable only if k tasks can be there: the locally infeasible ones
+        # and those whose saving covers the k-th unit's marginal cost u_j (2k - 1).
+        covering = saving.size - np.searchsorted(saving, unit[j] * (2 * ks - 1), side="left")
+        out[j] = np.count_nonzero(ks <= covering + stuck)  # a prefix: ks rises, covering falls
+    return out
 
 
 def local_search(problem: SlotProblem, *, starts: int = 8,

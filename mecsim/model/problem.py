@@ -36,6 +36,11 @@ from mecsim.model.channel import rate_bps
 from mecsim.model.cost import TaskCost, local_cost, local_power_w, offload_cost
 from mecsim.params import ModelParams
 
+#: Arguments that change the tasks, links or capacities (a replaced problem recomputes all).
+_PHYSICAL = {"gains", "data_bits", "cycles", "local_cpu_hz", "mec_cpu_hz", "params"}
+#: Cached properties that depend on those alone (carried over by ``replaced``).
+_CARRIED = ("local", "local_feasible", "tx_power_w", "rate_bps", "upload_s")
+
 
 class Allocation(NamedTuple):
     """Resources of each task for one placement (arrays of shape ``(n,)``).
@@ -134,7 +139,12 @@ class SlotProblem:
         if unknown:
             raise ValueError(f"SlotProblem has no argument(s) {sorted(unknown)}")
         args.update(changes)
-        return SlotProblem(**args)
+        new = SlotProblem(**args)
+        if not set(changes) & _PHYSICAL:  # the same tasks and links: reuse what was computed
+            for name in _CARRIED:
+                if name in self.__dict__:
+                    new.__dict__[name] = self.__dict__[name]
+        return new
 
     @property
     def n_tasks(self) -> int:
