@@ -16,6 +16,7 @@ lyapunov         ``schedulers.lyapunov:Lyapunov``             drift-plus-penalty
 dirs             ``schedulers.dirs:Dirs``                     the DIRS paper's multi-agent scheduler
 dirs_shared      ``schedulers.dirs:Dirs`` (other defaults)    DIRS, shared agents, the vote's loss
 droo             ``schedulers.droo:Droo``                     DROO (Huang, Bi and Zhang, 2020)
+lydroo           ``schedulers.droo:LyDroo``                   DROO priced by drift-plus-penalty
 actor_critic     ``schedulers.actor_critic:ActorCritic``      the paper's Actor-Critic baseline
 ddpg             ``schedulers.ddpg:Ddpg``                     the paper's DDPG baseline
 ===============  ===========================================  ======================================
@@ -39,6 +40,7 @@ BUILTINS: dict[str, tuple[str, dict[str, Any]]] = {
     "dirs": ("schedulers.dirs:Dirs", {}),
     "dirs_shared": ("schedulers.dirs:Dirs", {"agent_net": "shared", "loss_target": "vote"}),
     "droo": ("schedulers.droo:Droo", {}),
+    "lydroo": ("schedulers.droo:LyDroo", {}),
     "actor_critic": ("schedulers.actor_critic:ActorCritic", {}),
     "ddpg": ("schedulers.ddpg:Ddpg", {}),
 }

@@ -96,7 +96,8 @@ def test_builtin_entry_points_are_lazy_strings_and_importing_the_registry_import
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().split(",") == ["actor_critic", "ddpg", "dirs", "dirs_shared",
                                               "droo", "greedy", "local", "lyapunov",
-                                              "optimal", "optimal_backlog", "random"]
+                                              "lydroo", "optimal", "optimal_backlog",
+                                              "random"]
 
 
 def test_make_passes_params_over_registered_defaults():

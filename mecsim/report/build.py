@@ -33,6 +33,21 @@ SLOT_COLUMNS = ("scheduler", "slot", "tasks", "model_cost", "model_latency_s",
                 "model_energy_j", "backlog_tasks_*")
 
 
+LOAD_CAPTION = (
+    "Against the offered load (the sweep's load key: the work arriving as a share of all "
+    "the network's CPUs, N f0 + sum Fmax; 100 %, the dotted line, is its capacity), per "
+    "scheduler, log scales, from the top: mean and 95th-percentile realized latency of "
+    "completed tasks, and realized cost per completed task (phi_T latency + phi_E "
+    "energy). Line: mean over seeds; shaded band: the smallest to the largest seed's "
+    "value; open circle: some seed's run was unstable. Star (and the legend's 'stable up "
+    "to'): the scheduler's largest stable load, the largest load at which every seed's "
+    "run was stable: true in summary.json, i.e. its total backlog (tasks and cycles in "
+    "the system) does not grow over the second half of the run (a rising least-squares "
+    "trend, significant and steadily increasing: docs/results.md); a failed or undecided "
+    "(too short) run at a load disqualifies it. Beyond it the means grow with the run's "
+    "length and are not steady-state figures. Failed cells are left out of the curves.")
+
+
 class ReportError(Exception):
     """The folder is missing or holds neither a run nor a sweep."""
 
@@ -146,10 +161,13 @@ def _is_run(path: Path) -> bool:
 
 
 def _grid_columns(sweep: pd.DataFrame) -> list[str]:
-    """The sweep's grid columns (dotted names) whose value varies, Fig. 9 and 10 first."""
-    dotted = [c for c in sweep.columns if "." in c]
+    """The sweep's grid columns (dotted names, and ``load``) whose value varies.
+
+    The offered load first, then the number of IoTDs and of MECs (Figs. 9 and 10).
+    """
+    dotted = [c for c in sweep.columns if "." in c or c == F.LOAD]
     varying = [c for c in dotted if sweep[c].nunique(dropna=False) > 1]
-    first = [c for c in ("iotds.count", "mecs.count") if c in varying]
+    first = [c for c in (F.LOAD, "iotds.count", "mecs.count") if c in varying]
     return first + [c for c in varying if c not in first]
 
 
@@ -341,6 +359,12 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
         if sweep is not None:
             ok = sweep[_ok_rows(sweep)]
             axes = [g for g in grid if g != "seed"]
+            if F.LOAD in axes:
+                others = [a for a in axes if a != F.LOAD]
+                overview.append(item(
+                    "load_curves", F.TITLES["load_curves"], LOAD_CAPTION,
+                    lambda: F.load_curves(sweep, F.LOAD, others, colors),
+                    "no complete cell with realized latency or cost"))
             for x in axes:
                 overview.append(item(
                     f"sweep:{x}", F.title_for_axis(x),

@@ -24,6 +24,8 @@ TITLES = {
     "summary": "Realized and per-slot model cost, and ratios to optimal, per scheduler",
     "iotds.count": "Cost vs number of IoTDs (paper Fig. 9)",
     "mecs.count": "Cost vs number of MECs (paper Fig. 10)",
+    "load": "Cost vs offered load",
+    "load_curves": "Realized latency and cost vs offered load, with the largest stable load",
     "loss": "DIRS training: per-agent loss (paper Fig. 5)",
     "latency_energy": "Model latency and energy per slot (paper Fig. 6)",
     "levy": "Lévy search fitness, proposed vs classic (paper Fig. 7)",
@@ -54,10 +56,25 @@ COST_FIGURES = (
 )
 
 
+#: The sweep key (and ``sweep.parquet`` column) of the offered load (``mecsim.sweep.spec.LOAD``).
+LOAD = "load"
+LOAD_AXIS = "offered load (share of the network's CPU capacity)"
+#: The key under :func:`load_curves`'s title (the report's caption says more).
+LOAD_KEY = ("★ largest load at which every seed's run was stable (its backlog does not grow) · "
+            "line: mean over seeds · band: smallest to largest seed · open circle: some seed "
+            "unstable · dotted: capacity")
+#: The panels of :func:`load_curves`: (column, axis title), in row order.
+LOAD_FIGURES = (
+    ("mean_realized_latency_s", "mean realized latency [s]"),
+    ("latency_p95_s", "realized latency p95 [s]"),
+    ("realized_cost_per_task", "realized cost per task"),
+)
+
+
 def axis_title(name: str) -> str:
     """Return a readable axis title for a sweep's grid column."""
-    return {"iotds.count": "number of IoTDs N", "mecs.count": "number of MECs M"}.get(
-        name, name)
+    return {"iotds.count": "number of IoTDs N", "mecs.count": "number of MECs M",
+            "load": LOAD_AXIS}.get(name, name)
 
 
 def title_for_axis(name: str) -> str:
@@ -241,6 +258,168 @@ def sweep_axis(sweep: pd.DataFrame | None, x: str, facets: Sequence[str] = (),
     for row, (_, title) in enumerate(panels, 1):
         fig.update_yaxes(title_text=title, row=row, col=1)
     return _layout(fig, title_for_axis(x), height=300 + 220 * rows)
+
+
+def largest_stable_load(sweep: pd.DataFrame | None, x: str = LOAD) -> dict[str, float | None]:
+    """Each scheduler's largest load at which every seed's run was ``stable: true``.
+
+    A load counts only when every row of the scheduler at that load (one per seed) is
+    complete (where the table says) and has ``stable`` exactly true: a failed, unstable or
+    undecided (``null``: too short to tell) run at that load disqualifies it. ``None``: no
+    such load (or no ``stable`` column).
+
+    Args:
+        sweep: Rows of ``sweep.parquet`` for one setting of the other grid columns, with
+            ``scheduler``, ``x`` and ``stable`` (failed rows included: they count).
+        x: The load column.
+    """
+    if not _present(sweep, "scheduler", x):
+        return {}
+    out: dict[str, float | None] = {}
+    for name in _order(sweep["scheduler"]):
+        rows = sweep[(sweep["scheduler"] == name) & sweep[x].notna()]
+        ok = rows["stable"].map(lambda v: isinstance(v, (bool, np.bool_)) and bool(v)) \
+            if "stable" in rows.columns else pd.Series(False, index=rows.index)
+        if "complete" in rows.columns:
+            ok &= rows["complete"].map(lambda v: isinstance(v, (bool, np.bool_)) and bool(v))
+        if "error" in rows.columns:
+            ok &= rows["error"].isna() | (rows["error"].astype(str) == "")
+        good = ok.groupby(rows[x]).all()
+        good = good[good]
+        out[name] = float(good.index.max()) if len(good) else None
+    return out
+
+
+def _rgba(color: str, alpha: float) -> str:
+    """``#rrggbb`` (or ``rgb(...)``) as ``rgba(..., alpha)``."""
+    if color.startswith("#") and len(color) == 7:
+        r, g, b = (int(color[k:k + 2], 16) for k in (1, 3, 5))
+        return f"rgba({r}, {g}, {b}, {alpha})"
+    if color.startswith("rgb(") and color.endswith(")"):
+        return f"rgba({color[4:-1]}, {alpha})"
+    return color
+
+
+def _log_ticks(values: pd.Series) -> list[float] | None:
+    """Ticks 1, 2, 5 x 10^k over the positive values' range (None: plotly's own)."""
+    v = pd.to_numeric(values, errors="coerce")
+    v = v[(v > 0) & np.isfinite(v)]
+    if v.empty:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    ticks = [m * 10.0 ** k for k in range(math.floor(math.log10(lo)) - 1,
+                                          math.ceil(math.log10(hi)) + 1) for m in (1, 2, 5)]
+    inside = [t for t in ticks if lo / 2.5 <= t <= hi * 2.5]
+    return inside if len(inside) >= 2 else None
+
+
+def load_curves(sweep: pd.DataFrame | None, x: str = LOAD, facets: Sequence[str] = (),
+                colors: dict[str, str] | None = None, max_facets: int = 6) -> go.Figure | None:
+    """Realized latency (mean, p95) and cost per task against the offered load.
+
+    One row of panels per :data:`LOAD_FIGURES` column with values, log y axes. Per scheduler
+    (``legendgroup`` = its label; each trace's ``meta`` is ``{"scheduler", "kind"}``): a
+    band from the smallest to the largest seed's value (``kind`` ``spread``), the mean over
+    seeds (``mean``; an open circle where some seed's run was unstable; its legend entry
+    says ``stable up to load L`` or ``never stable``, without facets) and a star at its
+    largest stable load (``stable``: :func:`largest_stable_load`) on the mean line. A dotted
+    vertical line marks load 1, the network's CPU capacity; :data:`LOAD_KEY`, under the
+    title, says what the marks mean. Where other grid columns
+    (``facets``) vary too, one column of panels per combination of their values.
+
+    Args:
+        sweep: Rows of ``sweep.parquet`` with the load column ``x``, failed rows included
+            (they are left out of the curves, and disqualify their load as stable).
+        x: The load column.
+        facets: The other grid columns that vary.
+        colors: Scheduler colours.
+        max_facets: Most panel columns drawn.
+    """
+    if not _present(sweep, x, "scheduler"):
+        return None
+    df = sweep[sweep[x].notna()]
+    ok = pd.Series(True, index=df.index)
+    if "complete" in df.columns:
+        ok &= df["complete"].map(lambda v: isinstance(v, (bool, np.bool_)) and bool(v))
+    if "error" in df.columns:
+        ok &= df["error"].isna() | (df["error"].astype(str) == "")
+    good = df[ok]
+    panels = [(c, t) for c, t in LOAD_FIGURES if c in good.columns and good[c].notna().any()]
+    if not panels:
+        return None
+    facets = [f for f in facets if f in df.columns and f != x]
+    combos = list(df[facets].drop_duplicates().sort_values(facets).itertuples(index=False)
+                  if facets else [()])[:max_facets]
+    rows = len(panels)
+    titles = [", ".join(f"{f}={v}" for f, v in zip(facets, combo, strict=True))
+              for combo in combos] if facets else None
+    fig = make_subplots(rows=rows, cols=len(combos), shared_xaxes=True, shared_yaxes="rows",
+                        subplot_titles=titles, vertical_spacing=0.25 / rows)
+    colors = _colors(colors, df["scheduler"])
+    for col, combo in enumerate(combos, start=1):
+        part, part_ok = df, good
+        for f, v in zip(facets, combo, strict=True):
+            part, part_ok = part[part[f] == v], part_ok[part_ok[f] == v]
+        stable_at = largest_stable_load(part, x)
+        unstable = _unstable(part, ["scheduler", x])
+        for name in _order(part["scheduler"]):
+            mark = stable_at.get(name)
+            where = "" if facets else (" (never stable)" if mark is None
+                                       else f" (stable up to load {mark:g})")
+            rows_s = part_ok[part_ok["scheduler"] == name]
+            first = True
+            for row, (value, _) in enumerate(panels, 1):
+                data = rows_s.dropna(subset=[value])
+                if data.empty:
+                    continue
+                stats = data.groupby(x)[value].agg(["mean", "min", "max", "count"]) \
+                    .sort_index()
+                xs = stats.index.to_numpy(dtype=float)
+                fig.add_scatter(
+                    x=np.concatenate([xs, xs[::-1]]),
+                    y=np.concatenate([stats["max"].to_numpy(), stats["min"].to_numpy()[::-1]]),
+                    fill="toself", fillcolor=_rgba(colors[name], 0.18), mode="lines",
+                    line={"width": 0, "color": colors[name]}, hoverinfo="skip",
+                    name=f"{name} seed range", legendgroup=name, showlegend=False,
+                    meta={"scheduler": name, "kind": "spread"}, row=row, col=col)
+                flagged = [(name, v) in unstable for v in stats.index]
+                fig.add_scatter(
+                    x=xs, y=stats["mean"], mode="lines+markers", name=f"{name}{where}",
+                    legendgroup=name, showlegend=(col == 1 and first),
+                    line_color=colors[name],
+                    marker_symbol=["circle-open" if f else "circle" for f in flagged],
+                    customdata=np.stack([stats["min"], stats["max"], stats["count"],
+                                         ["unstable" if f else "" for f in flagged]], axis=1),
+                    hovertemplate=(f"{name}<br>load %{{x:.0%}}<br>mean %{{y:.4g}} (seeds: "
+                                   "%{customdata[2]}, min %{customdata[0]:.4g}, max "
+                                   "%{customdata[1]:.4g}) %{customdata[3]}<extra></extra>"),
+                    meta={"scheduler": name, "kind": "mean"}, row=row, col=col)
+                first = False
+                if mark is not None and mark in stats.index:
+                    fig.add_scatter(
+                        x=[mark], y=[float(stats.loc[mark, "mean"])], mode="markers",
+                        name=f"{name}: largest stable load", legendgroup=name,
+                        showlegend=False,
+                        marker={"symbol": "star", "size": 15, "color": colors[name],
+                                "line": {"width": 1, "color": "black"}},
+                        hovertemplate=(f"{name}: largest load with every seed stable: "
+                                       "%{x:.0%}<br>%{y:.4g}<extra></extra>"),
+                        meta={"scheduler": name, "kind": "stable"}, row=row, col=col)
+        fig.update_xaxes(title_text=LOAD_AXIS, row=rows, col=col)
+        values = np.sort(df[x].unique().astype(float))
+        if values.min() <= 1.0 <= values.max():
+            for row in range(1, rows + 1):
+                fig.add_vline(x=1.0, line_dash="dot", line_color=PAPER_COLOR, row=row, col=col,
+                              **({"annotation_text": "capacity",
+                                  "annotation_position": "top left"} if row == 1 else {}))
+    fig.update_xaxes(tickformat=".0%")
+    if len(values) <= 16:
+        fig.update_xaxes(tickmode="array", tickvals=values.tolist())
+    for row, (value, title) in enumerate(panels, 1):
+        fig.update_yaxes(title_text=title, type="log", row=row,
+                         tickvals=_log_ticks(good[value]), tickformat=".3~g")
+    return _layout(fig, f"{TITLES['load_curves']}<br><sup>{LOAD_KEY}</sup>",
+                   height=300 + 260 * rows)
 
 
 # -- DIRS training -------------------------------------------------------------------------

@@ -20,6 +20,8 @@ EXIT_INTERRUPTED = 130
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``sweep`` command to ``subparsers`` (an ``add_subparsers()`` result)."""
+    from mecsim.sweep.spec import QUICK_SLOTS
+
     sweep = subparsers.add_parser(
         "sweep", help="run a grid of scenarios x seeds (resumable; local or Ray)",
         description="Run every cell (grid point x seed) of a sweep file not done yet in OUT, "
@@ -32,6 +34,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     sweep.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
     sweep.add_argument("--workers", type=int,
                        help="cells run at once (default: the CPU count; Ray: its CPUs)")
+    sweep.add_argument("--quick", action="store_true",
+                       help="a fast, coarse first look: each grid key keeps every other value "
+                            "(the 1st, 3rd, 5th, ... and always the last), every cell runs at "
+                            f"most {QUICK_SLOTS} slots, seeds unchanged; default --out "
+                            "results/sweeps/<file stem>-quick")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=run_command)
     return sweep
@@ -63,13 +70,22 @@ def run_command(args: argparse.Namespace) -> int:
     from mecsim.sweep.run import CELLS, cell_done, default_out_dir, run_sweep
     from mecsim.sweep.spec import load_sweep
 
+    quick = getattr(args, "quick", False)
     try:
-        sweep = load_sweep(args.sweep)
+        sweep = load_sweep(args.sweep, quick=quick)
     except ScenarioError as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT
     out = args.out or default_out_dir(sweep)
+    if quick and not args.out:
+        out = Path(out).with_name(f"{sweep.name}-quick")
     console = Console(stderr=True, highlight=False)
+    if quick:
+        slots = sorted({c.scenario.slots for c in sweep.cells})
+        console.print(f"quick: {len(sweep.cells)} cells ("
+                      + ", ".join(f"{k}: {len(v)} values" for k, v in sweep.spec.grid.items())
+                      + f"), {'/'.join(map(str, slots)) or '-'} slots; out {out}",
+                      soft_wrap=True, markup=False)
     started = time.perf_counter()
     try:
         result = run_sweep(sweep, out, executor=args.executor, address=args.address,

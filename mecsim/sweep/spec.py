@@ -10,6 +10,12 @@ A sweep file is a YAML mapping validated by :class:`SweepSpec` (unknown keys rej
     seeds: [0, 1, 2]
     slots: 200                          # optional: the base scenario's by default
 
+The grid (or ``set``) may also hold the sweep key :data:`LOAD` (``load``): the offered load
+as a fraction of the network's CPU capacity (``all_cpus`` of
+:func:`mecsim.engine.stability.offered_load`), turned into each cell's arrival rate
+(:func:`rate_for_load`). ``load_sweep(..., quick=True)`` thins the grid and caps the slots
+(:data:`QUICK_SLOTS`) for a fast, coarse first look.
+
 Each *cell* is one grid point and one seed: the base scenario with ``set``, the grid point,
 ``seed``, ``slots`` and ``schedulers`` applied. :func:`load_sweep` validates every cell's
 scenario up front and reports each problem as one line naming the sweep file and the key
@@ -57,7 +63,8 @@ from mecsim.config import (
     scenario_from_dict,
 )
 
-__all__ = ["Cell", "Sweep", "SweepSpec", "cell_id", "load_sweep", "value_text"]
+__all__ = ["LOAD", "QUICK_SLOTS", "Cell", "Sweep", "SweepSpec", "cell_id", "load_sweep",
+           "quick_values", "rate_for_load", "value_text"]
 
 #: Keys a sweep cannot set through ``set`` or ``grid``: they have their own sweep key.
 RESERVED = {"seed": "seeds", "schedulers": "schedulers"}
@@ -65,6 +72,14 @@ RESERVED = {"seed": "seeds", "schedulers": "schedulers"}
 _KEY = re.compile(r"^[A-Za-z_]\w*(\.\w+)*$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+\-]+")
 MAX_ID_CHARS = 120  # longer cell ids are cut and given a hash suffix
+#: The sweep key (in ``grid`` or ``set``) of the offered load: ``all_cpus`` utilisation,
+#: ``N lambda E[F] / (N f0 + sum_j Fmax_j)``, 1.0 = the network's CPU capacity. Each cell's
+#: arrival rate is computed from it (:func:`rate_for_load`).
+LOAD = "load"
+#: Scenario keys that set the arrival rate: they cannot be given beside ``load``.
+RATE_KEYS = ("tasks.arrival.rate_per_s", "tasks.arrival.probability")
+#: ``--quick``: the most decision epochs of a cell.
+QUICK_SLOTS = 100
 
 
 def _non_empty(value: Any) -> Any:
@@ -123,6 +138,8 @@ class SweepSpec(BaseModel):
         if isinstance(value, Mapping):
             for key in value:
                 _check_key(key, "set")
+            if LOAD in value:
+                _check_load(value[LOAD], LOAD)
         return value
 
     @field_validator("grid", mode="before")
@@ -137,6 +154,9 @@ class SweepSpec(BaseModel):
                 raise _Problem((key,), "expected a list of values", values)
             if not values:
                 raise _Problem((key,), "must not be empty", show=False)
+            if key == LOAD:
+                for v in values:
+                    _check_load(v, key)
             seen: set[str] = set()
             for v in values:
                 text = value_text(v)
@@ -162,10 +182,23 @@ class SweepSpec(BaseModel):
             if key in self.set:
                 raise _Problem(("grid", key), "also given in set; keep one of them",
                                show=False)
+        if LOAD in self.grid or LOAD in self.set:
+            for section, keys in (("grid", self.grid), ("set", self.set)):
+                for key in keys:
+                    if key in RATE_KEYS:
+                        raise _Problem((section, key), "sets the arrival rate, which the "
+                                       "sweep's 'load' sets; keep one of them", show=False)
         if self.slots is not None and ("slots" in self.grid or "slots" in self.set):
             where = "grid" if "slots" in self.grid else "set"
             raise _Problem(("slots",), f"also given in {where}; keep one of them", show=False)
         return self
+
+
+def _check_load(value: Any, key: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value <= 0:
+        raise _Problem((key,), "must be a number > 0: the offered load as a fraction of the "
+                               "network's CPU capacity (1.0 = all CPUs busy)", value)
 
 
 @dataclass(frozen=True)
@@ -286,13 +319,17 @@ def _unique_ids(points: Sequence[tuple[dict[str, Any], int]]) -> list[str]:
 
 
 def load_sweep(path: str | Path, *, slots: int | None = None,
-               seeds: Sequence[int] | None = None) -> Sweep:
+               seeds: Sequence[int] | None = None, quick: bool = False) -> Sweep:
     """Read a sweep file and validate the scenario of every cell.
 
     Args:
         path: The sweep YAML file.
         slots: Replace the file's ``slots`` (e.g. a quick run).
         seeds: Replace the file's ``seeds``.
+        quick: A fast, coarse sweep (``sweep --quick``): each grid key keeps every other
+            value (:func:`quick_values`: the 1st, 3rd, 5th, ... and always the last), and
+            every cell runs at most :data:`QUICK_SLOTS` epochs (the ``slots`` of the file,
+            of ``set`` or ``grid``, or of the base scenario, capped); seeds unchanged.
 
     Returns:
         The :class:`Sweep`.
@@ -331,7 +368,9 @@ def load_sweep(path: str | Path, *, slots: int | None = None,
                                     "be a mapping of keys)")
     if "name" not in base_data:
         base_data = {"name": re.sub(r"[^\w.\-]", "_", base.stem) or "scenario", **base_data}
-    fixed = _apply(base_data, spec.set, "set")
+    if quick:
+        spec = _quick_spec(spec, base_data)
+    fixed = _apply(base_data, {k: v for k, v in spec.set.items() if k != LOAD}, "set")
     if isinstance(fixed, str):
         raise ScenarioError(source, fixed)
     if spec.slots is not None:
@@ -347,8 +386,9 @@ def load_sweep(path: str | Path, *, slots: int | None = None,
     ids = _unique_ids(points)
     cells: list[Cell] = []
     problems: dict[str, str] = {}  # problem -> the first cell it was found in
+    load_section = "grid" if LOAD in spec.grid else "set"
     for cid, (values, seed) in zip(ids, points, strict=True):
-        cell_data = _apply(fixed, values, "grid")
+        cell_data = _apply(fixed, {k: v for k, v in values.items() if k != LOAD}, "grid")
         if isinstance(cell_data, str):
             problems.setdefault(cell_data, cid)
             continue
@@ -359,6 +399,21 @@ def load_sweep(path: str | Path, *, slots: int | None = None,
             for p in exc.problems:
                 problems.setdefault(_locate(p, spec), cid)
             continue
+        load = values.get(LOAD, spec.set.get(LOAD))
+        if load is not None:
+            try:
+                key, value = rate_for_load(scenario, load)
+            except ValueError as exc:
+                problems.setdefault(f"{load_section}.{LOAD}: {exc}", cid)
+                continue
+            arrival = {**scenario.tasks.arrival.model_dump(mode="json"), key: value}
+            cell_data = apply_overrides(cell_data, [f"tasks.arrival={yaml_text(arrival)}"])
+            try:
+                scenario = scenario_from_dict(cell_data, source=source)
+            except ScenarioError as exc:
+                for p in exc.problems:
+                    problems.setdefault(f"{load_section}.{LOAD}: {value_text(load)} gives {p}", cid)
+                continue
         cells.append(Cell(cid, values, seed, scenario))
     if problems:
         raise ScenarioError(source, [p if p.startswith(("set.", "schedulers", "slots"))
@@ -366,6 +421,72 @@ def load_sweep(path: str | Path, *, slots: int | None = None,
     sweep = Sweep(path=path, spec=spec, base=base, cells=tuple(cells))
     _check_schedulers(sweep)
     return sweep
+
+
+def rate_for_load(scenario: Scenario, load: float) -> tuple[str, float]:
+    """Return the ``tasks.arrival`` field and value that make the offered load ``load``.
+
+    The load is the ``all_cpus`` utilisation of :func:`mecsim.engine.stability.offered_load`,
+    ``N lambda E[F] / (N f0 + sum_j Fmax_j)``, so the rate per IoTD is
+    ``lambda = load (N f0 + sum_j Fmax_j) / (N E[F])`` [1/s], from the scenario's own
+    ``N``, ``f0``, MEC CPUs and mean task cycles (rounded to 12 significant digits). A
+    ``poisson`` arrival gets ``rate_per_s = lambda``; a ``bernoulli`` one
+    ``probability = lambda slot_s`` (at most 1).
+
+    Raises:
+        ValueError: A ``per_slot`` arrival (its rate is fixed: one task per IoTD per slot),
+            or a ``bernoulli`` one that would need a probability above 1.
+    """
+    n = scenario.iotds.count
+    capacity = n * float(scenario.iotds.cpu_hz) + float(sum(scenario.mecs.cpu_hz))
+    rate = float(f"{load * capacity / (n * float(scenario.tasks.cycles.expected)):.12g}")
+    arrival = scenario.tasks.arrival
+    if arrival.process == "poisson":
+        return "rate_per_s", rate
+    if arrival.process == "bernoulli":
+        probability = float(f"{rate * scenario.slot_s:.12g}")
+        if probability > 1.0:
+            raise ValueError(
+                f"{_float_text(float(load))} needs {probability:.4g} tasks per IoTD per slot, "
+                "more than a bernoulli arrival's probability 1 allows; use "
+                "tasks.arrival: {process: poisson}")
+        return "probability", probability
+    raise ValueError(
+        f"needs a poisson or bernoulli task arrival, whose rate it sets; the cell's "
+        f"tasks.arrival.process is {arrival.process} (a fixed rate of one task per IoTD per "
+        "slot): add tasks.arrival: {process: poisson} to the sweep's set")
+
+
+def quick_values(values: Sequence[Any]) -> list[Any]:
+    """Every other value of a grid key's list, the first and the last always kept.
+
+    ``[1, 2, 3, 4, 5] -> [1, 3, 5]``; ``[1, 2, 3, 4] -> [1, 3, 4]``; ``[1, 2] -> [1, 2]``.
+    """
+    kept = list(values[::2])
+    if (len(values) - 1) % 2:
+        kept.append(values[-1])
+    return kept
+
+
+def _quick_spec(spec: SweepSpec, base_data: Mapping[str, Any]) -> SweepSpec:
+    """The sweep of ``--quick``: every other grid value, at most :data:`QUICK_SLOTS` slots."""
+    def cap(v: Any) -> Any:
+        return min(v, QUICK_SLOTS) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    grid = {k: quick_values(v) for k, v in spec.grid.items()}
+    update: dict[str, Any] = {"grid": grid}
+    if "slots" in grid:
+        capped: dict[str, Any] = {}
+        for v in grid["slots"]:
+            capped.setdefault(value_text(cap(v)), cap(v))
+        grid["slots"] = list(capped.values())
+    elif "slots" in spec.set:
+        update["set"] = {**spec.set, "slots": cap(spec.set["slots"])}
+    else:
+        slots = spec.slots if spec.slots is not None else \
+            base_data.get("slots", Scenario.model_fields["slots"].default)
+        update["slots"] = cap(slots) if isinstance(cap(slots), int) else spec.slots
+    return spec.model_copy(update=update)
 
 
 def _check_schedulers(sweep: Sweep) -> None:

@@ -29,11 +29,22 @@ class DrooConfig(DrlConfig):
     delta: int = 32
     """DROO's ``Delta``: every ``delta`` training slots, ``K`` becomes one more than the
     largest index (1-based) of the best candidate over those slots, at most ``k_max``."""
+    backlog_input: bool = False
+    """Give the DNN the queues besides the gains: ``2N + M`` more inputs,
+    ``ln(1 + seconds of queued work)`` of each IoTD's CPU, then of each IoTD's uplink, then
+    of each MEC (as DIRS's ``backlog_input``; not in the DROO paper). The candidates are
+    still priced with the slot's cost alone (``lydroo`` prices them with the queues)."""
+
+    polish: bool = False
+    """While training, improve the cheapest candidate by single-task moves on the same
+    objective (:func:`mecsim.model.optimum.descend`) before applying it and using it as the
+    label (not in the DROO paper; frozen inference is unchanged)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive_int("delta", self.delta)
         if self.k_max is not None:
             _positive_int("k_max", self.k_max)
-        if not isinstance(self.adaptive_k, bool):
-            raise ValueError(f"adaptive_k must be true or false, got {self.adaptive_k!r}")
+        for name in ("adaptive_k", "backlog_input", "polish"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
