@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from test_sweep import test_bad_sweep_file_is_one_line_naming_file_and_key as one_line_error
 
-from mecsim.config import ScenarioError
 from mecsim.engine.stability import offered_load
 from mecsim.sweep import cli as sweep_cli
 from mecsim.sweep.run import run_sweep
@@ -108,16 +108,7 @@ def test_load_in_set_and_bernoulli_arrivals(tmp_path):
      "probability 1 allows; use tasks.arrival: {process: poisson} (cell load=0.2__seed=0)"),
 ])
 def test_bad_load_is_one_line_naming_file_and_key(tmp_path, capsys, body, message):
-    path = write_sweep(tmp_path, "base: TINY\nschedulers: [local]\n" + body + "\n")
-    with pytest.raises(ScenarioError) as err:
-        load_sweep(path)
-    assert str(err.value).startswith(f"{path}: {message}")
-    assert "\n" not in str(err.value)
-    assert sweep_cli.main([str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: {message[:40]}")
-    assert "Traceback" not in captured.err and not (tmp_path / "out").exists()
+    one_line_error(tmp_path, capsys, "schedulers: [local]\n" + body, message)
 
 
 def test_load_sweep_runs_and_the_table_has_the_load_column(tmp_path):

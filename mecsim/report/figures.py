@@ -131,6 +131,22 @@ def _mean_std(df: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
 
 # -- overview and sweeps -------------------------------------------------------------------
 
+def _facet_grid(df: pd.DataFrame, x: str, facets: list[str], rows: int, max_facets: int
+                ) -> tuple[list[str], list[tuple], go.Figure]:
+    """Return the facets that vary besides ``x``, their first combinations, and the figure.
+
+    The figure has ``rows`` rows of panels and one column per combination.
+    """
+    facets = [f for f in facets if f in df.columns and f != x]
+    combos = list(df[facets].drop_duplicates().sort_values(facets).itertuples(index=False)
+                  if facets else [()])[:max_facets]
+    titles = [", ".join(f"{f}={v}" for f, v in zip(facets, combo, strict=True))
+              for combo in combos] if facets else None
+    fig = make_subplots(rows=rows, cols=len(combos), shared_xaxes=True, shared_yaxes="rows",
+                        subplot_titles=titles, vertical_spacing=0.25 / rows)
+    return facets, combos, fig
+
+
 def _cost_figures(df: pd.DataFrame) -> list[tuple[str, str]]:
     """The :data:`COST_FIGURES` with at least one value in ``df``."""
     return [(c, t) for c, t in COST_FIGURES if c in df.columns and df[c].notna().any()]
@@ -216,16 +232,9 @@ def sweep_axis(sweep: pd.DataFrame | None, x: str, facets: Sequence[str] = (),
     df = sweep.dropna(subset=[x, "mean_cost_per_slot"])
     if df.empty:
         return None
-    facets = [f for f in facets if f in df.columns and f != x]
-    combos = (df[facets].drop_duplicates().sort_values(facets).itertuples(index=False)
-              if facets else [()])
-    combos = list(combos)[:max_facets]
     panels = _cost_figures(df)
     rows = len(panels)
-    titles = [", ".join(f"{f}={v}" for f, v in zip(facets, combo, strict=True))
-              for combo in combos] if facets else None
-    fig = make_subplots(rows=rows, cols=len(combos), shared_xaxes=True, shared_yaxes="rows",
-                        subplot_titles=titles, vertical_spacing=0.25 / rows)
+    facets, combos, fig = _facet_grid(df, x, facets, rows, max_facets)
     colors = _colors(colors, df["scheduler"])
     unstable = _unstable(df, ["scheduler", x, *facets])
     for col, combo in enumerate(combos, start=1):
@@ -347,14 +356,8 @@ def load_curves(sweep: pd.DataFrame | None, x: str = LOAD, facets: Sequence[str]
     panels = [(c, t) for c, t in LOAD_FIGURES if c in good.columns and good[c].notna().any()]
     if not panels:
         return None
-    facets = [f for f in facets if f in df.columns and f != x]
-    combos = list(df[facets].drop_duplicates().sort_values(facets).itertuples(index=False)
-                  if facets else [()])[:max_facets]
     rows = len(panels)
-    titles = [", ".join(f"{f}={v}" for f, v in zip(facets, combo, strict=True))
-              for combo in combos] if facets else None
-    fig = make_subplots(rows=rows, cols=len(combos), shared_xaxes=True, shared_yaxes="rows",
-                        subplot_titles=titles, vertical_spacing=0.25 / rows)
+    facets, combos, fig = _facet_grid(df, x, facets, rows, max_facets)
     colors = _colors(colors, df["scheduler"])
     for col, combo in enumerate(combos, start=1):
         part, part_ok = df, good
