@@ -10,7 +10,7 @@ tasks that arrived after slot ``T`` (the frozen DNNs, each applying its 0.5-thre
 candidate alone); ``--out DIR`` (default ``results/bench_droo_backlog``) receives the run
 folders and ``bench_droo_backlog.md`` (the table printed).
 
-Each (rate, seed) is one :func:`mecsim.engine.runner.run_scenario` of the four schedulers on
+Each (rate, seed) is one :func:`mecsim.engine.runner.run_scenario` of the schedulers on
 common random numbers. The learners train online for the whole run (``train_slots`` =
 slots, unless ``--train-slots``): their figures include the exploration of the first
 slots. ``lydroo`` and ``lyapunov`` use the same ``V`` (``--v``). Per scheduler and rate,
@@ -42,18 +42,21 @@ CAPACITY = 0.8  # task/s per IoTD that loaded.yaml's CPUs can serve
 
 
 def specs(slots: int, v: float) -> list[SchedulerSpec]:
-    """The four schedulers, learners training for the whole run."""
+    """The five schedulers, learners training for the whole run (lydroo with and without
+    its polish, the paper's rule)."""
     train = {"train_slots": slots}
     return [SchedulerSpec(name="droo", params=dict(train), label="droo"),
             SchedulerSpec(name="droo", params={**train, "backlog_input": True},
                           label="droo+queues"),
             SchedulerSpec(name="lydroo", params={**train, "v": v}, label="lydroo"),
+            SchedulerSpec(name="lydroo", params={**train, "v": v, "polish": False},
+                          label="lydroo-nopolish"),
             SchedulerSpec(name="lyapunov", params={"v": v}, label="lyapunov")]
 
 
 def run(rate: float, seed: int, slots: int, v: float, out: Path, train_slots: int
         ) -> tuple[list, dict[str, float]]:
-    """One run of the four schedulers; their results and latency after ``train_slots``."""
+    """One run of the schedulers; their results and latency after ``train_slots``."""
     scenario = load_scenario(LOADED, [f"slots={slots}", f"seed={seed}",
                                       f"tasks.arrival.rate_per_s={rate}"])
     folder = out / f"rate{rate}_seed{seed}"

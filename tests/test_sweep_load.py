@@ -152,21 +152,21 @@ def test_quick_thins_the_load_sweep_and_caps_its_slots():
     assert full.spec.grid == {"load": loads} and len(full.cells) == 15 * 3
     assert quick.spec.grid == {"load": loads[::2]} and len(quick.cells) == 8 * 3
     assert {c.scenario.slots for c in full.cells} == {300}
-    assert {c.scenario.slots for c in quick.cells} == {QUICK_SLOTS} == {100}
+    assert {c.scenario.slots for c in quick.cells} == {QUICK_SLOTS} == {200}
     assert quick.spec.seeds == full.spec.seeds == (0, 1, 2)
     assert quick.labels == full.labels == ("local", "greedy", "optimal", "lyapunov",
                                            "lydroo", "dirs_shared")
     # the quick cells are the full sweep's cells at the kept loads, but for their slots
     kept = {c.id: c for c in full.cells}
     for cell in quick.cells:
-        assert cell.scenario == kept[cell.id].scenario.model_copy(update={"slots": 100})
+        assert cell.scenario == kept[cell.id].scenario.model_copy(update={"slots": 200})
 
 
 @pytest.mark.parametrize("body, slots", [
     ("slots: 7", {7}),                        # fewer than QUICK_SLOTS: kept
     ("", {QUICK_SLOTS}),                      # the base's 400 slots: capped
     ("set: {slots: 500}", {QUICK_SLOTS}),
-    ("set: {slots: 50}", {50}),
+    ("set: {slots: 150}", {150}),
 ])
 def test_quick_caps_the_slots_wherever_they_are_given(tmp_path, body, slots):
     path = write_sweep(tmp_path, f"base: LOADED\nschedulers: [local]\ngrid: "
@@ -180,7 +180,7 @@ def test_quick_caps_a_slots_grid(tmp_path):
     path = write_sweep(tmp_path, """
         base: TINY
         schedulers: [local]
-        grid: {slots: [20, 150, 200, 300, 400]}
+        grid: {slots: [20, 150, 250, 300, 400]}
     """)
     sweep = load_sweep(path, quick=True)
     assert sweep.spec.grid == {"slots": [20, QUICK_SLOTS]}
@@ -194,21 +194,21 @@ def test_quick_on_the_command_line(tmp_path, capsys, monkeypatch):
         grid: {load: [0.2, 0.4, 0.6, 0.8, 1.0]}
         schedulers: [local]
         seeds: [0, 1]
-        slots: 150
+        slots: 250
     """, name="q.yaml")
     monkeypatch.chdir(tmp_path)
     assert sweep_cli.main([str(path), "--quick", "--quiet", "--workers", "1"]) == 0
     captured = capsys.readouterr()
     out = tmp_path / "results" / "sweeps" / "q-quick"  # not the full sweep's folder
-    assert f"quick: 6 cells (load: 3 values), 100 slots; out {Path('results/sweeps/q-quick')}" \
+    assert f"quick: 6 cells (load: 3 values), 200 slots; out {Path('results/sweeps/q-quick')}" \
         in captured.err
     assert "6 cells: 6 run" in captured.out
     assert sorted(p.name for p in (out / "cells").iterdir()) == [
         f"load={v}__seed={s}" for v in ("0.2", "0.6", "1.0") for s in (0, 1)]
     as_run = yaml.safe_load((out / "sweep.yaml").read_text())
-    assert as_run["grid"] == {"load": [0.2, 0.6, 1.0]} and as_run["slots"] == 100
+    assert as_run["grid"] == {"load": [0.2, 0.6, 1.0]} and as_run["slots"] == 200
     summary = json.loads((out / "cells" / "load=1.0__seed=0" / "summary.json").read_text())
-    assert summary["slots"] == 100
+    assert summary["slots"] == 200
 
 
 def test_quick_is_documented_in_help(capsys):

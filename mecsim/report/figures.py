@@ -322,6 +322,10 @@ def _log_ticks(values: pd.Series) -> list[float] | None:
     return inside if len(inside) >= 2 else None
 
 
+#: Line styles by scheduler order: schedulers that coincide (lydroo on lyapunov) stay visible.
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
 def load_curves(sweep: pd.DataFrame | None, x: str = LOAD, facets: Sequence[str] = (),
                 colors: dict[str, str] | None = None, max_facets: int = 6) -> go.Figure | None:
     """Realized latency (mean, p95) and cost per task against the offered load.
@@ -365,7 +369,7 @@ def load_curves(sweep: pd.DataFrame | None, x: str = LOAD, facets: Sequence[str]
             part, part_ok = part[part[f] == v], part_ok[part_ok[f] == v]
         stable_at = largest_stable_load(part, x)
         unstable = _unstable(part, ["scheduler", x])
-        for name in _order(part["scheduler"]):
+        for k, name in enumerate(_order(part["scheduler"])):
             mark = stable_at.get(name)
             where = "" if facets else (" (never stable)" if mark is None
                                        else f" (stable up to load {mark:g})")
@@ -389,7 +393,7 @@ def load_curves(sweep: pd.DataFrame | None, x: str = LOAD, facets: Sequence[str]
                 fig.add_scatter(
                     x=xs, y=stats["mean"], mode="lines+markers", name=f"{name}{where}",
                     legendgroup=name, showlegend=(col == 1 and first),
-                    line_color=colors[name],
+                    line={"color": colors[name], "dash": DASHES[k % len(DASHES)]},
                     marker_symbol=["circle-open" if f else "circle" for f in flagged],
                     customdata=np.stack([stats["min"], stats["max"], stats["count"],
                                          ["unstable" if f else "" for f in flagged]], axis=1),

@@ -79,7 +79,7 @@ LOAD = "load"
 #: Scenario keys that set the arrival rate: they cannot be given beside ``load``.
 RATE_KEYS = ("tasks.arrival.rate_per_s", "tasks.arrival.probability")
 #: ``--quick``: the most decision epochs of a cell.
-QUICK_SLOTS = 100
+QUICK_SLOTS = 200
 
 
 def _non_empty(value: Any) -> Any:
