@@ -172,6 +172,7 @@ class Simulation:
         self.slots_done = 0
         self.in_flight_at_end = 0
         self.realized = RealizedStats(self.params.phi_t, self.params.phi_e)
+        self.ended_cost = np.zeros(2)  # realized cost of the tasks ended: completed, dropped
         self._backlog: dict[str, list[float]] = {"time_s": [], "tasks": [], "cycles": []}
 
     # ------------------------------------------------------------------ running
@@ -535,6 +536,9 @@ class Simulation:
         cols["done_s"][i] = now
         cols["realized_latency_s"][i] = now - cols["arrival_s"][i]
         c = self.counters
+        cost = self.params.phi_t * cols["realized_latency_s"][i] \
+            + self.params.phi_e * cols["realized_energy_j"][i]
+        self.ended_cost[status] += cost  # [-] what the tasks that ended so far cost
         if status == COMPLETED:
             c.completed += 1
         else:

@@ -1,0 +1,41 @@
+"""Gymnasium and PettingZoo environments on mecsim's engine (the ``rl`` extra).
+
+Importing this package registers the Gymnasium ids:
+
+- ``mecsim/Paper-v0``: ``scenarios/paper.yaml`` (the DIRS paper's setting);
+- ``mecsim/Dense100-v0``: ``scenarios/dense_100.yaml``;
+- ``mecsim/Scenario-v0``: any file, ``gymnasium.make("mecsim/Scenario-v0",
+  scenario="path.yaml", overrides=[...])``.
+
+They are also reachable without importing this package first, through Gymnasium's
+``gymnasium.envs`` entry point (``setup.cfg``). See ``docs/envs.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+#: The registered ids and the scenario each runs (None: given to ``make``).
+IDS = {"mecsim/Paper-v0": SCENARIOS / "paper.yaml",
+       "mecsim/Dense100-v0": SCENARIOS / "dense_100.yaml",
+       "mecsim/Scenario-v0": None}
+
+
+def register_envs() -> None:
+    """Register :data:`IDS` with Gymnasium (idempotent)."""
+    import gymnasium
+
+    for env_id, path in IDS.items():
+        if env_id in gymnasium.registry:
+            continue
+        kwargs = {} if path is None else {"scenario": str(path)}
+        gymnasium.register(id=env_id, entry_point="mecsim.envs.gym_env:MecEnv", kwargs=kwargs)
+
+
+register_envs()
+
+from mecsim.envs.gym_env import MecEnv  # noqa: E402
+
+__all__ = ["IDS", "MecEnv", "register_envs"]
