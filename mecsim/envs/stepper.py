@@ -25,8 +25,11 @@ from mecsim.engine.simulation import COMPLETED, DROPPED, Simulation
 from mecsim.scheduler import Decision, Network, Observation, Outcome, Scheduler
 
 
-class _Abandoned(Exception):
-    """Raised in the worker when the episode is dropped (``reset`` or ``close``)."""
+class _Abandoned(BaseException):
+    """Raised in the worker when the episode is dropped (``reset`` or ``close``).
+
+    A ``BaseException``, so that the engine does not report it as the scheduler's error.
+    """
 
 
 _ABANDON = object()
