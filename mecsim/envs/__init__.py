@@ -8,7 +8,9 @@ Importing this package registers the Gymnasium ids:
   scenario="path.yaml", overrides=[...])``.
 
 They are also reachable without importing this package first, through Gymnasium's
-``gymnasium.envs`` entry point (``setup.cfg``). See ``docs/envs.md``.
+``gymnasium.envs`` entry point (``setup.cfg``). :func:`parallel_env` makes the PettingZoo
+env (one agent per MEC; imported lazily, so Gymnasium users need no PettingZoo). See
+``docs/envs.md``.
 """
 
 from __future__ import annotations
@@ -38,4 +40,12 @@ register_envs()
 
 from mecsim.envs.gym_env import MecEnv  # noqa: E402
 
-__all__ = ["IDS", "MecEnv", "register_envs"]
+
+def parallel_env(scenario, overrides=(), reward="model", render_mode=None, **kwargs):
+    """The PettingZoo parallel env, one agent per MEC (:mod:`mecsim.envs.parallel`)."""
+    from mecsim.envs.parallel import parallel_env as make
+
+    return make(scenario, overrides, reward=reward, render_mode=render_mode, **kwargs)
+
+
+__all__ = ["IDS", "MecEnv", "parallel_env", "register_envs"]

@@ -15,9 +15,10 @@ key             shape     meaning
 ``gains``       ``(N,M)`` ``(log10(h) + 6) / 3`` of the IoTD's channel gain ``h`` to each MEC
                           at the epoch (about -1..1 for 1e-9..1e-3), clipped to [-5, 5];
                           0 for an IoTD without a task
-``data_mbit``   ``(N,)``  summed upload size of its tasks [Mbit]
-``cycles_g``    ``(N,)``  summed CPU cycles of its tasks [Gcycle]
+``data_mbit``   ``(N,)``  summed upload size of its tasks [Mbit] (capped at 1e6)
+``cycles_g``    ``(N,)``  summed CPU cycles of its tasks [Gcycle] (capped at 1e6)
 ``backlog``     ``(M,)``  ``ln(1 + B_j / Fmax_j)``: each MEC's backlog in seconds of work
+                          (capped at 50)
 ``available``   ``(M,)``  1, or 0 while the MEC has failed
 ==============  ========  ==================================================================
 
@@ -57,11 +58,16 @@ import numpy as np
 from gymnasium import spaces
 
 from mecsim.config import Scenario, load_scenario
+from mecsim.envs.encoding import (  # noqa: F401 - encode, placement_of re-exported
+    MAX_TASKS,
+    encode,
+    observation_space,
+    per_iotd_placement,
+    placement_of,
+)
 from mecsim.envs.stepper import EngineStepper
 from mecsim.scheduler import Decision, Observation
 
-#: Tasks per IoTD per epoch the observation counts (more are still placed).
-MAX_TASKS = 255.0
 REWARDS = ("model", "realized")
 #: Slot-record fields left out of ``info``: the wall time of the decision (not a property
 #: of the world, and it would make two equal runs differ).
@@ -100,18 +106,12 @@ class MecEnv(gym.Env):
         self.render_mode = render_mode
         n, m = self.scenario.iotds.count, self.scenario.mecs.count
         self.n_iotds, self.n_mecs = n, m
-        box = lambda low, high, shape: spaces.Box(low, high, shape, dtype=np.float32)  # noqa: E731
-        self.observation_space = spaces.Dict({
-            "tasks": box(0.0, MAX_TASKS, (n,)),
-            "gains": box(-5.0, 5.0, (n, m)),
-            "data_mbit": box(0.0, np.inf, (n,)),
-            "cycles_g": box(0.0, np.inf, (n,)),
-            "backlog": box(0.0, np.inf, (m,)),
-            "available": box(0.0, 1.0, (m,)),
-        })
+        self.observation_space = observation_space(n, m)
         self.action_space = spaces.MultiDiscrete(np.full(n, m + 1, dtype=np.int64))
         self._stepper: EngineStepper | None = None
         self.world_seed: int | None = None
+        #: ``(N,)`` placement of each IoTD's tasks at the last step (-1: none), for render.
+        self._last_placement: np.ndarray | None = None
 
     # ------------------------------------------------------------------ the API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -121,6 +121,7 @@ class MecEnv(gym.Env):
         self.world_seed = int(seed) if seed is not None else int(
             self.np_random.integers(0, 2**31 - 1))
         self.close()
+        self._last_placement = None
         scenario = self.scenario.model_copy(update={"seed": self.world_seed})
         self._stepper = EngineStepper(scenario, self.world_seed)
         return self._encode(self._stepper.observation), {"world_seed": self.world_seed}
@@ -133,6 +134,7 @@ class MecEnv(gym.Env):
         obs = stepper.observation
         placement, invalid = placement_of(obs, np.asarray(action))
         result = stepper.step(Decision(placement))
+        self._last_placement = per_iotd_placement(obs.iotd, placement, self.n_iotds)
         if self.reward_kind == "model":
             reward = -float(result.record["model_cost"])
         else:
@@ -156,7 +158,8 @@ class MecEnv(gym.Env):
 
         stepper = self._stepper
         obs = stepper.observation if stepper is not None else None
-        return draw_map(self.scenario, stepper.network if stepper else None, obs)
+        return draw_map(self.scenario, stepper.network if stepper else None, obs,
+                        placement=self._last_placement)
 
     def close(self) -> None:
         """Abandon the current run, if any."""
@@ -167,37 +170,3 @@ class MecEnv(gym.Env):
     # ------------------------------------------------------------------ encoding
     def _encode(self, obs: Observation | None) -> dict[str, np.ndarray]:
         return encode(obs, self.n_iotds, self.n_mecs)
-
-
-def encode(obs: Observation | None, n_iotds: int, n_mecs: int) -> dict[str, np.ndarray]:
-    """The env's observation of an engine :class:`Observation` (zeros for ``None``)."""
-    out = {"tasks": np.zeros(n_iotds), "gains": np.zeros((n_iotds, n_mecs)),
-           "data_mbit": np.zeros(n_iotds), "cycles_g": np.zeros(n_iotds),
-           "backlog": np.zeros(n_mecs), "available": np.ones(n_mecs)}
-    if obs is not None:
-        p = obs.problem
-        np.add.at(out["tasks"], obs.iotd, 1.0)
-        np.minimum(out["tasks"], MAX_TASKS, out=out["tasks"])
-        np.add.at(out["data_mbit"], obs.iotd, p.data_bits / 1e6)
-        np.add.at(out["cycles_g"], obs.iotd, p.cycles / 1e9)
-        with np.errstate(divide="ignore"):
-            level = np.clip((np.log10(p.gains) + 6.0) / 3.0, -5.0, 5.0)
-        out["gains"][obs.iotd] = level
-        out["backlog"] = np.log1p(np.asarray(obs.backlog_cycles) / p.mec_cpu_hz)
-        out["available"] = np.asarray(obs.available, dtype=float)
-    return {k: v.astype(np.float32) for k, v in out.items()}
-
-
-def placement_of(obs: Observation, action: np.ndarray) -> tuple[np.ndarray, int]:
-    """Each task's placement from a per-IoTD action, and how many entries were invalid.
-
-    An entry naming a failed MEC or one without a link (gain 0) becomes local.
-    """
-    placement = np.asarray(action, dtype=np.int64)[obs.iotd]
-    if placement.size == 0:
-        return placement, 0
-    p = obs.problem
-    mec = np.maximum(placement - 1, 0)
-    ok = (placement == 0) | (np.asarray(obs.available, dtype=bool)[mec]
-                             & (p.gains[np.arange(placement.size), mec] > 0))
-    return np.where(ok, placement, 0), int(np.count_nonzero(~ok))
