@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                           "(same scenario and options as that run)")
     _add_overrides(run)
     run.add_argument("--scheduler", action="append", default=[],
-                     help="scheduler to run instead of the scenario's (repeatable)")
+                     help="scheduler to run instead of the scenario's (repeatable); "
+                          "sb3:PATH.zip runs a trained Stable-Baselines3 policy")
     run.add_argument("--seed", type=int, help="scenario seed")
     run.add_argument("--slots", type=int, help="number of decision epochs")
     run.add_argument("--channels", action=argparse.BooleanOptionalAction, default=None,
@@ -129,17 +130,29 @@ def _warning(message: str) -> None:
 
 def _chosen_schedulers(args, scenario) -> tuple[list, list[str]]:
     """The specs a command runs (``--scheduler`` picks by name) and each one's key path."""
-    from mecsim.config import SchedulerSpec
-
     names = getattr(args, "scheduler", None)
     if not names or isinstance(names, str):
         return list(scenario.schedulers), [f"schedulers.{k}" for k in
                                            range(len(scenario.schedulers))]
     index = {s.name: k for k, s in enumerate(scenario.schedulers)}
-    specs = [scenario.schedulers[index[n]] if n in index else SchedulerSpec(name=n, params={})
-             for n in names]
+    specs = [scenario.schedulers[index[n]] if n in index else _named_spec(n) for n in names]
     where = [f"schedulers.{index[n]}" if n in index else f"--scheduler {n}" for n in names]
     return specs, where
+
+
+def _named_spec(name: str):
+    """The spec of ``--scheduler NAME``: ``sb3:PATH`` is the policy scheduler on PATH.
+
+    Its label is ``sb3:`` and the file's name (labels name result parts: no ``/``).
+    """
+    from mecsim.config import MAX_NAME_CHARS, SchedulerSpec
+    from mecsim.registry import SB3_PREFIX, sb3_entry_point, sb3_policy_path
+
+    path = sb3_policy_path(name)
+    if path is None:
+        return SchedulerSpec(name=name, params={})
+    label = (SB3_PREFIX + Path(path).name)[:MAX_NAME_CHARS]
+    return SchedulerSpec(name=sb3_entry_point(path), params={"path": path}, label=label)
 
 
 def _preflight(args, scenario):
@@ -209,7 +222,6 @@ def _list(args) -> int:
 
 
 def _run(args) -> int:
-    from mecsim.config import SchedulerSpec
     from mecsim.engine.interrupt import Interrupted
     from mecsim.engine.runner import run_scenario
     from mecsim.engine.stability import load_line, offered_load
@@ -222,7 +234,7 @@ def _run(args) -> int:
     specs = scenario.schedulers
     if args.scheduler:
         by_name = {s.name: s for s in scenario.schedulers}
-        specs = [by_name.get(name, SchedulerSpec(name=name, params={})) for name in args.scheduler]
+        specs = [by_name.get(name) or _named_spec(name) for name in args.scheduler]
     for s in specs:
         try:
             scheduler_class(s.name)

@@ -1,6 +1,6 @@
 """The scheduler registry: names to scheduler classes, Gymnasium style.
 
-Three ways a scheduler becomes reachable by :func:`make`:
+Four ways a scheduler becomes reachable by :func:`make`:
 
 1. **Built-ins**, registered by name by ``schedulers.register_builtins`` (``local``,
    ``random``, ``greedy``, ``optimal``, ...). Their entry points are ``"module:Class"``
@@ -14,6 +14,11 @@ Three ways a scheduler becomes reachable by :func:`make`:
 
 3. **A class path** given directly: ``make("my_package.my_module:MyScheduler", alpha=0.1)``
    (what a scenario's ``module:Class`` entry does); nothing needs registering.
+4. **A trained policy**: ``make("sb3:agent.zip")`` is
+   ``schedulers.sb3_policy:PolicyScheduler(path="agent.zip")``, a Stable-Baselines3 policy
+   trained on :class:`mecsim.envs.gym_env.MecEnv`, or ``PolicyAgents(path=...)`` for one
+   trained on the parallel env (the ``rl`` extra; see ``docs/training.md``).
+   ``python -m mecsim run ... --scheduler sb3:agent.zip`` uses it.
 
 The built-ins and the entry points are loaded once, on the first use of the registry
 (:func:`make`, :func:`registered`, :func:`spec`, :func:`register`), never at import time.
@@ -44,6 +49,9 @@ from mecsim.scheduler import Scheduler
 
 ENTRY_POINT_GROUP = "mecsim.schedulers"
 BUILTIN_PACKAGE = "schedulers"
+#: ``sb3:PATH`` names a Stable-Baselines3 policy file, run by a class of :data:`SB3_MODULE`.
+SB3_PREFIX = "sb3:"
+SB3_MODULE = "schedulers.sb3_policy"
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,9 @@ class Registry:
         if not isinstance(name, str):
             raise ValueError(f"a scheduler is named by a registered id or a 'module:Class' "
                              f"string, got {name!r}")
+        if name.startswith(SB3_PREFIX):
+            path = name[len(SB3_PREFIX):]
+            return load_class(sb3_entry_point(path)), name, {"path": path}
         if ":" in name:
             return load_class(name), name, {}
         spec = self.spec(name)
@@ -283,6 +294,21 @@ def load_class(entry_point: str) -> type[Scheduler]:
         missing = ", ".join(sorted(getattr(obj, "__abstractmethods__", ())))
         raise ValueError(f"{entry_point!r} is an abstract Scheduler (implement {missing})")
     return obj
+
+
+def sb3_policy_path(name: str) -> str | None:
+    """The policy file of an ``sb3:PATH`` name, or None for any other name."""
+    return name[len(SB3_PREFIX):] if name.startswith(SB3_PREFIX) else None
+
+
+def sb3_entry_point(path: str) -> str:
+    """``module:Class`` running the Stable-Baselines3 policy at ``path``.
+
+    ``PolicyScheduler`` for a policy trained on ``MecEnv``, ``PolicyAgents`` for one trained
+    on the parallel env; read from the file.
+    """
+    module = importlib.import_module(SB3_MODULE)
+    return f"{SB3_MODULE}:{module.scheduler_class_for(path).__qualname__}"
 
 
 def _split_entry_point(entry_point: str) -> tuple[str, str]:

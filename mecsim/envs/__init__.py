@@ -7,10 +7,9 @@ Importing this package registers the Gymnasium ids:
 - ``mecsim/Scenario-v0``: any file, ``gymnasium.make("mecsim/Scenario-v0",
   scenario="path.yaml", overrides=[...])``.
 
-They are also reachable without importing this package first, through Gymnasium's
-``gymnasium.envs`` entry point (``setup.cfg``). :func:`parallel_env` makes the PettingZoo
-env (one agent per MEC; imported lazily, so Gymnasium users need no PettingZoo). See
-``docs/envs.md``.
+Gymnasium 1.x reads no installed-package entry points, so the ids exist once this package
+is imported; ``gymnasium.make("mecsim.envs:mecsim/Paper-v0")`` imports it first by itself
+(Gymnasium's ``module:id`` form). See ``docs/envs.md``.
 """
 
 from __future__ import annotations
