@@ -53,9 +53,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mecsim", description=__doc__.splitlines()[0])
+    from mecsim import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mecsim", description="mecsim: a discrete-event simulator of mobile-edge-computing "
+        "networks with pluggable schedulers. Commands: run, train, sweep, report, validate, "
+        "list; 'mecsim COMMAND --help' for each.")
+    parser.add_argument("--version", action="version", version=f"mecsim {__version__}")
     sub = parser.add_subparsers(dest="command")
-    run = sub.add_parser("run", help="simulate a scenario with its schedulers")
+    run = sub.add_parser(
+        "run", help="simulate a scenario with its schedulers",
+        description="Simulate SCENARIO with each of its schedulers on the same world (common "
+        "random numbers), print the offered load and a side-by-side table, and write the run "
+        "folder (summary.json, slots/tasks/channels tables). Exit 0 success, 1 a failure "
+        "during the run, 2 bad input, 130 interrupted.")
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--out", help="output folder, new or empty (default: "
                                    "results/NAME-seedS-TIME)")
@@ -74,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="write channels.parquet (default: when N*M <= 10000)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_run)
-    train = sub.add_parser("train", help="train a learning scheduler and save it")
+    train = sub.add_parser(
+        "train", help="train a learning scheduler and save it",
+        description="Train a learning scheduler (DIRS by default) on SCENARIO and save its "
+        "checkpoint to --out, with its training log.")
     train.add_argument("scenario", help="scenario YAML file")
     train.add_argument("--out", required=True, help="checkpoint file to write")
     train.add_argument("--scheduler", default="dirs",
@@ -86,11 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--slots", type=int, help="number of decision epochs")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
-    val = sub.add_parser("validate", help="check a scenario file")
+    val = sub.add_parser(
+        "validate", help="check a scenario file",
+        description="Check SCENARIO (with --set overrides): every key, unit and range, the "
+        "schedulers and their parameters; print the run's memory and time estimate. Exit 0 "
+        "when valid, 2 otherwise.")
     val.add_argument("scenario")
     _add_overrides(val)
     val.set_defaults(handler=_validate)
-    lst = sub.add_parser("list", help="list registered schedulers and shipped scenarios")
+    lst = sub.add_parser(
+        "list", help="list registered schedulers and shipped scenarios",
+        description="List the registered schedulers (built-in and entry points) and the "
+        "scenario files shipped in scenarios/.")
     lst.set_defaults(handler=_list)
     report_cli.add_parser(sub)
     sweep_cli.add_parser(sub)

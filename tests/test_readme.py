@@ -42,3 +42,34 @@ def test_write_your_own_scheduler_example(tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())["schedulers"]
     mine = summary["my_module:StrongestChannel"]
     assert mine["complete"] and mine["ratio_to_optimal"] >= 1.0 - 1e-12
+
+
+def test_the_command_list_names_every_command_and_each_has_help():
+    from mecsim.cli import _parser
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    section = README.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"python -m mecsim (\w+)", section))
+    assert set(sub.choices) <= listed
+    for name, command in sub.choices.items():
+        assert command.description and "``" not in command.description, name
+    assert "``" not in (parser.description or "")
+    proc = subprocess.run([sys.executable, "-m", "mecsim", "--version"], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 0 and re.fullmatch(r"mecsim \d+\.\d+\.\d+\n", proc.stdout)
+
+
+def test_the_readmes_claims_about_dense_100_match_the_scenario():
+    from mecsim.config import load_scenario
+
+    scenario = load_scenario(ROOT / "scenarios" / "dense_100.yaml")
+    quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    iotds = re.search(r"\((\d+) moving IoTDs, (\d+) MECs", quick)
+    assert iotds and (int(iotds[1]), int(iotds[2])) == (scenario.iotds.count,
+                                                        scenario.mecs.count)
+    assert f"{scenario.slots} slots" in quick
+    assert f"results/dense_100-seed{scenario.seed}-TIME" in quick
+    report = (ROOT / "docs" / "report.md").read_text()
+    for n, m in re.findall(r"`dense_100\.yaml` \((\d+) IoTDs, (\d+) MECs\)", report):
+        assert (int(n), int(m)) == (scenario.iotds.count, scenario.mecs.count)
