@@ -341,3 +341,25 @@ def test_ray_executor_equals_local_cell_for_cell(ray_instance, local_run, tmp_pa
     pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet").drop(columns=drop),
                                   pd.read_parquet(local_run.out / "sweep.parquet")
                                   .drop(columns=drop))
+
+
+def test_the_sweep_command_ends_with_a_results_table(tmp_path, capsys):
+    path = write_sweep(tmp_path, """
+        base: TINY
+        grid: {iotds.count: [3, 5]}
+        schedulers: [optimal, local]
+        seeds: [0, 1]
+        slots: 12
+    """)
+    assert sweep_cli.main([str(path), "--out", str(tmp_path / "out"), "--quiet",
+                           "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    df = pd.read_parquet(tmp_path / "out" / "sweep.parquet")
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["3"], ["5"])]
+    assert [r[:2] for r in rows] == [["3", "optimal"], ["3", "local"], ["5", "optimal"],
+                                     ["5", "local"]]  # grid order, then run order
+    for n, name, cost, *_ in rows:
+        mean = df[(df["iotds.count"] == int(n)) & (df.scheduler == name)][
+            "realized_cost_per_task"].mean()
+        assert float(cost) == pytest.approx(mean, rel=1e-3)
+    assert rows[0][5] == "1" and rows[1][-1] == "?"  # optimal's ratio; 12 slots: not judged

@@ -102,9 +102,66 @@ def run_command(args: argparse.Namespace) -> int:
     for record in result.failed:
         console.print(f"[bold red]failed:[/] {escape(record.cell)}: {escape(record.error or '')}",
                       soft_wrap=True)
+    if result.table is not None and Path(result.table).exists():
+        summary = results_table(Path(result.table), list(sweep.spec.grid), sweep.labels)
+        if summary is not None:
+            Console(highlight=False).print(summary)
     total = len(sweep.cells)
     print(f"{total} cells: {len(result.ran) - len(result.failed)} run, "
           f"{len(result.skipped)} already done, {len(result.failed)} failed "
           f"({time.perf_counter() - started:.1f} s); table: {result.table}")
     return EXIT_CELL_FAILED if result.failed else 0
 
+
+
+#: The columns of the end table: (column of sweep.parquet, header, format).
+TABLE_COLUMNS = (("realized_cost_per_task", "realized cost/task", "{:.4g}"),
+                 ("latency_p95_s", "p95 latency s", "{:.4g}"),
+                 ("mean_cost_per_slot", "model cost/slot", "{:.4g}"),
+                 ("ratio_to_optimal", "model / optimal", "{:.4g}"))
+
+
+def results_table(path: Path, keys: list[str], order: tuple[str, ...] | list[str]):
+    """The sweep's end table: per grid point and scheduler, means over the seeds.
+
+    Columns: each grid key, the scheduler (in run order), realized cost per task, p95
+    realized latency, model cost per slot and its ratio to ``optimal``'s (those present in
+    ``sweep.parquet``), and ``stable``: how many of the seeds whose stability was judged
+    had a stable run (``?``: none judged, the runs were too short). Failed cells are left
+    out. ``None`` when the table has no complete row.
+    """
+    import pandas as pd
+    from rich.table import Table
+
+    df = pd.read_parquet(path)
+    if "complete" in df.columns:
+        df = df[df["complete"].fillna(False).astype(bool)]
+    if df.empty:
+        return None
+    keys = [k for k in keys if k in df.columns]
+    columns = [c for c in TABLE_COLUMNS if c[0] in df.columns]
+    rank = {name: k for k, name in enumerate(order)}
+    table = Table(title=f"{path.parent.name}: means over seeds", box=None, header_style="bold")
+    for key in keys:
+        table.add_column(key, justify="right")
+    table.add_column("scheduler")
+    for _, header, _ in columns:
+        table.add_column(header, justify="right")
+    table.add_column("stable", justify="right")
+    groups = df.groupby([*keys, "scheduler"], sort=False, dropna=False)
+    rows = sorted(groups, key=lambda g: (tuple(_sortable(v) for v in g[0][:-1]),
+                                         rank.get(g[0][-1], len(rank))))
+    for values, part in rows:
+        cells = [str(v) for v in values[:-1]] + [str(values[-1])]
+        for column, _, fmt in columns:
+            mean = pd.to_numeric(part[column], errors="coerce").mean()
+            cells.append("-" if pd.isna(mean) else fmt.format(mean))
+        judged = [f for f in part.get("stable", pd.Series(dtype=object)).tolist()
+                  if f is not None and f == f]
+        cells.append(f"{sum(bool(f) for f in judged)}/{len(judged)}" if judged else "?")
+        table.add_row(*cells)
+    return table
+
+
+def _sortable(value):
+    return (0, value) if isinstance(value, (int, float)) else (1, str(value))
