@@ -139,14 +139,14 @@ def _load(args):
 
 
 def _error(message: str) -> None:
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, emoji=False)  # ":X:" stays text
     for line in str(message).splitlines() or [""]:  # the text is never read as markup
         console.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
 
 
 def _warning(message: str) -> None:
-    Console(stderr=True, highlight=False).print(f"[bold yellow]warning:[/] {escape(message)}",
-                                                markup=True, soft_wrap=True)
+    Console(stderr=True, highlight=False, emoji=False).print(
+        f"[bold yellow]warning:[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
 def _chosen_schedulers(args, scenario) -> tuple[list, list[str]]:
@@ -171,7 +171,10 @@ def _named_spec(name: str):
 
     path = sb3_policy_path(name)
     if path is None:
-        return SchedulerSpec(name=name, params={})
+        try:
+            return SchedulerSpec(name=name, params={})
+        except ValueError:  # reported by name where the scheduler is looked up
+            return SchedulerSpec.model_construct(name=name, params={}, label=name)
     label = (SB3_PREFIX + Path(path).name)[:MAX_NAME_CHARS]
     return SchedulerSpec(name=sb3_entry_point(path), params={"path": path}, label=label)
 

@@ -959,6 +959,15 @@ def _dist_numbers(dist: Any) -> list[tuple[tuple[str | int, ...], float]]:
 
 _SCHEDULER_NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 _ENTRY_POINT = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_ENTRY_POINT_FILE = re.compile(r"^[^\x00-\x1f]+\.py:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def default_label(name: str) -> str:
+    """A scheduler's label when none is given: its name (a file's, for ``path/file.py:C``)."""
+    if ".py:" in name:
+        path, _, attr = name.rpartition(":")
+        return f"{Path(path).name}:{attr}"
+    return name
 
 
 class SchedulerSpec(_Model):
@@ -989,7 +998,7 @@ class SchedulerSpec(_Model):
             and not data.get("label")
             and isinstance(data.get("name"), str)
         ):
-            data = {**data, "label": data["name"]}
+            data = {**data, "label": default_label(data["name"])}
         if isinstance(data, Mapping) and data.get("params") is None and "params" in data:
             data = {**data, "params": {}}
         return data
@@ -997,9 +1006,11 @@ class SchedulerSpec(_Model):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        pattern = _ENTRY_POINT if ":" in value else _SCHEDULER_NAME
-        if len(value) > 2 * MAX_NAME_CHARS or not pattern.fullmatch(value):
-            raise ValueError('expected a registered name or "package.module:Class"')
+        pattern = (_ENTRY_POINT_FILE if ".py:" in value else
+                   _ENTRY_POINT if ":" in value else _SCHEDULER_NAME)
+        if len(value) > 4 * MAX_NAME_CHARS or not pattern.fullmatch(value):
+            raise ValueError('expected a registered name, "package.module:Class" or '
+                             '"path/to/file.py:Class"')
         return value
 
     @field_validator("label")

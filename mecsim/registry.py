@@ -37,11 +37,16 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
 import inspect
+import os
+import sys
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -277,7 +282,8 @@ def load_class(entry_point: str) -> type[Scheduler]:
     """
     module_name, attr = _split_entry_point(entry_point)
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = (_import_file(module_name) if module_name.endswith(".py")
+                    else _import_module(module_name))
     except Exception as exc:  # noqa: BLE001 - any import failure is reported the same way
         raise ValueError(f"cannot import scheduler {entry_point!r}: module {module_name!r} "
                          f"failed to import ({type(exc).__name__}: {exc})") from exc
@@ -311,13 +317,57 @@ def sb3_entry_point(path: str) -> str:
     return f"{SB3_MODULE}:{module.scheduler_class_for(path).__qualname__}"
 
 
+def _import_module(module_name: str) -> Any:
+    """Import a module, searching the working folder last.
+
+    ``python -m mecsim`` puts the working folder first on ``sys.path``; the ``mecsim``
+    script does not. Appending it makes ``my_module:Class`` work from both, and never lets
+    a file of the working folder shadow an installed package.
+    """
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.append(here)
+    return importlib.import_module(module_name)
+
+
+def _import_file(path: str) -> Any:
+    """Import a ``.py`` file (relative to the working folder) once, under a private name."""
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise FileNotFoundError(f"no such file: {file}")
+    digest = hashlib.sha1(str(file).encode()).hexdigest()[:12]
+    name = f"mecsim_user_{file.stem}_{digest}"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return module
+
+
 def _split_entry_point(entry_point: str) -> tuple[str, str]:
-    module_name, sep, attr = entry_point.strip().partition(":")
+    text = entry_point.strip()
+    if ".py:" in text:  # a file: path/to/file.py:Class (the path may hold a drive's colon)
+        module_name, sep, attr = text.rpartition(":")
+        return _checked_attr(entry_point, module_name, attr)
+    module_name, sep, attr = text.partition(":")
     ok = bool(sep) and all(p.isidentifier() for p in module_name.split(".")) and all(
         p.isidentifier() for p in attr.split("."))
     if not ok:
-        raise ValueError(f"entry point must look like 'package.module:Class', got "
-                         f"{entry_point!r}")
+        raise ValueError(f"entry point must look like 'package.module:Class' or "
+                         f"'path/to/file.py:Class', got {entry_point!r}")
+    return module_name, attr
+
+
+def _checked_attr(entry_point: str, module_name: str, attr: str) -> tuple[str, str]:
+    if not (module_name and attr and all(p.isidentifier() for p in attr.split("."))):
+        raise ValueError(f"entry point must look like 'package.module:Class' or "
+                         f"'path/to/file.py:Class', got {entry_point!r}")
     return module_name, attr
 
 

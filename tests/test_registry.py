@@ -1,7 +1,10 @@
 import importlib.metadata
+import json
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -258,3 +261,63 @@ def test_load_class_rejects_malformed_strings():
 def test_make_rejects_non_strings():
     with pytest.raises(ValueError, match="registered id"):
         make(Greedy)
+
+
+USER_SCHEDULER = '''
+import numpy as np
+from mecsim.scheduler import Decision, Scheduler
+
+class AllLocal(Scheduler):
+    def decide(self, observation):
+        return Decision(np.zeros(observation.n_tasks, dtype=np.int64))
+'''
+
+
+def _main_without_cwd(args, cwd):
+    """Run mecsim's CLI as the ``mecsim`` console script does: the working folder is not
+    on ``sys.path`` (``python -m`` would put it first)."""
+    code = ("import os, sys\n"
+            "sys.path[:] = [p for p in sys.path if p not in ('', os.getcwd())]\n"
+            "from mecsim.cli import main\n"
+            f"sys.exit(main({args!r}))\n")
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=120)
+
+
+def test_user_schedulers_from_a_file_or_a_module_of_the_working_folder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "my_file.py").write_text(USER_SCHEDULER)
+    (tmp_path / "my_mod.py").write_text(USER_SCHEDULER)
+    tiny = str(Path(__file__).resolve().parents[1] / "scenarios" / "tiny.yaml")
+    done = _main_without_cwd(["run", tiny, "--scheduler", "sub/my_file.py:AllLocal",
+                              "--scheduler", "my_mod:AllLocal", "--scheduler", "local",
+                              "--out", "out", "--quiet"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["schedulers"]
+    assert set(summary) == {"my_file.py:AllLocal", "my_mod:AllLocal", "local"}
+    costs = {k: v["mean_cost_per_slot"] for k, v in summary.items()}
+    assert costs["my_file.py:AllLocal"] == costs["my_mod:AllLocal"] == costs["local"]
+
+
+def test_a_file_scheduler_is_imported_once_and_a_missing_file_is_named(tmp_path, monkeypatch):
+    (tmp_path / "mine.py").write_text(USER_SCHEDULER)
+    monkeypatch.chdir(tmp_path)
+    first = reg.load_class("mine.py:AllLocal")
+    assert reg.load_class(str(tmp_path / "mine.py") + ":AllLocal") is first
+    assert type(make("./mine.py:AllLocal")) is first
+    with pytest.raises(ValueError, match=r"no such file: .*nothere\.py"):
+        make("nothere.py:AllLocal")
+    with pytest.raises(ValueError, match="has no attribute 'Nope'"):
+        make("mine.py:Nope")
+
+
+def test_a_bad_scheduler_name_on_the_command_line_is_one_line_and_exit_2(tmp_path):
+    tiny = str(Path(__file__).resolve().parents[1] / "scenarios" / "tiny.yaml")
+    for name in ("bad/na me", "nothere.py:X"):
+        done = _main_without_cwd(["run", tiny, "--scheduler", name, "--out", "o",
+                                  "--quiet"], tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and name in done.stderr  # ":X:" is no emoji
+        assert len(done.stderr.strip().splitlines()) == 1

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 def _error(message: str) -> None:
     from rich.markup import escape
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, emoji=False)  # ":X:" stays text
     for line in message.splitlines():
         console.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
 
