@@ -239,7 +239,7 @@ class Registry:
         if self._builtin_package is not None:
             self._loading_builtins = True
             try:
-                package = importlib.import_module(self._builtin_package)
+                package = _builtin_package(self._builtin_package)
                 package.register_builtins(self)
             except Exception:
                 self._loaded = False
@@ -271,6 +271,36 @@ class Registry:
     def _unknown(self, id: object) -> str:
         return (f"unknown scheduler {id!r}; registered: {', '.join(sorted(self._specs))} "
                 "(or give a class as 'module:Class')")
+
+
+def _builtin_package(name: str) -> Any:
+    """Import mecsim's own ``schedulers`` package, never a namesake of the working folder.
+
+    ``python -m mecsim`` puts the working folder first on ``sys.path``, so a user's
+    ``schedulers.py`` there would be found first. mecsim's package sits beside ``mecsim/``
+    (in a checkout and in an installed wheel alike): it is loaded from there by path and
+    registered under its name, so ``schedulers.greedy`` and the rest resolve inside it.
+    """
+    home = Path(__file__).resolve().parent.parent / name / "__init__.py"
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == home:
+        return loaded
+    if name != BUILTIN_PACKAGE or not home.is_file():
+        return importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location(name, home,
+                                                  submodule_search_locations=[str(home.parent)])
+    package = importlib.util.module_from_spec(spec)
+    shadowed = sys.modules.get(name)
+    sys.modules[name] = package
+    try:
+        spec.loader.exec_module(package)
+    except BaseException:
+        if shadowed is not None:
+            sys.modules[name] = shadowed
+        else:
+            del sys.modules[name]
+        raise
+    return package
 
 
 def load_class(entry_point: str) -> type[Scheduler]:

@@ -321,3 +321,18 @@ def test_a_bad_scheduler_name_on_the_command_line_is_one_line_and_exit_2(tmp_pat
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr and name in done.stderr  # ":X:" is no emoji
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_users_schedulers_py_in_the_working_folder_does_not_shadow_mecsims(tmp_path):
+    # python -m puts the working folder first on sys.path: a namesake there must not win.
+    (tmp_path / "schedulers.py").write_text("raise RuntimeError('the user file was used')\n")
+    tiny = str(Path(__file__).resolve().parents[1] / "scenarios" / "tiny.yaml")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for args in (["run", tiny, "--scheduler", "greedy", "--scheduler", "optimal", "--out",
+                  "out", "--quiet"], ["list"]):
+        done = subprocess.run([sys.executable, "-m", "mecsim", *args], capture_output=True,
+                              text=True, cwd=tmp_path, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["schedulers"]
+    assert set(summary) == {"greedy", "optimal"}
