@@ -465,6 +465,17 @@ def _resume_line(out: Path, specs) -> str:
             f"{', '.join(todo) or 'nothing'}")
 
 
+def learns(cls: type) -> bool:
+    """Return True when a scheduler class learns: it overrides ``feedback``.
+
+    ``feedback`` is the training hook of the contract; a scheduler that keeps the base
+    class's no-op learns nothing from a run, so ``train`` has nothing to save.
+    """
+    from mecsim.scheduler import Scheduler
+
+    return getattr(cls, "feedback", None) is not Scheduler.feedback
+
+
 def _train(args) -> int:
     import os
 
@@ -479,9 +490,13 @@ def _train(args) -> int:
     spec = next((s for s in scenario.schedulers if args.scheduler in (s.name, s.label)),
                 None) or SchedulerSpec(name=args.scheduler, params={})
     try:
-        scheduler_class(spec.name)
+        cls = scheduler_class(spec.name)
     except ValueError as exc:
         _error(f"{args.scenario}: schedulers: {exc}")
+        return EXIT_BAD_INPUT
+    if not learns(cls):
+        _error(f"{args.scenario}: --scheduler {args.scheduler}: {cls.__name__} does not learn "
+               "(it does not override feedback, the training hook); nothing to train")
         return EXIT_BAD_INPUT
     out = Path(args.out)
     run_dir = Path(args.run_dir) if args.run_dir else out.with_name(out.name + ".run")

@@ -234,3 +234,11 @@ def test_resume_refuses_other_options_and_folders_without_a_run(tmp_path):
     done = mecsim(*base, "--slots", "4")  # nothing left to run
     assert done.returncode == 0, done.stderr
     assert "kept local, greedy (complete); running nothing" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["greedy", "optimal", "lyapunov"])
+def test_train_refuses_a_scheduler_that_does_not_learn(tmp_path, name):
+    out = tmp_path / "ckpt.json"
+    proc = mecsim("train", TINY, "--scheduler", name, "--out", str(out), "--quiet")
+    assert_one_line_error(proc, "does not learn", name)
+    assert not out.exists() and not out.with_name(out.name + ".run").exists()
