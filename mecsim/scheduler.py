@@ -164,6 +164,31 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class RealizedSince:
+    """What the tasks that ended since the previous feedback realized (delayed feedback).
+
+    The tasks of any earlier epoch, not only this one's: a task's realized latency is known
+    only when it ends, often epochs after its decision, so this is a delayed, shared signal
+    (``docs/engine.md``). The first feedback counts from the start of the run.
+
+    Attributes:
+        completed: Tasks completed.
+        latency_s: Their summed realized latency [s].
+        energy_j: Their summed realized energy [J].
+        cost: Their summed realized cost ``phi_T latency + phi_E energy`` [-].
+        dropped: Tasks dropped (deadline, failure, invalid decision).
+        dropped_cost: Their summed cost at their age and energy when dropped [-].
+    """
+
+    completed: int = 0
+    latency_s: float = 0.0
+    energy_j: float = 0.0
+    cost: float = 0.0
+    dropped: int = 0
+    dropped_cost: float = 0.0
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What the engine applied at one epoch, with full information (the training hook).
 
@@ -177,6 +202,8 @@ class Outcome:
         reward: ``1 / objective`` (the paper's reward; 0 for an empty slot).
         info: Free-form extras (e.g. ``{"invalid": 3}``).
         iotd: ``(n,)`` IoTD index (0-based) of each task (as in the observation).
+        realized: What the tasks that ended since the previous feedback realized, whatever
+            epoch placed them (:class:`RealizedSince`: delayed feedback).
     """
 
     slot: int
@@ -188,6 +215,7 @@ class Outcome:
     reward: float
     info: dict[str, Any] = field(default_factory=dict)
     iotd: np.ndarray | None = None
+    realized: RealizedSince = field(default_factory=RealizedSince)
 
 
 class Scheduler(ABC):

@@ -44,6 +44,7 @@ from mecsim.scheduler import (
     Network,
     Observation,
     Outcome,
+    RealizedSince,
     Scheduler,
     agent_views,
     vote,
@@ -172,7 +173,10 @@ class Simulation:
         self.slots_done = 0
         self.in_flight_at_end = 0
         self.realized = RealizedStats(self.params.phi_t, self.params.phi_e)
-        self.ended_cost = np.zeros(2)  # realized cost of the tasks ended: completed, dropped
+        # what the tasks that ended so far realized: rows completed, dropped; columns count,
+        # latency [s], energy [J], cost [-] (dropped ones at their age and energy then)
+        self.ended = np.zeros((2, 4))
+        self._ended_fed = np.zeros((2, 4))  # self.ended at the last feedback
         self._backlog: dict[str, list[float]] = {"time_s": [], "tasks": [], "cycles": []}
 
     # ------------------------------------------------------------------ running
@@ -302,10 +306,14 @@ class Simulation:
         self._slot_record(world, placement, cost, cost_sum, elapsed, invalid, info,
                           backlog_tasks, backlog_cycles)
         self.slots_done += 1  # recorded whole: a stop inside the feedback keeps it
+        since = self.ended - self._ended_fed
+        self._ended_fed = self.ended.copy()
+        realized = RealizedSince(int(since[0, 0]), float(since[0, 1]), float(since[0, 2]),
+                                 float(since[0, 3]), int(since[1, 0]), float(since[1, 3]))
         with self._urgent():
             self.scheduler.feedback(Outcome(world.slot, problem, placement, allocation, cost,
                                             cost_sum, 1.0 / cost_sum if cost_sum > 0 else 0.0,
-                                            {"invalid": invalid}, iotd))
+                                            {"invalid": invalid}, iotd, realized))
 
     def _ask(self, obs: Observation) -> Decision:
         try:
@@ -536,9 +544,9 @@ class Simulation:
         cols["done_s"][i] = now
         cols["realized_latency_s"][i] = now - cols["arrival_s"][i]
         c = self.counters
-        cost = self.params.phi_t * cols["realized_latency_s"][i] \
-            + self.params.phi_e * cols["realized_energy_j"][i]
-        self.ended_cost[status] += cost  # [-] what the tasks that ended so far cost
+        latency, energy = cols["realized_latency_s"][i], cols["realized_energy_j"][i]
+        self.ended[status] += (1.0, latency, energy,
+                               self.params.phi_t * latency + self.params.phi_e * energy)
         if status == COMPLETED:
             c.completed += 1
         else:

@@ -128,7 +128,7 @@ class EngineStepper:
         self._to_worker.put(decision)
         self.observation = self._next()
         c = self.sim.counters
-        ended = self.sim.ended_cost.copy()
+        ended = self.sim.ended[:, 3].copy()
         counts = np.array([c.completed, sum(c.dropped.values())], dtype=np.int64)
         gained, new = ended - self._ended, counts - self._counts
         self._ended, self._counts = ended, counts
