@@ -135,16 +135,8 @@ class MecEnv(gym.Env):
         placement, invalid = placement_of(obs, np.asarray(action))
         result = stepper.step(Decision(placement))
         self._last_placement = per_iotd_placement(obs.iotd, placement, self.n_iotds)
-        if self.reward_kind == "model":
-            reward = -float(result.record["model_cost"])
-        else:
-            reward = -(result.completed_cost + result.dropped_cost
-                       + self.drop_penalty * result.dropped)
-        info = {k: v for k, v in result.record.items()
-                if k not in NOT_IN_INFO and v is not None and v == v}  # no NaN, no None
-        info.update(invalid=invalid, completed=result.completed, dropped=result.dropped,
-                    realized_cost=result.completed_cost + result.dropped_cost,
-                    world_seed=self.world_seed)
+        reward, info = reward_and_info(result, self.reward_kind, self.drop_penalty, invalid,
+                                       self.world_seed)
         truncated = result.observation is None
         encoded = (self._encode(result.observation) if not truncated
                    else self._encode(None))
@@ -170,3 +162,18 @@ class MecEnv(gym.Env):
     # ------------------------------------------------------------------ encoding
     def _encode(self, obs: Observation | None) -> dict[str, np.ndarray]:
         return encode(obs, self.n_iotds, self.n_mecs)
+
+
+def reward_and_info(result, reward_kind: str, drop_penalty: float, invalid: int,
+                    world_seed: int | None) -> tuple[float, dict[str, Any]]:
+    """The step's reward and ``info`` from the engine's :class:`EpochResult` (both envs)."""
+    if reward_kind == "model":
+        reward = -float(result.record["model_cost"])
+    else:
+        reward = -(result.completed_cost + result.dropped_cost + drop_penalty * result.dropped)
+    info = {k: v for k, v in result.record.items()
+            if k not in NOT_IN_INFO and v is not None and v == v}  # no NaN, no None
+    info.update(invalid=invalid, completed=result.completed, dropped=result.dropped,
+                realized_cost=result.completed_cost + result.dropped_cost,
+                world_seed=world_seed)
+    return reward, info

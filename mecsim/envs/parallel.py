@@ -67,7 +67,7 @@ from mecsim.envs.encoding import (
     per_iotd_placement,
     usable,
 )
-from mecsim.envs.gym_env import NOT_IN_INFO, REWARDS
+from mecsim.envs.gym_env import REWARDS, reward_and_info
 from mecsim.envs.stepper import EngineStepper
 from mecsim.scheduler import Decision, Observation, agent_views, vote
 
@@ -190,16 +190,8 @@ class MecParallelEnv(ParallelEnv):
         placement, invalid = self.placement(obs, actions)
         result = stepper.step(Decision(placement))
         self._last_placement = per_iotd_placement(obs.iotd, placement, self.n_iotds)
-        if self.reward_kind == "model":
-            reward = -float(result.record["model_cost"])
-        else:
-            reward = -(result.completed_cost + result.dropped_cost
-                       + self.drop_penalty * result.dropped)
-        info = {k: v for k, v in result.record.items()
-                if k not in NOT_IN_INFO and v is not None and v == v}  # no NaN, no None
-        info.update(invalid=invalid, completed=result.completed, dropped=result.dropped,
-                    realized_cost=result.completed_cost + result.dropped_cost,
-                    world_seed=self.world_seed)
+        reward, info = reward_and_info(result, self.reward_kind, self.drop_penalty, invalid,
+                                       self.world_seed)
         before, after = self.agents, self._up(result.observation)
         keys = [a for a in self.possible_agents if a in before or a in after]
         views = agent_views(result.observation) if result.observation is not None else {}
