@@ -202,7 +202,7 @@ def _estimate(args, scenario):
 
     specs, where = _chosen_schedulers(args, scenario)
     try:
-        check_schedulers(specs, where)
+        check_schedulers(specs, where, scenario)
         return preflight(scenario, specs)
     except PreflightError as exc:
         _error(f"{args.scenario}: {exc}")

@@ -171,19 +171,29 @@ _MEMORY_WHY = {
 # --------------------------------------------------------------------------- schedulers
 
 
-def check_schedulers(specs: Sequence[Any], where: Sequence[str] | None = None) -> None:
+def check_schedulers(specs: Sequence[Any], where: Sequence[str] | None = None,
+                     scenario: Any = None) -> None:
     """Resolve and construct every scheduler, so that bad names and params fail now.
+
+    With ``scenario``, a scheduler given a ``checkpoint`` parameter is also reset on the
+    scenario's network, which loads the checkpoint: one made for another network (other
+    ``N``, ``M`` or layers), a missing or unreadable file, is refused before any scheduler
+    runs.
 
     Args:
         specs: :class:`mecsim.config.SchedulerSpec` items.
         where: Where each spec comes from, for messages: ``schedulers.<k>`` (the default;
             ``.name`` or ``.params`` is appended) or e.g. ``--scheduler NAME``.
+        scenario: The validated scenario the schedulers will run on (optional).
 
     Raises:
-        PreflightError: For the first unknown name, unimportable class or rejected
-            parameter; the message names the key (``schedulers.1.name``, ``.params``).
+        PreflightError: For the first unknown name, unimportable class, rejected parameter
+            or checkpoint that does not fit; the message names the key
+            (``schedulers.1.name``, ``.params``, ``.params.checkpoint``).
     """
     from mecsim.registry import make, scheduler_class
+
+    network = None
 
     for k, spec in enumerate(specs):
         key = where[k] if where is not None else f"schedulers.{k}"
@@ -194,9 +204,20 @@ def check_schedulers(specs: Sequence[Any], where: Sequence[str] | None = None) -
         except ValueError as exc:
             raise PreflightError(f"{sub('name')}: {_one_line(exc)}") from None
         try:
-            make(spec.name, **dict(spec.params))
+            scheduler = make(spec.name, **dict(spec.params))
         except (ValueError, TypeError, OverflowError) as exc:
             raise PreflightError(f"{sub('params')}: {_one_line(exc)}") from None
+        if scenario is None or not spec.params.get("checkpoint"):
+            continue
+        if network is None:
+            from mecsim.engine.simulation import network_of
+            from mecsim.engine.world import World
+
+            network = network_of(scenario, World(scenario, scenario.seed))
+        try:
+            scheduler.reset(0, network)  # loads the checkpoint
+        except (ValueError, OSError, RuntimeError, KeyError) as exc:
+            raise PreflightError(f"{sub('params')}.checkpoint: {_one_line(exc)}") from None
 
 
 def _one_line(exc: BaseException) -> str:

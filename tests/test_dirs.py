@@ -178,13 +178,16 @@ def test_train_command_then_frozen_run(tmp_path):
         runs.append(pd.read_parquet(out / "tasks.parquet").sort_values("task_id"))
     np.testing.assert_array_equal(runs[0].target, runs[1].target)
     assert not (tmp_path / "run0" / "training.parquet").exists()  # frozen: nothing learned
-    out = tmp_path / "mismatch"
+    out = tmp_path / "mismatch"  # refused before any scheduler runs, local included
     proc = subprocess.run([sys.executable, "-m", "mecsim", "run", "scenarios/tiny.yaml",
                            "--out", str(out), "--quiet", "--set", "iotds.count=7", "--set",
-                           f"schedulers=[{frozen}]"], capture_output=True, text=True,
+                           f"schedulers=[local, {frozen}]"], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=300)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "schedulers.1.params.checkpoint" in proc.stderr
     assert "N=6 IoTDs" in proc.stderr and "N=7" in proc.stderr
+    assert not (out / "summary.json").exists()
 
 
 def test_guard_zeroes_exactly_the_tasks_not_worth_offloading():
