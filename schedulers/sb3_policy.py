@@ -86,11 +86,7 @@ class PolicyScheduler(Scheduler):
 
     def __init__(self, path: str, deterministic: bool = True, algorithm: str | None = None,
                  device: str = "cpu") -> None:
-        super().__init__(path=str(path), deterministic=bool(deterministic),
-                         algorithm=algorithm, device=str(device))
-        self.path = Path(path)
-        self.deterministic = bool(deterministic)
-        self.model, self.algorithm = load_model(self.path, algorithm, device)
+        super().__init__(**_load(self, path, deterministic, algorithm, device))
         self.n_iotds, self.n_mecs, self._flat = _env_shape(self.model, self.path)
 
     def reset(self, seed: int, network: Network) -> None:
@@ -152,11 +148,7 @@ class PolicyAgents(DecentralizedScheduler):
 
     def __init__(self, path: str, deterministic: bool = True, algorithm: str | None = None,
                  device: str = "cpu") -> None:
-        super().__init__(path=str(path), deterministic=bool(deterministic),
-                         algorithm=algorithm, device=str(device))
-        self.path = Path(path)
-        self.deterministic = bool(deterministic)
-        self.model, self.algorithm = load_model(self.path, algorithm, device)
+        super().__init__(**_load(self, path, deterministic, algorithm, device))
         self.n_iotds, self._flat = _agent_shape(self.model, self.path)
         self._seed = 0
 
@@ -350,3 +342,16 @@ def _placement_of(observation: Observation, action: np.ndarray) -> tuple[np.ndar
     from mecsim.envs.gym_env import placement_of
 
     return placement_of(observation, action)
+
+
+def _load(scheduler: Scheduler, path: str, deterministic: bool, algorithm: str | None,
+          device: str) -> dict[str, Any]:
+    """Load the policy onto ``scheduler``; return the parameters saved with it.
+
+    Sets ``path``, ``deterministic``, ``model`` and ``algorithm`` on the scheduler.
+    """
+    scheduler.path = Path(path)
+    scheduler.deterministic = bool(deterministic)
+    scheduler.model, scheduler.algorithm = load_model(scheduler.path, algorithm, device)
+    return {"path": str(path), "deterministic": bool(deterministic), "algorithm": algorithm,
+            "device": str(device)}

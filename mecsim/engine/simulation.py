@@ -281,14 +281,14 @@ class Simulation:
                               self.available.copy())
         backlog_tasks = np.array([c.tasks for c in self.cpus]) + self.uploading
         backlog_cycles = np.array([c.backlog_cycles() for c in self.cpus]) + self.uploading_cycles
+        n_iotds = self.local_cpu_hz.size
+        local_busy_s = self.local.busy_s(world.time_s, n_iotds)  # exact: constant rates
         self._backlog["time_s"].append(world.time_s)
         self._backlog["tasks"].append(sum(b.open for b in self._open.values()))
         self._backlog["cycles"].append(float(backlog_cycles.sum()
-                                             + self.local.work_left(world.time_s)))
-        n_iotds = self.local_cpu_hz.size
+                                             + local_busy_s @ self.local_cpu_hz))
         obs = Observation(world.slot, world.time_s, iotd, problem, world.positions_m,
-                          problem.available, backlog_tasks, backlog_cycles,
-                          self.local.busy_s(world.time_s, n_iotds),
+                          problem.available, backlog_tasks, backlog_cycles, local_busy_s,
                           self.uplink.busy_s(world.time_s, n_iotds))
         started = time.perf_counter()
         decision = self._ask(obs)
