@@ -115,7 +115,8 @@ def training_schedulers(params: dict) -> list[dict]:
     variants = [("dirs", {"levy_compare": True}), ("dirs-no-levy", {"levy": "off"}),
                 ("dirs-no-imitation", {"imitation": False}),
                 ("dirs-classic", {"levy": "classic"}),
-                ("dirs-shared", {"levy_compare": True})]
+                # the paper's online Lévy refinement (Fig. 7), not dirs_shared's descent
+                ("dirs-shared", {"levy_compare": True, "online_target": "levy"})]
     return [{"name": "dirs_shared" if label == "dirs-shared" else "dirs", "label": label,
              "params": {**params, **extra}} for label, extra in variants] + list(BASELINES)
 

@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", action="append", default=[],
                      help="scheduler to run instead of the scenario's (repeatable); "
                           "sb3:PATH.zip runs a trained Stable-Baselines3 policy")
+    run.add_argument("--checkpoint", action="append", default=[], metavar="[LABEL=]PATH",
+                     help="evaluate a trained checkpoint frozen (repeatable): sets "
+                          "checkpoint: PATH and train: false on the scheduler LABEL (label or "
+                          "name), or without LABEL on the run's only learning scheduler (or "
+                          "the one the checkpoint was trained as, added to the run)")
     run.add_argument("--seed", type=int, help="scenario seed")
     run.add_argument("--slots", type=int, help="number of decision epochs")
     run.add_argument("--channels", action=argparse.BooleanOptionalAction, default=None,
@@ -87,8 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     train = sub.add_parser(
         "train", help="train a learning scheduler and save it",
-        description="Train a learning scheduler (DIRS by default) on SCENARIO and save its "
-        "checkpoint to --out, with its training log.")
+        description="Train a learning scheduler (DIRS by default) on the training world of "
+        "SCENARIO (a world seed derived from the scenario seed, never the one run simulates) "
+        "and save its checkpoint to --out, with its training log and OUT.meta.json (seeds, "
+        "slots, whether the schedule finished). Evaluate it frozen with run --checkpoint.")
     train.add_argument("scenario", help="scenario YAML file")
     train.add_argument("--out", required=True, help="checkpoint file to write")
     train.add_argument("--scheduler", default="dirs",
@@ -96,8 +103,11 @@ def _parser() -> argparse.ArgumentParser:
                             "scenario's entry of that name, if any)")
     train.add_argument("--run-dir", help="run folder (default: CHECKPOINT.run/)")
     _add_overrides(train)
-    train.add_argument("--seed", type=int, help="scenario seed")
-    train.add_argument("--slots", type=int, help="number of decision epochs")
+    train.add_argument("--seed", type=int, help="scenario seed (training runs on the world "
+                                                "seed derived from it)")
+    train.add_argument("--slots", type=int, help="number of decision epochs (default: the "
+                       "scheduler's whole training schedule plus 5 %%, where it says; else "
+                       "the scenario's)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
     val = sub.add_parser(
@@ -161,6 +171,95 @@ def _chosen_schedulers(args, scenario) -> tuple[list, list[str]]:
     return specs, where
 
 
+def _run_specs(args, scenario) -> tuple[list, list[str]]:
+    """The specs a command runs and their key paths, ``--checkpoint`` applied.
+
+    Raises:
+        mecsim.preflight.PreflightError: When a ``--checkpoint`` names no scheduler of the
+            run, a scheduler that does not learn, or one already given a checkpoint.
+    """
+    from mecsim.preflight import PreflightError
+
+    specs, where = _chosen_schedulers(args, scenario)
+    given: dict[int, str] = {}
+    for item in getattr(args, "checkpoint", None) or []:
+        k = _checkpoint_target(item, specs, where)
+        if k in given:
+            raise PreflightError(f"--checkpoint {item}: {specs[k].label} already gets "
+                                 f"--checkpoint {given[k]}")
+        given[k] = item
+        spec = specs[k]
+        params = {**spec.params, "checkpoint": _checkpoint_arg(item)[1], "train": False}
+        specs[k] = type(spec)(name=spec.name, params=params, label=spec.label)
+    return specs, where
+
+
+def _checkpoint_arg(item: str) -> tuple[str | None, str]:
+    """``LABEL=PATH`` or ``PATH`` (a ``=`` after a path separator belongs to the path)."""
+    label, sep, path = item.partition("=")
+    if sep and label and "/" not in label and os.sep not in label:
+        return label, path
+    return None, item
+
+
+def _checkpoint_target(item: str, specs: list, where: list[str]) -> int:
+    """The index of the spec that ``--checkpoint ITEM`` loads into (appended if needed).
+
+    With ``LABEL=``, the run's scheduler of that label (or, failing that, the only one of
+    that name); without, the run's only learning scheduler. Where there is none, the
+    scheduler the checkpoint was trained as (its sidecar, :func:`mecsim.training.read_meta`,
+    else the scheduler named ``LABEL``) is added to the run with its training params,
+    labelled ``LABEL`` if given: ``--checkpoint a=A.pt --checkpoint b=B.pt`` compares two.
+    """
+    from mecsim.config import SchedulerSpec
+    from mecsim.preflight import PreflightError
+    from mecsim.training import read_meta
+
+    label, path = _checkpoint_arg(item)
+    option = f"--checkpoint {item}"
+    if not path:
+        raise PreflightError(f"{option}: no file given ([LABEL=]PATH)")
+    if label is not None:
+        hits = [k for k, s in enumerate(specs) if s.label == label]
+        hits = hits or [k for k, s in enumerate(specs) if s.name == label]
+        what = f"named {label}"
+    else:
+        hits = [k for k, s in enumerate(specs) if _learns_name(s.name)]
+        what = "that learn"
+    if len(hits) > 1:
+        raise PreflightError(f"{option}: the run has several schedulers {what} "
+                             f"({', '.join(specs[k].label for k in hits)}); say which: "
+                             f"--checkpoint LABEL={path}")
+    if hits:
+        k = hits[0]
+    else:
+        meta = (read_meta(path) or {}).get("scheduler") or {}
+        name = meta.get("name") or label
+        if not name:
+            raise PreflightError(f"{option}: the run has no learning scheduler and the "
+                                 f"checkpoint has no sidecar ({Path(path).name}.meta.json) "
+                                 "naming one; add it with --scheduler NAME")
+        params = dict(meta.get("params") or {}) if meta.get("name") else {}
+        specs.append(SchedulerSpec(name=name, params=params,
+                                   label=label or meta.get("label") or name))
+        where.append(option)
+        k = len(specs) - 1
+    if not _learns_name(specs[k].name):
+        raise PreflightError(f"{option}: {specs[k].label} does not learn; it has no "
+                             "checkpoint to load")
+    return k
+
+
+def _learns_name(name: str) -> bool:
+    """Whether the scheduler registered as ``name`` learns (False when it cannot load)."""
+    from mecsim.registry import scheduler_class
+
+    try:
+        return learns(scheduler_class(name))
+    except ValueError:
+        return False
+
+
 def _named_spec(name: str):
     """The spec of ``--scheduler NAME``: ``sb3:PATH`` is the policy scheduler on PATH.
 
@@ -200,8 +299,8 @@ def _estimate(args, scenario):
     """The run's :class:`mecsim.preflight.Estimate`, or None when refused (printed)."""
     from mecsim.preflight import PreflightError, check_schedulers, preflight
 
-    specs, where = _chosen_schedulers(args, scenario)
     try:
+        specs, where = _run_specs(args, scenario)
         check_schedulers(specs, where, scenario)
         return preflight(scenario, specs)
     except PreflightError as exc:
@@ -255,10 +354,8 @@ def _run(args) -> int:
     scenario = _preflight(args, scenario)  # schedulers, memory and time; None if refused
     if scenario is None:
         return EXIT_BAD_INPUT
-    specs = scenario.schedulers
-    if args.scheduler:
-        by_name = {s.name: s for s in scenario.schedulers}
-        specs = [by_name.get(name) or _named_spec(name) for name in args.scheduler]
+    specs, _ = _run_specs(args, scenario)  # checked by the preflight: cannot fail now
+    _checkpoint_warnings(args, scenario, specs)
     for s in specs:
         try:
             scheduler_class(s.name)
@@ -295,10 +392,36 @@ def _run(args) -> int:
         return _print_results(results, scenario, console, out)
 
 
+def _checkpoint_warnings(args, scenario, specs) -> None:
+    """Warn about checkpoints whose sidecar tells of a doubtful evaluation.
+
+    Trained on this run's very world (seed), or saved before its training schedule
+    finished (:func:`mecsim.training.read_meta`).
+    """
+    from mecsim.training import read_meta
+
+    for spec in specs:
+        path = spec.params.get("checkpoint")
+        meta = read_meta(path) if path else None
+        if not meta:
+            continue
+        if meta.get("training_world_seed") == scenario.seed:
+            _warning(f"{spec.label}: {path} was trained on world seed {scenario.seed}, this "
+                     "run's: it is evaluated on its own training world (use another --seed)")
+        if meta.get("finished") is False:
+            _warning(f"{spec.label}: {path} was saved before its training schedule finished "
+                     f"({meta.get('slots')} slots of about {meta.get('slots_needed')})")
+
+
 def _print_results(results, scenario, console: Console, out: Path) -> int:
     """Print the end table, warnings and errors; return the exit status."""
     Console(width=max(Console().width, 110)).print(summary_table(results, scenario))
     for r in results:
+        if r.training_slots:
+            console.print(f"[bold yellow]note:[/] {escape(r.name)} (online): still learning "
+                          f"on {r.training_slots} of {r.slots} slots; its figures are its "
+                          "training's, not its policy's (evaluate it frozen: mecsim train, "
+                          "then run --checkpoint)", soft_wrap=True)
         if r.stable is False:
             console.print(f"[bold yellow]warning:[/] {r.name}: its backlog grows (unstable); "
                           "its means depend on the run's length", soft_wrap=True)
@@ -477,18 +600,23 @@ def learns(cls: type) -> bool:
 
 
 def _train(args) -> int:
-    import os
-
-    from mecsim.config import SchedulerSpec
+    """Train on the scenario's training world; save the checkpoint and its sidecar."""
     from mecsim.engine.interrupt import Interrupted
-    from mecsim.engine.runner import run_scenario
+    from mecsim.preflight import PreflightError, check_schedulers
     from mecsim.registry import make, scheduler_class
+    from mecsim.training import (
+        TrainingError,
+        meta_path,
+        schedule_slots,
+        train,
+        training_scenario,
+        training_spec,
+    )
 
     scenario = _load(args)
     if scenario is None:
         return EXIT_BAD_INPUT
-    spec = next((s for s in scenario.schedulers if args.scheduler in (s.name, s.label)),
-                None) or SchedulerSpec(name=args.scheduler, params={})
+    spec = training_spec(scenario, args.scheduler)
     try:
         cls = scheduler_class(spec.name)
     except ValueError as exc:
@@ -498,27 +626,48 @@ def _train(args) -> int:
         _error(f"{args.scenario}: --scheduler {args.scheduler}: {cls.__name__} does not learn "
                "(it does not override feedback, the training hook); nothing to train")
         return EXIT_BAD_INPUT
+    try:
+        check_schedulers([spec], [f"--scheduler {args.scheduler}"], scenario)
+    except PreflightError as exc:
+        _error(f"{args.scenario}: {exc}")
+        return EXIT_BAD_INPUT
+    if args.slots is None:  # the whole schedule, not the scenario's evaluation length
+        need = schedule_slots(make(spec.name, **dict(spec.params)))
+        if need:
+            args.slots = need + need // 20 + 5  # a margin for slots without tasks
+            print(f"{spec.label}: training for {args.slots} slots (its schedule: {need} slots "
+                  f"with tasks, plus a margin; --slots sets another length)", flush=True)
+            scenario = _load(args)
+            if scenario is None:
+                return EXIT_BAD_INPUT
     out = Path(args.out)
     run_dir = Path(args.run_dir) if args.run_dir else out.with_name(out.name + ".run")
+    world = training_scenario(scenario).seed
+    print(f"training {spec.label} on world seed {world} (the training world of scenario seed "
+          f"{scenario.seed}; run evaluates seed S on world seed S)", flush=True)
     progress = _progress(Console(stderr=True), args.quiet)
     try:
         with progress:
-            result, = run_scenario(scenario, run_dir, schedulers=[spec], make=make,
-                                   channels=False, progress=_ticker(progress))
+            trained = train(scenario, spec, out, run_dir=run_dir, scenario_file=args.scenario,
+                            make=make, progress=_ticker(progress))
     except (KeyboardInterrupt, Interrupted) as exc:
         why = str(exc) or "interrupted"
         _error(f"{why}: nothing saved to {out}; the run so far is in {run_dir}")
         return 130 if isinstance(exc, KeyboardInterrupt) else EXIT_SCHEDULER_FAILED
-    if result.error or result.scheduler is None:
-        _error(result.error or f"{spec.label}: not trained")
+    except TrainingError as exc:
+        _error(str(exc))
         return EXIT_SCHEDULER_FAILED
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    result.scheduler.save(tmp)
-    os.replace(tmp, out)
-    phase = getattr(result.scheduler, "phase", None)
+    result, meta = trained.result, trained.meta
+    phase = meta["phase"]
     print(f"saved {spec.label} to {out} after {result.slots} slots "
-          f"({result.wall_s:.1f} s{', phase ' + phase if phase else ''}); run: {run_dir}")
+          f"({result.wall_s:.1f} s{', phase ' + phase if phase else ''}); sidecar "
+          f"{meta_path(out)}; run: {run_dir}")
+    if not trained.finished:
+        need = trained.slots_needed
+        _warning(f"{spec.label}: its training schedule did not finish in {result.slots} slots "
+                 f"(still learning at the end; the checkpoint is a mid-training one)"
+                 + (f"; the schedule needs about {need} slots with tasks: --slots {need}"
+                    if need else ""))
     return 0
 
 
@@ -576,12 +725,15 @@ def summary_table(results, scenario) -> Table:
     model cost, the median decision time, stability and whether the scheduler ran to the
     end. Where ``optimal`` ran, a second line under each figure gives its ratio to
     ``optimal``'s (``*`` on the model ratio: the optimum was a local-search value with a
-    lower bound, not proven exact, on some slots). The caption says what the labels mean.
+    lower bound, not proven exact, on some slots). The caption's first line gives each
+    scheduler's share of the tasks it placed that it sent to a MEC (``offload_share``; a
+    table 110 characters wide has no room for one more column), the rest says what the
+    labels mean.
     """
     from mecsim.engine.stability import offered_load
 
     load = offered_load(scenario)
-    caption = TABLE_CAPTION
+    caption = _offload_caption(results) + TABLE_CAPTION
     if any(r.optimal_exact is False for r in results):
         caption += " *: optimal is a bound on some slots (local search)."
     table = Table(title=f"{scenario.name}: {scenario.slots} slots, seed {scenario.seed}; "
@@ -595,9 +747,17 @@ def summary_table(results, scenario) -> Table:
         table.add_column(header, justify="right")
     ratios = any(r.ratio_to_optimal is not None for r in results)
     for r in results:
-        table.add_row(escape(r.name), *_figure_cells(r, ratios), _short(r.median_decision_s * 1e3),
+        name = escape(r.name) + (" (online)" if getattr(r, "training_slots", 0) else "")
+        table.add_row(name, *_figure_cells(r, ratios), _short(r.median_decision_s * 1e3),
                       _stable(r.stable), "yes" if r.complete else "[bold red]no[/]")
     return table
+
+
+def _offload_caption(results) -> str:
+    """The caption's line on each scheduler's share of its placed tasks sent to a MEC."""
+    shares = [f"{escape(r.name)} {_pct(getattr(r, 'offload_share', float('nan')))}"
+              for r in results]
+    return "offloaded (% of the tasks placed that went to a MEC): " + ", ".join(shares) + "\n"
 
 
 def _figure_cells(result, ratios: bool) -> list[str]:

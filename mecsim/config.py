@@ -1067,9 +1067,10 @@ class Scenario(_Model):
         iotds: IoT devices.
         tasks: Task arrivals and sizes.
         greedy_max_tasks_per_mec: The "insufficient resources" rule of the ``random`` and
-            ``greedy`` baselines: a MEC holding this many tasks (backlog included) is full,
-            and further tasks run locally; ``None`` = derived per MEC from a minimum CPU
-            share, ``floor(Fmax_j / f0)`` (see ``docs/schedulers.md``).
+            ``greedy`` baselines: a MEC holding this many tasks at its CPU (tasks still
+            uploading to it not counted) is full, and further tasks run locally;
+            ``None`` = derived per MEC from a minimum CPU share, ``floor(Fmax_j / f0)``
+            (see ``docs/schedulers.md``).
         on_invalid: ``error`` stops the run on an invalid decision; ``local`` runs the
             offending tasks locally and counts them.
         schedulers: The schedulers to run side by side (unique labels, at least one).

@@ -183,7 +183,8 @@ def check_schedulers(specs: Sequence[Any], where: Sequence[str] | None = None,
     Args:
         specs: :class:`mecsim.config.SchedulerSpec` items.
         where: Where each spec comes from, for messages: ``schedulers.<k>`` (the default;
-            ``.name`` or ``.params`` is appended) or e.g. ``--scheduler NAME``.
+            ``.name``, ``.params`` or ``.params.checkpoint`` is appended) or e.g.
+            ``--scheduler NAME`` or ``--checkpoint PATH`` (used as it is).
         scenario: The validated scenario the schedulers will run on (optional).
 
     Raises:
@@ -217,7 +218,7 @@ def check_schedulers(specs: Sequence[Any], where: Sequence[str] | None = None,
         try:
             scheduler.reset(0, network)  # loads the checkpoint
         except (ValueError, OSError, RuntimeError, KeyError) as exc:
-            raise PreflightError(f"{sub('params')}.checkpoint: {_one_line(exc)}") from None
+            raise PreflightError(f"{sub('params.checkpoint')}: {_one_line(exc)}") from None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -44,3 +44,28 @@ def scheduler_seed(seed: int, index: int) -> int:
     root = np.random.SeedSequence([seed, 0x5C4ED])
     child = root.spawn(index + 1)[index]
     return int(child.generate_state(1, dtype=np.uint32)[0])
+
+
+def training_seed(seed: int) -> int:
+    """Return the world seed that ``mecsim train`` uses for the scenario seed ``seed``.
+
+    Training must not see the world a policy is evaluated on: ``train`` simulates the world
+    of this seed, ``run`` that of ``seed`` itself, so the two never share IoTD placements,
+    mobility, channels or arrivals. It is spawned from a child of the scenario seed that
+    neither the world streams (:func:`streams`) nor the scheduler streams
+    (:func:`scheduler_seed`) use, and it is never ``seed`` itself.
+
+    Args:
+        seed: The scenario seed (a non-negative integer).
+
+    Returns:
+        A non-negative 63-bit integer, a valid scenario seed.
+
+    Raises:
+        ValueError: If ``seed`` is negative.
+    """
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    state = np.random.SeedSequence([seed, 0x7EA1]).generate_state(1, dtype=np.uint64)
+    world = int(state[0]) >> 1  # scenario seeds are signed 64-bit
+    return world if world != seed else world ^ 1

@@ -109,6 +109,12 @@ class Observation:
         uplink_busy_s: ``(N,)`` time each IoTD's uplink needs for its queued uploads [s],
             estimated at each upload's mean rate over the slot's fading steps; ``None``
             reads as all zero.
+        mec_cpu_tasks: ``(M,)`` tasks at each MEC's CPU: arrived there (upload done) and
+            not ended; tasks still uploading excluded, so ``backlog_tasks`` minus these is
+            what is in the uplinks. ``None`` (an observation not made by the engine) reads
+            as ``backlog_tasks``.
+        mec_cpu_cycles: ``(M,)`` cycles still to run for the tasks at each MEC's CPU
+            [cycle] (uploads excluded); ``None`` reads as ``backlog_cycles``.
     """
 
     slot: int
@@ -121,6 +127,8 @@ class Observation:
     backlog_cycles: np.ndarray
     local_busy_s: np.ndarray | None = None
     uplink_busy_s: np.ndarray | None = None
+    mec_cpu_tasks: np.ndarray | None = None
+    mec_cpu_cycles: np.ndarray | None = None
 
     @property
     def n_tasks(self) -> int:
@@ -245,6 +253,17 @@ class Scheduler(ABC):
     @abstractmethod
     def decide(self, observation: Observation) -> Decision:
         """Return the placement (and optionally the allocation) of the epoch's tasks."""
+
+    @property
+    def learning(self) -> bool:
+        """True while the scheduler is still training: its decisions are not its policy's.
+
+        The engine reads it before each epoch's decision and counts those epochs
+        (``SchedulerResult.training_slots``), so results label online figures as such.
+        False for schedulers that do not learn and for frozen ones; a learning scheduler
+        overrides it.
+        """
+        return False
 
     def feedback(self, outcome: Outcome) -> None:  # noqa: B027 - optional hook
         """Learn from what the engine applied; a no-op for schedulers that do not learn."""

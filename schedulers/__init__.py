@@ -14,7 +14,7 @@ optimal          ``schedulers.optimal:Optimal``               exact optimum of t
 optimal_backlog  ``schedulers.optimal:Optimal`` (backlog)     the optimum with each queue's wait
 lyapunov         ``schedulers.lyapunov:Lyapunov``             drift-plus-penalty (Neely)
 dirs             ``schedulers.dirs:Dirs``                     the DIRS paper's multi-agent scheduler
-dirs_shared      ``schedulers.dirs:Dirs`` (other defaults)    DIRS, shared agents, the vote's loss
+dirs_shared      ``schedulers.dirs:Dirs`` (other defaults)    DIRS, per-task agents, the vote's loss
 droo             ``schedulers.droo:Droo``                     DROO (Huang, Bi and Zhang, 2020)
 lydroo           ``schedulers.droo:LyDroo``                   DROO priced by drift-plus-penalty
 actor_critic     ``schedulers.actor_critic:ActorCritic``      the paper's Actor-Critic baseline
@@ -38,7 +38,11 @@ BUILTINS: dict[str, tuple[str, dict[str, Any]]] = {
     "optimal_backlog": ("schedulers.optimal:Optimal", {"backlog": True}),
     "lyapunov": ("schedulers.lyapunov:Lyapunov", {}),
     "dirs": ("schedulers.dirs:Dirs", {}),
-    "dirs_shared": ("schedulers.dirs:Dirs", {"agent_net": "shared", "loss_target": "vote"}),
+    "dirs_shared": ("schedulers.dirs:Dirs", {"agent_net": "task", "loss_target": "vote",
+                                             "demo_source": "descent",
+                                             "online_target": "descent",
+                                             "demonstrations": 128, "demo_holdout": 32,
+                                             "pretrain_steps": 500, "train_slots": 300}),
     "droo": ("schedulers.droo:Droo", {}),
     "lydroo": ("schedulers.droo:LyDroo", {}),
     "actor_critic": ("schedulers.actor_critic:ActorCritic", {}),

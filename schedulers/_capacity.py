@@ -2,19 +2,28 @@
 
 The paper (Sec. VI-C) sends a task to a MEC unless "the computational resource of the
 allocated MEC is insufficient", in which case the IoTD runs it locally, without saying what
-insufficient means. mecsim defines it as a **per-MEC task limit**:
+insufficient means. mecsim defines it on the **MEC's CPU load**, as a per-MEC task limit:
 
-- MEC ``j`` holds at most ``L_j`` tasks at once, counting its current backlog
-  (``Observation.backlog_tasks[j]``: tasks still uploading to or running on it). So at one
-  epoch it accepts at most ``max(L_j - backlog_j, 0)`` new tasks; a failed MEC accepts none.
-  (Parameter ``count_backlog=False`` drops the backlog term: then ``L_j`` bounds only the
-  epoch's new tasks.)
+- MEC ``j``'s CPU holds at most ``L_j`` tasks at once. At an epoch it accepts at most
+  ``max(L_j - c_j, 0)`` new tasks, ``c_j`` being the tasks **at its CPU**
+  (``Observation.mec_cpu_tasks[j]``: arrived at the MEC, upload done, and not ended); a
+  failed MEC accepts none. **Tasks still uploading do not count**: an upload stuck behind a
+  deep fade uses the IoTD's uplink, not the MEC's CPU, so a few stalled uplinks cannot fill
+  every MEC and silently turn the baseline into ``local``. (An observation without
+  ``mec_cpu_tasks``, one not made by the engine, counts its whole ``backlog_tasks``.)
 - ``L_j = max_tasks_per_mec`` when that scheduler parameter is given; otherwise it follows
-  from a **minimum CPU share**: ``L_j = floor(Fmax_j / f_min)``, so that under an equal split
-  every task at the MEC gets at least ``f_min`` cycles/s. ``f_min`` is the parameter
-  ``min_cpu_share_hz``, by default the fastest local CPU of the network (``max f0``): no
-  task is offloaded to a share slower than an IoTD's own CPU. With the paper's defaults
-  (``Fmax = 50 GHz``, ``f0 = 1 GHz``) that is 50 tasks per MEC.
+  from a **minimum CPU share**: ``L_j = floor(Fmax_j / f_min)``, so that under the CPU's
+  processor sharing with equal shares every task at the MEC gets at least ``f_min``
+  cycles/s. ``f_min`` is the parameter ``min_cpu_share_hz``, by default the fastest local
+  CPU of the network (``max f0``): no task is offloaded to a share slower than an IoTD's own
+  CPU. With the paper's defaults (``Fmax = 50 GHz``, ``f0 = 1 GHz``) that is 50 tasks per
+  MEC. The epoch's new tasks count against the limit with those at the CPU; earlier tasks
+  still uploading join the CPU later, so its task count can pass ``L_j`` for a while when
+  many uploads end at once.
+- Parameter ``count_uploads=True`` counts the tasks still uploading too (the whole
+  ``Observation.backlog_tasks``): the rule of mecsim before this definition, kept to
+  reproduce older figures. ``count_backlog=False`` counts neither: then ``L_j`` bounds only
+  the epoch's new tasks.
 - When more tasks are sent to a MEC than it accepts, **the tasks with the most cycles run
   locally first** ("the IoTDs who need more computing resources execute the task
   locally"); among equal cycles the later task (higher index in the slot) goes local first.
@@ -33,19 +42,22 @@ from mecsim.scheduler import Network, Observation, Scheduler
 
 def task_room(observation: Observation, local_cpu_hz: np.ndarray, *,
               max_tasks_per_mec: int | None = None,
-              min_cpu_share_hz: float | None = None, count_backlog: bool = True) -> np.ndarray:
+              min_cpu_share_hz: float | None = None, count_backlog: bool = True,
+              count_uploads: bool = False) -> np.ndarray:
     """Return how many of the epoch's tasks each MEC still accepts.
 
     Args:
-        observation: The epoch's observation (capacities, availability, backlog).
+        observation: The epoch's observation (capacities, availability, load).
         local_cpu_hz: The IoTDs' CPU frequencies ``f0`` [cycle/s]; their maximum is the
             default minimum share.
-        max_tasks_per_mec: Fixed limit ``L`` on the tasks a MEC holds (backlog included);
-            ``None`` derives it from the minimum CPU share.
+        max_tasks_per_mec: Fixed limit ``L`` on the tasks a MEC's CPU holds; ``None``
+            derives it from the minimum CPU share.
         min_cpu_share_hz: Minimum equal-split share ``f_min`` [cycle/s]; ``None`` uses
             ``max(local_cpu_hz)``. Ignored when ``max_tasks_per_mec`` is given.
-        count_backlog: Count the MEC's backlog against the limit (default); ``False``
-            limits only the epoch's new tasks.
+        count_backlog: Count the tasks already at the MEC against the limit (default);
+            ``False`` limits only the epoch's new tasks.
+        count_uploads: Count the tasks still uploading to the MEC too (the whole
+            ``backlog_tasks``; the older rule). Default ``False``: only those at its CPU.
 
     Returns:
         ``(M,)`` non-negative integers; 0 for a failed MEC.
@@ -61,12 +73,29 @@ def task_room(observation: Observation, local_cpu_hz: np.ndarray, *,
             share = float(f0.max()) if f0.size else float(fmax.max())
         # the 1e-9 slack keeps an exact ratio (50e9 / 1e9) from flooring to 49
         limit = np.floor(fmax / share * (1.0 + 1e-9)).astype(np.int64)
-    backlog = np.asarray(observation.backlog_tasks, dtype=np.int64)
-    if not count_backlog:
-        backlog = np.zeros_like(backlog)
-    room = np.maximum(limit - backlog, 0)
+    room = np.maximum(limit - held_tasks(observation, count_backlog, count_uploads), 0)
     usable = np.asarray(observation.available, dtype=bool) & problem.available
     return np.where(usable, room, 0)
+
+
+def held_tasks(observation: Observation, count_backlog: bool = True,
+               count_uploads: bool = False) -> np.ndarray:
+    """Return ``(M,)`` the tasks that count against each MEC's limit.
+
+    Args:
+        observation: The epoch's observation.
+        count_backlog: ``False``: none (all zero).
+        count_uploads: Count the tasks still uploading too (``backlog_tasks``); by default
+            only those at the CPU (``mec_cpu_tasks``, or ``backlog_tasks`` when the
+            observation lacks it).
+
+    Returns:
+        ``(M,)`` non-negative integers.
+    """
+    at_cpu = observation.mec_cpu_tasks
+    held = observation.backlog_tasks if count_uploads or at_cpu is None else at_cpu
+    held = np.asarray(held, dtype=np.int64)
+    return held if count_backlog else np.zeros_like(held)
 
 
 def enforce_room(placement: np.ndarray, cycles: np.ndarray, room: np.ndarray) -> np.ndarray:
@@ -106,22 +135,26 @@ class CapacityLimited(Scheduler):
     """Base of the baselines that apply the insufficient-resources rule of this module.
 
     Args:
-        max_tasks_per_mec: Fixed limit on the tasks a MEC holds, backlog included
-            (``None``: derived from ``min_cpu_share_hz``).
+        max_tasks_per_mec: Fixed limit on the tasks a MEC's CPU holds (``None``: derived
+            from ``min_cpu_share_hz``).
         min_cpu_share_hz: Minimum equal-split CPU share per task [cycle/s] (``None``: the
             fastest IoTD CPU of the network).
-        count_backlog: Count each MEC's backlog (``Observation.backlog_tasks``) against the
-            limit (default); ``False`` limits only the tasks of the current epoch.
+        count_backlog: Count the tasks already at each MEC against its limit (default);
+            ``False`` limits only the tasks of the current epoch.
+        count_uploads: Count the tasks still uploading to a MEC as well as those at its
+            CPU (the older rule; default ``False``: uploads do not count).
 
     Raises:
         ValueError: If ``max_tasks_per_mec`` is not an integer >= 0 (integral floats such as
             ``5.0`` are accepted), ``min_cpu_share_hz`` not a finite number > 0, or
-            ``count_backlog`` not a bool.
+            ``count_backlog`` or ``count_uploads`` not a bool.
     """
 
     def __init__(self, max_tasks_per_mec: int | None = None,
-                 min_cpu_share_hz: float | None = None, count_backlog: bool = True) -> None:
-        super().__init__(**_checked(max_tasks_per_mec, min_cpu_share_hz, count_backlog))
+                 min_cpu_share_hz: float | None = None, count_backlog: bool = True,
+                 count_uploads: bool = False) -> None:
+        super().__init__(**_checked(max_tasks_per_mec, min_cpu_share_hz, count_backlog,
+                                    count_uploads))
 
     @property
     def max_tasks_per_mec(self) -> int | None:
@@ -135,22 +168,28 @@ class CapacityLimited(Scheduler):
 
     @property
     def count_backlog(self) -> bool:
-        """Whether each MEC's backlog counts against its limit."""
+        """Whether the tasks already at each MEC count against its limit."""
         return self.params["count_backlog"]
+
+    @property
+    def count_uploads(self) -> bool:
+        """Whether tasks still uploading to a MEC count against its limit (older rule)."""
+        return self.params["count_uploads"]
 
     def load(self, path: Any) -> None:
         """Restore the parameters :meth:`save` wrote (validated again)."""
         super().load(path)
         self.params = _checked(self.params.get("max_tasks_per_mec"),
                                self.params.get("min_cpu_share_hz"),
-                               self.params.get("count_backlog", True))
+                               self.params.get("count_backlog", True),
+                               self.params.get("count_uploads", False))
 
     def room(self, observation: Observation) -> np.ndarray:
         """Return ``(M,)`` how many new tasks each MEC accepts at this epoch."""
         return task_room(observation, self.network_or_raise().local_cpu_hz,
                          max_tasks_per_mec=self.max_tasks_per_mec,
                          min_cpu_share_hz=self.min_cpu_share_hz,
-                         count_backlog=self.count_backlog)
+                         count_backlog=self.count_backlog, count_uploads=self.count_uploads)
 
     def network_or_raise(self) -> Network:
         """Return the network given to :meth:`reset`.
@@ -164,8 +203,8 @@ class CapacityLimited(Scheduler):
         return self.network
 
 
-def _checked(max_tasks_per_mec: Any, min_cpu_share_hz: Any,
-             count_backlog: Any) -> dict[str, Any]:
+def _checked(max_tasks_per_mec: Any, min_cpu_share_hz: Any, count_backlog: Any,
+             count_uploads: Any) -> dict[str, Any]:
     if max_tasks_per_mec is not None:
         max_tasks_per_mec = as_count("max_tasks_per_mec", max_tasks_per_mec, 0)
     if min_cpu_share_hz is not None:
@@ -176,10 +215,11 @@ def _checked(max_tasks_per_mec: Any, min_cpu_share_hz: Any,
             raise ValueError(f"min_cpu_share_hz must be a finite number > 0 [cycle/s] or None, "
                              f"got {min_cpu_share_hz!r}")
         min_cpu_share_hz = float(min_cpu_share_hz)
-    if not isinstance(count_backlog, (bool, np.bool_)):
-        raise ValueError(f"count_backlog must be true or false, got {count_backlog!r}")
+    for name, flag in (("count_backlog", count_backlog), ("count_uploads", count_uploads)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(f"{name} must be true or false, got {flag!r}")
     return {"max_tasks_per_mec": max_tasks_per_mec, "min_cpu_share_hz": min_cpu_share_hz,
-            "count_backlog": bool(count_backlog)}
+            "count_backlog": bool(count_backlog), "count_uploads": bool(count_uploads)}
 
 
 def as_count(name: str, value: Any, low: int) -> int:

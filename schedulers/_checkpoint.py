@@ -13,7 +13,7 @@ CHECKPOINT_FORMAT = 1
 
 
 def read_checkpoint(path: str | Path, name: str, network: Network, hidden: tuple[int, ...],
-                    *, scheduler: str | None = None) -> dict[str, Any]:
+                    *, scheduler: str | None = None, any_n: bool = False) -> dict[str, Any]:
     """Load a checkpoint with ``torch.load(weights_only=True)`` and check it fits.
 
     Args:
@@ -22,6 +22,7 @@ def read_checkpoint(path: str | Path, name: str, network: Network, hidden: tuple
         network: The run's network: the checkpoint must be for the same ``N`` and ``M``.
         hidden: The configured hidden layers: the checkpoint's must be the same.
         scheduler: If given, the checkpoint's ``"scheduler"`` entry must equal it.
+        any_n: The networks have no per-IoTD weight: only ``M`` must match, not ``N``.
 
     Returns:
         The checkpoint's dict.
@@ -48,7 +49,7 @@ def read_checkpoint(path: str | Path, name: str, network: Network, hidden: tuple
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{name} checkpoint {path} lacks {exc}") from exc
     want = (network.n_iotds, network.n_mecs)
-    if have != want:
+    if have != want and not (any_n and have[1] == want[1]):
         raise ValueError(f"{name} checkpoint {path} is for N={have[0]} IoTDs and M={have[1]} "
                          f"MECs, this network has N={want[0]}, M={want[1]}")
     if layers != list(hidden):

@@ -1,10 +1,14 @@
 """What the centralized DRL peers of DIRS (DROO, Actor-Critic, DDPG) share.
 
-- **Inputs.** Every network reads one vector of ``N * M`` numbers: for IoTD ``k`` and MEC
-  ``j`` (entry ``k * M + j``) the normalised log gain ``(ln h_kj - mu) / sigma`` of DIRS
+- **DROO's inputs.** One vector of ``N * M`` numbers: for IoTD ``k`` and MEC ``j`` (entry
+  ``k * M + j``) the normalised log gain ``(ln h_kj - mu) / sigma`` of DIRS
   (:class:`schedulers.dirs.network.GainNormalizer`, its geometric guess of ``mu`` and
   ``sigma``), ``-3`` for an IoTD without a task this slot. Task ``i`` reads the outputs of
   its IoTD ``iotd[i]`` (an IoTD with several tasks gives all of them its outputs).
+- **Actor-Critic's and DDPG's inputs** (:class:`TaskScheduler`): one task at a time, the
+  :func:`option_features` of each of its (task, MEC) pairs, read by networks shared by every
+  task and MEC (:class:`OptionScorer`, :class:`TaskValue`); each task has its own reward,
+  :func:`task_rewards`. No weight depends on ``N``.
 - **The placement rule** (:func:`threshold_placement`): from ``(n, M)`` scores in
   ``[0, 1]`` ("offload task ``i`` to MEC ``j``"), the best feasible MEC if its score is at
   least ``0.5``, else local: the IoTDs' vote of DIRS (:func:`mecsim.scheduler.vote`), with
@@ -19,9 +23,10 @@
 
 The per-slot problem does not depend on earlier placements (tasks arrive and channels fade
 whatever was decided; the per-slot model ignores the backlog), so all three learn a
-**one-step, contextual-bandit** problem: the state is the slot's gains, the action the
-placement, the return the slot's reward ``1 / objective`` alone (discount 0, no next state,
-no bootstrapping).
+**one-step, contextual-bandit** problem: the state is the slot's gains (and, for the
+per-task peers, the tasks' sizes), the action the placement, the return that slot's reward
+alone (discount 0, no next state, no bootstrapping): DROO's labels are priced by the slot's
+objective, the per-task peers' rewards are each task's share of it.
 """
 
 from __future__ import annotations
@@ -39,9 +44,10 @@ from mecsim.scheduler import Decision, Network, Observation, Outcome, Scheduler
 from schedulers._checkpoint import CHECKPOINT_FORMAT, read_checkpoint
 from schedulers.dirs.network import MISSING, GainNormalizer
 
-__all__ = ["MISSING", "DrlConfig", "DrlScheduler", "GainNormalizer", "Replay", "choose",
-           "feasible_options", "mlp", "offload_targets", "option_scores", "per_iotd_feasible",
-           "threshold_placement"]
+__all__ = ["MISSING", "OPTION_FEATURES", "DrlConfig", "DrlScheduler", "GainNormalizer",
+           "OptionScorer", "Replay", "TaskScheduler", "TaskValue", "annealed", "choose",
+           "feasible_options", "mlp", "offload_targets", "option_features", "option_scores",
+           "per_iotd_feasible", "reference_cost", "task_rewards", "threshold_placement"]
 
 THRESHOLD = 0.5  # the fixed score of "local" in the placement rule (the vote's threshold)
 MASKED = -1e9  # logit of an infeasible option (exp underflows to exactly 0)
@@ -109,14 +115,24 @@ class Replay:
 
     def add(self, **entry: np.ndarray | float) -> None:
         """Store one entry (the same names and shapes every time)."""
+        self.extend(**{k: np.asarray(v)[None] for k, v in entry.items()})
+
+    def extend(self, **entries: np.ndarray) -> None:
+        """Store ``k`` entries at once: each array's first axis runs over the entries."""
+        arrays = {k: np.asarray(v) for k, v in entries.items()}
+        count = len(next(iter(arrays.values())))
         if not self._data:
-            self._data = {k: np.zeros((self.capacity, *np.shape(v)),
-                                      dtype=np.asarray(v).dtype if np.asarray(v).dtype == bool
-                                      else np.float32) for k, v in entry.items()}
-        for k, v in entry.items():
-            self._data[k][self._next] = v
-        self._next = (self._next + 1) % self.capacity
-        self._size = min(self._size + 1, self.capacity)
+            self._data = {k: np.zeros((self.capacity, *v.shape[1:]),
+                                      dtype=bool if v.dtype == bool else np.float32)
+                          for k, v in arrays.items()}
+        if count > self.capacity:  # only the last ``capacity`` entries would survive
+            arrays = {k: v[-self.capacity:] for k, v in arrays.items()}
+            count = self.capacity
+        where = (self._next + np.arange(count)) % self.capacity
+        for k, v in arrays.items():
+            self._data[k][where] = v
+        self._next = (self._next + count) % self.capacity
+        self._size = min(self._size + count, self.capacity)
 
     def sample(self, batch: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         """Draw ``batch`` entries uniformly (with replacement while fewer are held)."""
@@ -236,6 +252,8 @@ class DrlScheduler(Scheduler):
 
     centralized: ClassVar[bool] = True
     config_class: ClassVar[type[DrlConfig]] = DrlConfig
+    any_n: ClassVar[bool] = False
+    """True where the networks have no per-IoTD weight: a checkpoint serves any ``N``."""
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -383,7 +401,8 @@ class DrlScheduler(Scheduler):
                 network size or hidden layers.
         """
         name = self.label
-        state = read_checkpoint(path, name, self.network, self.config.hidden, scheduler=name)
+        state = read_checkpoint(path, name, self.network, self.config.hidden, scheduler=name,
+                                any_n=self.any_n)
         try:
             if set(state["nets"]) != set(self.nets):
                 raise ValueError(f"{name} checkpoint {path} holds networks "
@@ -418,3 +437,167 @@ def per_iotd_feasible(feasible: np.ndarray, iotd: np.ndarray, n_iotds: int) -> n
     out = np.ones((n_iotds, feasible.shape[1]), dtype=bool)
     out[iotd] = feasible
     return out
+
+
+# ---------------------------------------------------------------------- per-task peers
+#: Features of one (task, MEC) pair read by the per-task networks of Actor-Critic and DDPG.
+OPTION_FEATURES = ("gain", "upload", "cpu_alone", "crowd", "crowd_nearest", "capacity",
+                   "size")
+LOG_CLIP = 8.0  # log-ratio features are clipped to [-LOG_CLIP, LOG_CLIP], then divided by 4
+REWARD_FLOOR = -4.0  # per-task rewards below this (a task > 5x its local cost) are clipped
+
+
+def reference_cost(problem: SlotProblem) -> np.ndarray:
+    """``(n,)`` each task's reference cost: local, or its cheapest option if local is not.
+
+    1 for a task with no feasible option (its reward is then 0 whatever it does).
+    """
+    table = problem.cost_table
+    cheapest = table.min(axis=1) if table.size else np.zeros(0)
+    ref = np.where(np.isfinite(table[:, 0]), table[:, 0], cheapest)
+    return np.where(np.isfinite(ref) & (ref > 0), ref, 1.0)
+
+
+def _log_ratio(value: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(np.maximum(value, 1e-300) / ref)
+    return np.clip(np.nan_to_num(out, nan=LOG_CLIP, posinf=LOG_CLIP), -LOG_CLIP, LOG_CLIP) / 4.0
+
+
+def option_features(problem: SlotProblem, normalizer: GainNormalizer) -> np.ndarray:
+    """``(n, M, 7)`` features of offloading each task to each MEC (:data:`OPTION_FEATURES`).
+
+    Costs are relative to the task's :func:`reference_cost` ``R_i`` (natural logs, clipped to
+    ``[-8, 8]`` and divided by 4), so one network serves tasks of any size:
+
+    - ``gain``: the normalised log gain ``(ln h_ij - mu) / sigma`` (clipped to ``[-8, 8]``);
+    - ``upload``: ``ln(C_ij / R_i)``, the upload's cost (latency and energy) over ``R_i``;
+    - ``cpu_alone``: ``ln(w_j F_i / R_i)``, the MEC's CPU cost of the task alone on it
+      (``w_j = phi_T / Fmax_j``, ``SlotProblem.cpu_weight``);
+    - ``crowd``: ``ln(2 phi_T sqrt(F_i) S / Fsum / R_i)``, the task's marginal CPU cost if
+      the slot's tasks (``S = sum_k sqrt(F_k)``) filled the available MECs in proportion to
+      their capacities (``Fsum``): how crowded the slot is;
+    - ``crowd_nearest``: ``ln(2 w_j sqrt(F_i) S_j / R_i)`` with ``S_j`` the ``sqrt(F)`` of
+      the tasks whose cheapest MEC alone is ``j``: how crowded ``j`` is if all offloaded;
+    - ``capacity``: ``ln(M Fmax_j / Fsum)``, the MEC's share of the capacity;
+    - ``size``: ``ln(n sqrt(F_i) / S)``, the task's size against the slot's mean.
+
+    Nothing depends on ``N`` or on the order of the tasks or MECs.
+    """
+    n, m = problem.n_tasks, problem.n_mecs
+    out = np.zeros((n, m, len(OPTION_FEATURES)), dtype=np.float32)
+    if n == 0:
+        return out
+    ref = reference_cost(problem)[:, None]
+    phi_t = problem.params.phi_t
+    root = problem.sqrt_cycles[:, None]
+    total = float(problem.sqrt_cycles.sum())
+    cap = float(problem.mec_cpu_hz[problem.available].sum()) or float(problem.mec_cpu_hz.sum())
+    upload = problem.cost_table[:, 1:]
+    alone = problem.cpu_weight[None, :] * problem.cycles[:, None]
+    nearest = np.argmin(np.where(np.isfinite(upload), upload + alone, np.inf), axis=1)
+    crowd_j = np.bincount(nearest, weights=problem.sqrt_cycles, minlength=m)
+    with np.errstate(divide="ignore"):
+        z = normalizer.normalize(problem.gains)
+    out[..., 0] = np.clip(np.nan_to_num(z, neginf=-LOG_CLIP), -LOG_CLIP, LOG_CLIP)
+    out[..., 1] = _log_ratio(upload, ref)
+    out[..., 2] = _log_ratio(alone, ref)
+    out[..., 3] = _log_ratio(np.broadcast_to(2 * phi_t * root * total / cap, (n, m)), ref)
+    out[..., 4] = _log_ratio(2 * problem.cpu_weight[None, :] * root * crowd_j[None, :], ref)
+    out[..., 5] = _log_ratio(m * problem.mec_cpu_hz[None, :] / cap, np.ones((n, 1)))
+    out[..., 6] = _log_ratio(n * root / total, np.ones((n, 1)))
+    return out
+
+
+def task_rewards(problem: SlotProblem, placement: np.ndarray) -> np.ndarray:
+    """``(n,)`` each task's difference reward: the share of ``R_i`` its choice saved.
+
+    ``r_i = (R_i - dG_i) / R_i`` with ``dG_i`` what the task adds to the slot's objective
+    ``G``: ``C_i0`` for a local task (so ``r_i = 0`` when ``R_i`` is local), else
+    ``C_ij + w_j ((S_j)^2 - (S_j - sqrt(F_i))^2)`` for a task on MEC ``j`` with ``S_j``
+    the ``sqrt(F)`` of all tasks on ``j``: its own cost plus the delay it imposes on the
+    others of its MEC. Since ``G(a) - G(a without i)`` differs from ``dG_i`` by a term that
+    does not depend on ``a_i``, a policy gradient with ``r_i`` is the gradient of ``-G``
+    with less variance (difference rewards: one signal per task, none shared). Clipped
+    below at ``-4`` (deep fades); 0 for an infeasible choice.
+    """
+    n = problem.n_tasks
+    a = np.asarray(placement, dtype=np.int64)
+    ref = reference_cost(problem)
+    load = np.bincount(a, weights=problem.sqrt_cycles, minlength=problem.n_mecs + 1)[1:]
+    own = problem.cost_table[np.arange(n), a]
+    j = np.maximum(a - 1, 0)
+    root = problem.sqrt_cycles
+    spill = problem.cpu_weight[j] * (2 * load[j] * root - problem.cycles)
+    added = own + np.where(a > 0, spill, 0.0)
+    with np.errstate(invalid="ignore"):
+        reward = np.clip((ref - added) / ref, REWARD_FLOOR, 1.0)
+    return np.where(np.isfinite(added), reward, 0.0).astype(np.float32)
+
+
+class OptionScorer(nn.Module):
+    """One MLP applied to every (task, MEC) pair: ``(..., M, 7) -> (..., M)``.
+
+    The same weights serve every task and every MEC: a task's options compete through their
+    features only, so the network fits any ``N`` and ``M``. The last layer starts at zero
+    weights and the bias ``bias`` (all options equal at first).
+    """
+
+    def __init__(self, hidden: tuple[int, ...], bias: float = 0.0) -> None:
+        super().__init__()
+        self.net = mlp(len(OPTION_FEATURES), hidden, 1)
+        last = self.net[-1]
+        nn.init.zeros_(last.weight)
+        nn.init.constant_(last.bias, bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Score of each option."""
+        return self.net(x).squeeze(-1)
+
+
+class TaskValue(nn.Module):
+    """A state-value network of one task from its options' features, pooled over MECs.
+
+    Input: the mean, min and max over the MECs of each feature; fits any ``N`` and ``M``.
+    """
+
+    def __init__(self, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = mlp(3 * len(OPTION_FEATURES), hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., M, 7) -> (...)`` value of each task."""
+        pooled = torch.cat([x.mean(dim=-2), x.amin(dim=-2), x.amax(dim=-2)], dim=-1)
+        return self.net(pooled).squeeze(-1)
+
+
+def annealed(start: float, progress: float, end_share: float = 0.0) -> float:
+    """``start`` decayed linearly to ``end_share * start`` as ``progress`` goes 0 -> 1."""
+    progress = min(max(progress, 0.0), 1.0)
+    return start * (1.0 - (1.0 - end_share) * progress)
+
+
+class TaskScheduler(DrlScheduler):
+    """A :class:`DrlScheduler` whose networks read one task's options at a time.
+
+    Every task is a training example (its :func:`option_features`, its option, its
+    :func:`task_rewards`); the replay holds tasks, not slots. No weight depends on ``N``, so
+    a checkpoint serves any number of IoTDs (``any_n``).
+    """
+
+    any_n: ClassVar[bool] = True
+
+    @property
+    def progress(self) -> float:
+        """Share of ``train_slots`` done (1 once frozen)."""
+        total = self.config.train_slots
+        return 1.0 if total == 0 or not self.learning else self.online_slots / total
+
+    def features(self, problem: SlotProblem) -> np.ndarray:
+        """``(n, M, 7)`` :func:`option_features` of the slot (the last slot's are kept)."""
+        cached = getattr(self, "_features", None)
+        if cached is not None and cached[0] is problem and cached[1] is self.normalizer:
+            return cached[2]
+        x = option_features(problem, self.normalizer)
+        self._features = (problem, self.normalizer, x)
+        return x

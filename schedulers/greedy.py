@@ -15,15 +15,19 @@ class Greedy(CapacityLimited):
     (``Observation.iotd_positions_m[iotd]``) and each MEC (``Network.mec_positions_m``);
     only MECs that are available and have a positive gain to the IoTD count (ties go to the
     lower MEC index); a task with no such MEC runs locally. Then the insufficient-resources
-    rule of :mod:`schedulers._capacity` applies: a MEC sent more tasks than it accepts keeps
-    those with the fewest cycles, and the IoTDs needing the most cycles run locally (they
-    are not re-sent to the next-nearest MEC).
+    rule of :mod:`schedulers._capacity` applies, on the MEC's CPU load (tasks at its CPU,
+    not those still uploading): a MEC sent more tasks than it accepts keeps those with the
+    fewest cycles, and the IoTDs needing the most cycles run locally (they are not re-sent
+    to the next-nearest MEC).
 
     Args:
-        max_tasks_per_mec: Fixed limit on the tasks a MEC holds, backlog included
-            (``None``: derived from ``min_cpu_share_hz``).
+        max_tasks_per_mec: Fixed limit on the tasks a MEC's CPU holds, those already at
+            it included, those still uploading to it not (``None``: derived from
+            ``min_cpu_share_hz``).
         min_cpu_share_hz: Minimum equal-split CPU share per task [cycle/s] (``None``: the
             fastest IoTD CPU of the network).
+        count_backlog: Count the tasks already at each MEC's CPU against its limit.
+        count_uploads: Count the tasks still uploading too (the older rule; default off).
     """
 
     centralized = True

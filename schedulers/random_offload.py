@@ -16,17 +16,21 @@ class RandomOffload(CapacityLimited):
 
     Task ``i`` draws one of ``1 + m_i`` options with equal probability: local, or one of
     the ``m_i`` MECs that are available and have a positive gain to its IoTD. Then the
-    insufficient-resources rule of :mod:`schedulers._capacity` applies: a MEC sent more
-    tasks than it accepts keeps those with the fewest cycles and the others run locally.
+    insufficient-resources rule of :mod:`schedulers._capacity` applies, on the MEC's CPU
+    load (tasks at its CPU, not those still uploading): a MEC sent more tasks than it
+    accepts keeps those with the fewest cycles and the others run locally.
 
     Randomness comes from ``self.rng`` (seeded by :meth:`reset`): exactly ``n`` uniform
     draws per epoch, so the same seed and observations give the same decisions.
 
     Args:
-        max_tasks_per_mec: Fixed limit on the tasks a MEC holds, backlog included
-            (``None``: derived from ``min_cpu_share_hz``).
+        max_tasks_per_mec: Fixed limit on the tasks a MEC's CPU holds, those already at
+            it included, those still uploading to it not (``None``: derived from
+            ``min_cpu_share_hz``).
         min_cpu_share_hz: Minimum equal-split CPU share per task [cycle/s] (``None``: the
             fastest IoTD CPU of the network).
+        count_backlog: Count the tasks already at each MEC's CPU against its limit.
+        count_uploads: Count the tasks still uploading too (the older rule; default off).
     """
 
     centralized = True

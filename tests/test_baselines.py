@@ -1,14 +1,18 @@
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from mecsim.config import SchedulerSpec
+from mecsim.engine.runner import run_scenario
 from mecsim.model import SlotProblem
 from mecsim.params import ModelParams
 from mecsim.registry import make
 from mecsim.scheduler import Network, Observation
 from mecsim.testing import random_network, random_observation
 from schedulers._capacity import enforce_room, task_room
+from schedulers.greedy import Greedy
 
 MEC_POS = np.array([[0.0, 0.0], [50.0, 0.0], [25.0, 50.0]])
 
@@ -321,3 +325,106 @@ def test_greedy_needs_reset():
     obs = random_observation(rng, 3, 2)
     with pytest.raises(RuntimeError, match="reset"):
         make("greedy").decide(obs)
+
+
+# -- the insufficient-resources rule on the MEC's CPU load (issue 13) -----------------------
+
+
+def _stuck(net, n=6, in_uplinks=(50, 50, 50), at_cpu=(0, 0, 0)):
+    """Tasks near MEC 1 while every MEC's backlog is ``in_uplinks`` + ``at_cpu`` tasks."""
+    obs = _crowd(net, [1e9] * n)
+    at_cpu = np.asarray(at_cpu, dtype=np.int64)
+    backlog = np.asarray(in_uplinks, dtype=np.int64) + at_cpu
+    return replace(obs, backlog_tasks=backlog, backlog_cycles=backlog * 1e9,
+                   mec_cpu_tasks=at_cpu, mec_cpu_cycles=at_cpu * 1e9)
+
+
+def test_tasks_still_uploading_do_not_fill_a_mec():
+    """Uploads stuck in deep fades fill the old cap; only the tasks at the CPU count now."""
+    net = _network()  # limit floor(50 GHz / 1 GHz) = 50 per MEC
+    obs = _stuck(net)  # 50 tasks uploading to each MEC, none at its CPU
+    for name in ("greedy", "random"):
+        old = _ready(name, net, count_uploads=True).decide(obs).placement
+        assert not old.any(), name  # the old rule: every MEC full, the baseline is `local`
+    np.testing.assert_array_equal(_ready("greedy", net).decide(obs).placement, [1] * 6)
+    drawn = _ready("random", net, seed=4, max_tasks_per_mec=10**6).decide(obs).placement
+    assert drawn.any()
+    np.testing.assert_array_equal(_ready("random", net, seed=4).decide(obs).placement, drawn)
+    np.testing.assert_array_equal(task_room(obs, net.local_cpu_hz), [50, 50, 50])
+    np.testing.assert_array_equal(task_room(obs, net.local_cpu_hz, count_uploads=True),
+                                  [0, 0, 0])
+
+
+def test_tasks_at_the_cpu_still_count():
+    net = _network()
+    obs = _stuck(net, in_uplinks=(30, 0, 0), at_cpu=(47, 0, 0))
+    # MEC 1: 50 - 47 = 3 places; its 30 uploads do not count
+    np.testing.assert_array_equal(task_room(obs, net.local_cpu_hz), [3, 50, 50])
+    np.testing.assert_array_equal(_ready("greedy", net).decide(obs).placement,
+                                  [1, 1, 1, 0, 0, 0])
+    # a fixed limit counts the same way; count_backlog=False counts nothing
+    np.testing.assert_array_equal(task_room(obs, net.local_cpu_hz, max_tasks_per_mec=48),
+                                  [1, 48, 48])
+    np.testing.assert_array_equal(task_room(obs, net.local_cpu_hz, max_tasks_per_mec=48,
+                                            count_backlog=False), [48, 48, 48])
+
+
+def test_an_observation_without_the_cpu_split_counts_its_whole_backlog():
+    net = _network()
+    obs = replace(_stuck(net, in_uplinks=(30, 0, 0), at_cpu=(0, 0, 0)), mec_cpu_tasks=None)
+    np.testing.assert_array_equal(task_room(obs, net.local_cpu_hz), [20, 50, 50])
+
+
+def test_count_uploads_is_validated_and_saved(tmp_path):
+    with pytest.raises(ValueError, match="count_uploads"):
+        make("greedy", count_uploads="no")
+    s = make("random", count_uploads=True)
+    s.save(tmp_path / "r.json")
+    fresh = make("random")
+    fresh.load(tmp_path / "r.json")
+    assert fresh.count_uploads is True and make("greedy").count_uploads is False
+
+
+class _Watching(Greedy):
+    """``greedy`` that keeps each observation's MEC load (the engine's split)."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.seen = []
+
+    def decide(self, observation):
+        self.seen.append((observation.backlog_tasks.copy(), observation.mec_cpu_tasks.copy(),
+                          observation.backlog_cycles.copy(), observation.mec_cpu_cycles.copy()))
+        return super().decide(observation)
+
+
+def test_greedy_keeps_offloading_while_uploads_are_stuck(tiny, tmp_path):
+    """Engine level: a 10 kHz channel makes each 100 kB upload take seconds, so tasks pile
+    up in the uplinks. Counted against the cap (the old rule) they turn ``greedy`` into
+    ``local`` after a few epochs; on the CPU load it keeps offloading."""
+    scenario = tiny("slots=20", "channel.bandwidth_hz=1e4", "greedy_max_tasks_per_mec=3")
+    made = {}
+
+    def factory(name, **params):
+        if name == "greedy":
+            made[len(made)] = _Watching(**params)
+            return made[len(made) - 1]
+        return make(name, **params)
+
+    specs = [SchedulerSpec(name="greedy"),
+             SchedulerSpec(name="greedy", label="greedy_old", params={"count_uploads": True})]
+    results = {r.name: r for r in run_scenario(scenario, tmp_path / "run", schedulers=specs,
+                                               make=factory, channels=False)}
+    new, old = results["greedy"], results["greedy_old"]
+    assert new.complete and old.complete
+    # 3 of each epoch's 6 tasks fit a MEC's cap; tasks at a CPU are rare, so ~0.9 of the
+    # tasks are offloaded (0.1 with the uploads counted)
+    assert new.offload_share > 0.8
+    assert old.offload_share < 0.2
+    # the engine's split: tasks at a CPU are part of the backlog, the rest are uploading
+    seen = made[0].seen
+    for backlog, at_cpu, cycles, cpu_cycles in seen:
+        assert (0 <= at_cpu).all() and (at_cpu <= backlog).all()
+        assert (cpu_cycles <= cycles + 1e-6).all()
+    assert seen[-1][0].sum() > 3 * scenario.mecs.count  # the uploads pile up ...
+    assert seen[-1][1].sum() <= 3 * scenario.mecs.count  # ... few tasks reach a CPU

@@ -242,3 +242,20 @@ def test_train_refuses_a_scheduler_that_does_not_learn(tmp_path, name):
     proc = mecsim("train", TINY, "--scheduler", name, "--out", str(out), "--quiet")
     assert_one_line_error(proc, "does not learn", name)
     assert not out.exists() and not out.with_name(out.name + ".run").exists()
+
+
+def test_end_table_caption_gives_each_schedulers_offload_share():
+    from rich.console import Console
+
+    from mecsim.cli import summary_table
+    from mecsim.config import load_scenario
+    from mecsim.engine.runner import SchedulerResult
+
+    results = [SchedulerResult("local", offload_share=0.0),
+               SchedulerResult("greedy", offload_share=0.017),
+               SchedulerResult("idle")]  # placed no task: no share
+    console = Console(width=110, record=True)
+    console.print(summary_table(results, load_scenario(TINY)))
+    text = " ".join(console.export_text().split())
+    assert "offloaded (% of the tasks placed that went to a MEC): local 0, greedy 1.7, " \
+           "idle -" in text

@@ -9,10 +9,21 @@ import torch
 
 from mecsim.config import SchedulerSpec, load_scenario
 from mecsim.engine.runner import run_scenario
+from mecsim.model.problem import SlotProblem
 from mecsim.registry import make as registry_make
 from mecsim.scheduler import vote
 from mecsim.testing import check_scheduler, outcome_for, random_network, random_observation
-from schedulers._drl_common import choose, feasible_options, option_scores, threshold_placement
+from schedulers._drl_common import (
+    OPTION_FEATURES,
+    GainNormalizer,
+    annealed,
+    choose,
+    feasible_options,
+    option_features,
+    option_scores,
+    task_rewards,
+    threshold_placement,
+)
 from schedulers.actor_critic import ActorCritic, ActorCriticConfig
 from schedulers.ddpg import Ddpg, DdpgConfig
 from schedulers.droo import Droo, DrooConfig
@@ -25,9 +36,8 @@ CLASSES = {"droo": Droo, "actor_critic": ActorCritic, "ddpg": Ddpg}
 #: few hundred slots show learning; the defaults are tuned for paper.yaml's 3000 slots.
 LEARN = {
     "droo": (400, {"train_interval": 2}),
-    "actor_critic": (800, {"train_interval": 1, "batch_size": 64}),
-    "ddpg": (800, {"train_interval": 1, "batch_size": 128, "learning_rate": 5e-4,
-                   "critic_learning_rate": 3e-3}),
+    "actor_critic": (300, {"train_interval": 2}),
+    "ddpg": (300, {"train_interval": 2}),
 }
 
 
@@ -116,11 +126,18 @@ def test_a_task_without_feasible_option_does_not_poison_training(cls):
 # ------------------------------------------------------------------------------ learning
 @pytest.mark.parametrize("name", list(CLASSES))
 def test_training_lowers_the_cost(name, trained):
-    """The last 100 slots cost less than the first 50, also relative to the optimum."""
+    """The last 100 slots cost less than the first 50, also relative to the optimum.
+
+    DROO decides by its search over exactly priced candidates while training, already
+    within 1 % of the optimum at first: there it must only stay there.
+    """
     _, cost, optimal, _ = trained(name)
     first, last = slice(0, 50), slice(-100, None)
     ratio_first = cost[first].mean() / optimal[first].mean()
     ratio_last = cost[last].mean() / optimal[last].mean()
+    if name == "droo" and ratio_first < 1.01:
+        assert ratio_last < 1.01, (ratio_first, ratio_last)
+        return
     assert cost[last].mean() < cost[first].mean(), (cost[first].mean(), cost[last].mean())
     assert ratio_last < 0.9 * ratio_first, (ratio_first, ratio_last)
 
@@ -140,7 +157,8 @@ def test_training_log(name, trained):
     assert set(updates.loss_name) == want[name]
     assert set(updates.agent) == {1} and updates.loss.notna().all()
     interval = LEARN[name][1]["train_interval"]
-    assert len(updates) == len(want[name]) * (len(cost) // interval)
+    steps = result.scheduler.config.steps_per_update
+    assert len(updates) == len(want[name]) * steps * (len(cost) // interval)
     assert result.scheduler.phase == "frozen"  # train_slots reached
 
 
@@ -212,8 +230,12 @@ def test_checkpoint_errors_are_clear(cls, tmp_path):
     path = tmp_path / "peer.pt"
     s.save(path)
     label = s.label
-    other = random_network(np.random.default_rng(0), 7, 2)
-    with pytest.raises(ValueError, match="N=6 IoTDs and M=2 MECs, this network has N=7"):
+    if cls is Droo:  # per-IoTD weights: another N does not fit
+        other = random_network(np.random.default_rng(0), 7, 2)
+        with pytest.raises(ValueError, match="N=6 IoTDs and M=2 MECs, this network has N=7"):
+            cls(train=False, checkpoint=str(path)).reset(0, other)
+    other = random_network(np.random.default_rng(0), 6, 3)
+    with pytest.raises(ValueError, match="N=6 IoTDs and M=2 MECs, this network has N=6, M=3"):
         cls(train=False, checkpoint=str(path)).reset(0, other)
     with pytest.raises(ValueError, match=f"{label} checkpoint .* does not exist"):
         cls(train=False, checkpoint=str(tmp_path / "nope.pt")).reset(0, network)
@@ -229,10 +251,129 @@ def test_checkpoint_errors_are_clear(cls, tmp_path):
     with pytest.raises(ValueError, match=f"not a checkpoint of {label}"):
         cls(train=False, checkpoint=str(tmp_path / "rival.pt")).reset(0, network)
     state = torch.load(path, weights_only=True)
-    del state["nets"][next(iter(state["nets"]))]["0.weight"]
+    first = state["nets"][next(iter(state["nets"]))]
+    del first[next(iter(first))]  # the first layer's weight
     torch.save(state, tmp_path / "cut.pt")
     with pytest.raises(ValueError, match="does not fit"):
         cls(train=False, checkpoint=str(tmp_path / "cut.pt")).reset(0, network)
+
+
+# ------------------------------------------------------------------------------ per-task peers
+PEERS = ("actor_critic", "ddpg")
+
+
+def test_task_rewards_are_difference_rewards():
+    """``r_i C_i0`` is what moving task ``i`` to local would add to the slot's objective."""
+    rng = np.random.default_rng(8)
+    for _ in range(20):
+        _, obs = network_and_obs(seed=int(rng.integers(1000)), n_tasks=7)
+        problem = obs.problem
+        placement = rng.integers(0, 4, problem.n_tasks)
+        reward = task_rewards(problem, placement)
+        local = problem.cost_table[:, 0]
+        for i in range(problem.n_tasks):
+            moved = placement.copy()
+            moved[i] = 0
+            saved = problem.cost(moved) - problem.cost(placement)
+            want = max(saved / local[i], -4.0)  # clipped below at -4 (deep fades)
+            np.testing.assert_allclose(reward[i], want, rtol=1e-5, atol=1e-6)
+        assert (reward[placement == 0] == 0).all() and reward.dtype == np.float32
+
+
+def test_option_features_are_per_task():
+    """Each task's features depend on its own sizes and gains and the slot's totals only."""
+    _, obs = network_and_obs(n_tasks=6)
+    problem = obs.problem
+    normalizer = GainNormalizer(-10.0, 2.0)
+    x = option_features(problem, normalizer)
+    assert x.shape == (6, 3, len(OPTION_FEATURES)) and np.isfinite(x).all()
+    order = np.random.default_rng(0).permutation(6)
+    shuffled = SlotProblem(problem.gains[order], problem.data_bits[order],
+                           problem.cycles[order], problem.local_cpu_hz[order],
+                           problem.mec_cpu_hz, problem.params)
+    np.testing.assert_allclose(option_features(shuffled, normalizer), x[order], rtol=1e-6)
+    assert option_features(problem.replaced(gains=problem.gains[:0], data_bits=[],
+                                            cycles=[], local_cpu_hz=[]),
+                           normalizer).shape == (0, 3, len(OPTION_FEATURES))
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_frozen_peer_beats_greedy_and_random_on_unseen_seeds(name, trained, tmp_path):
+    """Trained 300 slots on tiny.yaml's seed 0, frozen, scored on seed 1 beside the others."""
+    _, _, _, result = trained(name)
+    path = tmp_path / "peer.pt"
+    result.scheduler.save(path)
+    scenario = load_scenario(ROOT / "scenarios" / "tiny.yaml", ["slots=40", "seed=1"])
+    results = run_scenario(scenario, tmp_path / "eval", schedulers=[
+        SchedulerSpec(name=name, params={"train": False, "checkpoint": str(path)}),
+        SchedulerSpec(name="greedy"), SchedulerSpec(name="random"),
+        SchedulerSpec(name="optimal")])
+    ratio = {r.name: r.ratio_to_optimal for r in results}
+    assert ratio[name] < 1.1, ratio
+    assert ratio[name] < min(ratio["greedy"], ratio["random"]), ratio
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_frozen_peer_is_deterministic(name, trained):
+    _, _, _, result = trained(name)
+    peer = result.scheduler
+    assert not peer.learning
+    obs = random_observation(np.random.default_rng(9), 6, 2, network=peer.network)
+    first = peer.decide(obs).placement
+    np.testing.assert_array_equal(peer.decide(obs).placement, first)
+    if name == "actor_critic":
+        np.testing.assert_array_equal(first, np.argmax(peer.policy(obs.problem), axis=1))
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_checkpoint_serves_another_n(name, trained, tmp_path):
+    """No weight depends on N: a checkpoint made at N=6 decides alike at N=9 and N=40."""
+    _, _, _, result = trained(name)
+    original = result.scheduler
+    original.save(tmp_path / "peer.pt")
+    for n in (9, 40):
+        network = random_network(np.random.default_rng(n), n, 2)
+        twin = CLASSES[name](train=False, checkpoint=str(tmp_path / "peer.pt"))
+        twin.reset(0, network)
+        assert twin.phase == "frozen" and twin.network.n_iotds == n
+        obs = random_observation(np.random.default_rng(n), n, 2, network=network)
+        np.testing.assert_array_equal(twin.decide(obs).placement,
+                                      original.decide(obs).placement)
+
+
+def test_exploration_decays():
+    assert annealed(0.2, 0.0, 0.1) == pytest.approx(0.2)
+    assert annealed(0.2, 0.5, 0.1) == pytest.approx(0.11)
+    assert annealed(0.2, 1.0, 0.1) == annealed(0.2, 3.0, 0.1) == pytest.approx(0.02)
+    assert annealed(0.01, 1.0) == 0.0
+    network, _ = network_and_obs(n_mecs=2)
+    s = Ddpg(train_slots=4)
+    s.reset(0, network)
+    assert s.progress == 0.0
+    rng = np.random.default_rng(2)
+    for slot in range(2):
+        o = random_observation(rng, 6, 2, network=network, slot=slot)
+        s.feedback(outcome_for(o, s.decide(o)))
+    assert s.progress == 0.5
+
+
+def test_ddpg_relaxed_critic_is_the_votes_value():
+    """With clear-cut scores, ``Q(s, a)`` is the critic's value of the option the vote takes."""
+    network, obs = network_and_obs(n_mecs=3, n_tasks=6)
+    s = Ddpg(temperature=0.002)
+    s.reset(0, network)
+    torch.nn.init.normal_(s.nets["critic"].net[-1].weight)
+    x = torch.from_numpy(s.features(obs.problem))
+    scores = torch.tensor(np.random.default_rng(1).choice([0.0, 0.3, 0.9], (6, 3)),
+                          dtype=torch.float32)
+    scores[:, 1] += 0.05  # no ties
+    feasible = torch.ones(6, 4, dtype=torch.bool)
+    choice = threshold_placement(scores.numpy(), feasible.numpy())
+    with torch.no_grad():
+        q = s.nets["critic"](x).numpy()
+        got = s.relaxed_q(x, scores, feasible).numpy()
+    want = np.where(choice > 0, q[np.arange(6), np.maximum(choice - 1, 0)], 0.0)
+    np.testing.assert_allclose(got, want, atol=1e-3)
 
 
 # ------------------------------------------------------------------------------ DROO
@@ -301,15 +442,16 @@ def test_quantiser_follows_the_order_preserving_rule():
 
 def test_droo_trains_on_the_best_candidate_and_infers_the_threshold(tmp_path):
     network, obs = network_and_obs(n_mecs=2)
-    droo = Droo()
+    droo = Droo(polish=False)  # with the polish, the best candidate is improved further
     droo.reset(0, network)
     cands = droo.candidates(obs.problem, obs.iotd, droo.k)
     costs = obs.problem.batch_cost(cands)
     np.testing.assert_array_equal(droo.decide(obs).placement, cands[np.argmin(costs)])
     droo.save(tmp_path / "droo.pt")
-    frozen = Droo(train=False, checkpoint=str(tmp_path / "droo.pt"))
+    saved = droo.candidates(obs.problem, obs.iotd, droo.k)  # decide may refit the scaling
+    frozen = Droo(polish=False, frozen_k=1, train=False, checkpoint=str(tmp_path / "droo.pt"))
     frozen.reset(0, network)
-    np.testing.assert_array_equal(frozen.decide(obs).placement, cands[0])
+    np.testing.assert_array_equal(frozen.decide(obs).placement, saved[0])
 
 
 def test_droo_adaptive_k():
@@ -351,6 +493,8 @@ def test_droo_adaptive_k():
     (ActorCritic, {"entropy": -0.1}, "entropy"),
     (ActorCritic, {"replay_size": 0}, "replay_size"),
     (Ddpg, {"noise_std": -0.1}, "noise_std"),
+    (Ddpg, {"temperature": 0}, "temperature"),
+    (Ddpg, {"logit_l2": -1.0}, "logit_l2"),
     (Ddpg, {"critic_learning_rate": 0}, "critic_learning_rate"),
     (Ddpg, {"torch_threads": 0}, "torch_threads"),
     (Ddpg, {"steps_per_update": 0}, "steps_per_update"),
@@ -363,8 +507,9 @@ def test_bad_params_are_named(cls, params, name):
 def test_configs_accept_scenario_values():
     cfg = DrooConfig.from_params({"hidden": [64.0, 32], "train_slots": 300.0, "k_max": 4.0})
     assert cfg.hidden == (64, 32) and cfg.train_slots == 300 and cfg.k_max == 4
-    assert ActorCriticConfig().replay_size == 1024 and DdpgConfig().batch_size == 256
-    for cfg in (DrooConfig(), ActorCriticConfig(), DdpgConfig()):
-        assert (cfg.train_interval, cfg.train_slots) == (10, 3000)
+    assert DrooConfig().replay_size == 1024 and DdpgConfig().batch_size == 256
+    assert (DrooConfig().train_interval, DrooConfig().train_slots) == (10, 3000)
+    for cfg in (ActorCriticConfig(), DdpgConfig()):  # tasks, not slots, in the replay
+        assert (cfg.replay_size, cfg.train_interval, cfg.train_slots) == (8192, 2, 1000)
     with pytest.raises(ValueError, match="unknown DDPG parameter"):
         DdpgConfig.from_params({"tau": 0.01})

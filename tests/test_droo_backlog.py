@@ -11,6 +11,7 @@ from mecsim.config import SchedulerSpec, load_scenario
 from mecsim.engine.runner import run_scenario
 from mecsim.testing import check_scheduler, outcome_for, random_network, random_observation
 from schedulers.droo import Droo, DrooConfig
+from schedulers.droo.features import n_task_features
 from schedulers.droo.scheduler import queue_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,13 +35,20 @@ def with_queues(obs, local=None, uplink=None, mec_cycles=None):
 def test_default_is_off_and_the_input_grows_by_the_queue_features():
     network, _ = world()
     assert DrooConfig().backlog_input is False
-    plain, queued = Droo(), Droo(backlog_input=True)
+    plain, queued = Droo(per_task=False), Droo(per_task=False, backlog_input=True)
     plain.reset(0, network)
     queued.reset(0, network)
     assert plain.nets["dnn"][0].in_features == N * M
     assert queued.n_queue_inputs == 2 * N + M
     assert queued.nets["dnn"][0].in_features == N * M + 2 * N + M
     assert queued.nets["dnn"][-1].out_features == plain.nets["dnn"][-1].out_features == N * M
+    # per task (the default): the task's own two queues and the M MECs' after its features
+    plain, queued = Droo(), Droo(backlog_input=True)
+    plain.reset(0, network)
+    queued.reset(0, network)
+    assert plain.nets["dnn"][0].in_features == n_task_features(M, False) == 3 * M + 6
+    assert queued.nets["dnn"][0].in_features == 3 * M + 6 + 2 + M
+    assert queued.nets["dnn"][-1].out_features == M
 
 
 def test_queue_features_are_log1p_of_seconds_of_work():
@@ -58,7 +66,7 @@ def test_queue_features_are_log1p_of_seconds_of_work():
 @pytest.mark.parametrize("which", ["local", "uplink", "mec"])
 def test_each_queue_reaches_the_dnn_input(which):
     network, obs = world()
-    droo = Droo(backlog_input=True)
+    droo = Droo(backlog_input=True, per_task=False)
     droo.reset(0, network)
     base = with_queues(obs)
     droo.decide(base)
@@ -76,9 +84,10 @@ def test_each_queue_reaches_the_dnn_input(which):
     assert not np.allclose(droo.forward("dnn", x0), droo.forward("dnn", x1))
 
 
-def test_without_the_option_the_queues_do_not_reach_the_input():
+@pytest.mark.parametrize("per_task", [True, False])
+def test_without_the_option_the_queues_do_not_reach_the_input(per_task):
     network, obs = world()
-    droo = Droo()
+    droo = Droo(per_task=per_task)
     droo.reset(0, network)
     a, b = with_queues(obs), with_queues(obs, local=np.full(N, 9.0), mec_cycles=np.full(M, 1e11))
     droo.decide(a)
@@ -87,9 +96,25 @@ def test_without_the_option_the_queues_do_not_reach_the_input():
     np.testing.assert_array_equal(xa, droo.inputs(b.problem, b.iotd))
 
 
-def test_the_replay_stores_the_decided_slots_queues():
+def test_per_task_rows_read_their_iotds_queues_and_every_mecs():
     network, obs = world()
     droo = Droo(backlog_input=True)
+    droo.reset(0, network)
+    local, uplink = np.arange(N, dtype=float), 0.5 * np.arange(N, dtype=float)
+    obs = with_queues(obs, local, uplink, np.array([0.0, 3e9, 1e10]))
+    droo.decide(obs)
+    rows = droo.raw_inputs(obs.problem, obs.iotd)
+    q = queue_inputs(obs, N)
+    base = n_task_features(M, False)
+    np.testing.assert_allclose(rows[:, base], q[:N][obs.iotd], rtol=1e-6)
+    np.testing.assert_allclose(rows[:, base + 1], q[N:2 * N][obs.iotd], rtol=1e-6)
+    np.testing.assert_allclose(rows[:, base + 2:], np.tile(q[2 * N:], (obs.n_tasks, 1)),
+                               rtol=1e-6)
+
+
+def test_the_replay_stores_the_decided_slots_queues():
+    network, obs = world()
+    droo = Droo(backlog_input=True, per_task=False)
     droo.reset(0, network)
     obs = with_queues(obs, local=np.full(N, 3.0), mec_cycles=np.full(M, 2e10))
     decision = droo.decide(obs)
@@ -107,7 +132,7 @@ def test_checkpoint_keeps_backlog_input_and_refuses_another(tmp_path):
     path = tmp_path / "droo.pt"
     droo.save(path)
     assert torch.load(path, weights_only=True)["config"]["backlog_input"] is True
-    frozen = Droo(backlog_input=True, train=False, checkpoint=str(path))
+    frozen = Droo(backlog_input=True, train=False, checkpoint=str(path), frozen_k=1)
     frozen.reset(0, network)
     threshold = droo.candidates(obs.problem, obs.iotd, 1, obs.slot)[0]
     np.testing.assert_array_equal(frozen.decide(obs).placement, threshold)

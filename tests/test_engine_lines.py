@@ -1,5 +1,7 @@
 """FCFS lines whose rate follows the channel, and processor sharing with a task aborted."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import simpy
@@ -111,3 +113,24 @@ def test_processor_sharing_without_the_abort():
         cpu.join(name, cycles, 1.0)
     env.run()
     assert done == pytest.approx({"one": 0.3, "two": 0.5, "four": 0.7})
+
+
+def test_mec_backlog_is_never_negative_once_uploads_are_gone(tmp_path):
+    """The uploads' running sum of cycles kept float residue (-5e-6 to -7e-5 cycles on these
+    seeds) after every upload ended, so the Observation's MEC backlog went negative and
+    ``Observation.waits()`` raised (seen by DROO's queue inputs, issue 13)."""
+    import pandas as pd
+
+    from mecsim.config import SchedulerSpec, load_scenario
+    from mecsim.engine.runner import run_scenario
+
+    unequal = ["tasks.cycles={dist: uniform, low: 2.0e8, high: 2.0e9}",
+               "tasks.data_bits={dist: uniform, low: 1.6e5, high: 1.6e6}"]
+    root = Path(__file__).resolve().parent.parent
+    for seed in (0, 1):
+        scenario = load_scenario(root / "scenarios" / "paper.yaml",
+                                 [*unequal, f"seed={seed}", "slots=150"])
+        run_scenario(scenario, tmp_path / str(seed), channels=False,
+                     schedulers=[SchedulerSpec(name="greedy", params={})])
+        slots = pd.read_parquet(tmp_path / str(seed) / "slots.parquet")
+        assert (slots[["backlog_cycles_1", "backlog_cycles_2"]] >= 0).all().all()

@@ -13,12 +13,21 @@ from mecsim.engine.runner import run_scenario
 from mecsim.model import drift_price
 from mecsim.registry import make
 from mecsim.testing import outcome_for, random_network, random_observation
-from schedulers._drl_common import offload_targets
 from schedulers.droo import Droo, LyDroo, LyDrooConfig
 from schedulers.lyapunov import DEFAULT_V
 
 ROOT = Path(__file__).resolve().parent.parent
 N, M = 6, 3
+
+
+def one_hot(placement):
+    """Per-task labels: row i is "offloaded to MEC j" (all zero for local)."""
+    return np.eye(M + 1, dtype=np.float32)[placement][:, 1:]
+
+
+def stored_targets(scheduler, n_tasks):
+    """The per-task labels the first slot put in the replay."""
+    return scheduler.replay._data["target"][:n_tasks]
 
 
 def world(seed=0, n_tasks=6, local=0.0, uplink=0.0, mec_cycles=None, **kw):
@@ -88,8 +97,8 @@ def test_training_applies_and_learns_the_cheapest_priced_candidate(seed):
     assert priced.min() <= lydroo.objective(obs.problem, obs.slot).batch_cost(
         decision.placement[None])[0]
     lydroo.feedback(outcome_for(obs, decision))
-    target, _ = offload_targets(cands[np.argmin(priced)], obs.iotd, N, M)
-    np.testing.assert_array_equal(lydroo.replay._data["target"][0], target)
+    np.testing.assert_array_equal(stored_targets(lydroo, obs.n_tasks),
+                                  one_hot(cands[np.argmin(priced)]))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -110,8 +119,8 @@ def test_polish_improves_the_cheapest_candidate_to_a_local_minimum(seed):
             moved[i] = j
             assert priced.cost(moved) >= chosen - 1e-9 * abs(chosen)
     lydroo.feedback(outcome_for(obs, decision))
-    target, _ = offload_targets(decision.placement, obs.iotd, N, M)
-    np.testing.assert_array_equal(lydroo.replay._data["target"][0], target)
+    np.testing.assert_array_equal(stored_targets(lydroo, obs.n_tasks),
+                                  one_hot(decision.placement))
 
 
 def test_queues_change_the_choice_where_droo_would_not_see_them():
@@ -134,7 +143,7 @@ def test_queues_change_the_choice_where_droo_would_not_see_them():
 
 def test_the_queues_reach_the_input():
     network, obs = world()
-    lydroo = LyDroo()
+    lydroo = LyDroo(per_task=False)
     lydroo.reset(0, network)
     assert lydroo.nets["dnn"][0].in_features == N * M + 2 * N + M
     lydroo.decide(obs)
@@ -144,9 +153,18 @@ def test_the_queues_reach_the_input():
     x1 = lydroo.inputs(other.problem, other.iotd)
     assert not np.array_equal(x0, x1)
     np.testing.assert_array_equal(x0[:N * M], x1[:N * M])
-    off = LyDroo(backlog_input=False)  # the ablation: the queues act through the price only
+    off = LyDroo(backlog_input=False, per_task=False)  # the queues act through the price only
     off.reset(0, network)
     assert off.nets["dnn"][0].in_features == N * M
+    per_task = LyDroo()  # the default: the task's own queues and the MECs' in its row
+    per_task.reset(0, network)
+    assert per_task.nets["dnn"][0].in_features == 3 * M + 6 + 2 + M
+    per_task.decide(obs)
+    r0 = per_task.raw_inputs(obs.problem, obs.iotd)
+    per_task.decide(other)
+    r1 = per_task.raw_inputs(other.problem, other.iotd)
+    changed = np.flatnonzero((r0 != r1).any(axis=1))
+    np.testing.assert_array_equal(changed, np.flatnonzero(other.iotd == 0))
 
 
 def test_feedback_without_its_decide_prices_empty_queues():
@@ -170,7 +188,7 @@ def test_checkpoint_keeps_v_and_backlog_input_and_frozen_infers_the_threshold(tm
     state = torch.load(path, weights_only=True)
     assert (state["scheduler"], state["config"]["v"], state["config"]["backlog_input"]) == (
         "LyDROO", 0.25, True)
-    frozen = LyDroo(v=0.25, train=False, checkpoint=str(path))
+    frozen = LyDroo(v=0.25, train=False, checkpoint=str(path), frozen_k=1)
     frozen.reset(0, network)
     placement = frozen.decide(obs).placement
     np.testing.assert_array_equal(placement,

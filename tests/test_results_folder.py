@@ -112,6 +112,34 @@ def test_the_summary_counts_exactly_the_rows_on_disk_after_every_commit(tiny, tm
     assert set(complete_schedulers(out)) == {"local", "greedy", "optimal"}
 
 
+def test_the_offload_share_counts_the_slot_rows_on_disk(tiny, tmp_path, monkeypatch):
+    """``offload_share``: offloaded over placed tasks of the slot rows the summary counts."""
+    monkeypatch.setenv("MECSIM_FLUSH_S", "0.001")  # a commit at every epoch
+    out = tmp_path / "run"
+    seen = []
+    commit = runner.RunFiles.commit
+
+    def commit_and_check(self, result=None, sim=None, complete=False):
+        commit(self, result, sim, complete)
+        if result is None or not result.slots:
+            return
+        entry = json.loads((out / "summary.json").read_text())["schedulers"][result.name]
+        rows = pd.read_parquet(out / "slots.parquet")
+        rows = rows[rows.scheduler == result.name]
+        assert len(rows) == entry["slots"]
+        expect = rows.offloaded.sum() / rows.tasks.sum()
+        assert entry["offload_share"] == pytest.approx(expect, abs=1e-12)
+        seen.append((result.name, entry["offload_share"]))
+
+    monkeypatch.setattr(runner.RunFiles, "commit", commit_and_check)
+    scenario = tiny("slots=8", "tasks.arrival={process: poisson, rate_per_s: 1.5}")
+    run_scenario(scenario, out, schedulers=specs("local", "greedy", "random"), channels=False)
+    final = {name: share for name, share in seen}
+    assert final["local"] == 0.0 and final["greedy"] == 1.0  # tiny's MECs are never full
+    assert 0.0 < final["random"] < 1.0
+    assert len(seen) > 3 * 8
+
+
 @pytest.mark.parametrize("twice", [False, True])
 def test_ctrl_c_during_a_commit_waits_for_its_end(tiny, tmp_path, monkeypatch, twice):
     # One or two Ctrl-C arrive while a commit renames its parts: they are held until the

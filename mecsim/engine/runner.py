@@ -115,6 +115,11 @@ class SchedulerResult:
     ratio_to_optimal: float | None = None
     optimal_exact: bool | None = None
     median_decision_s: float = NAN
+    # share of the placed tasks (slot rows' ``tasks``) that went to a MEC (``offloaded``)
+    offload_share: float = NAN
+    # epochs decided while the scheduler was still learning (Scheduler.learning): its
+    # figures over them are online training figures, not its frozen policy's
+    training_slots: int = 0
     model_costs: list[float] = field(default_factory=list, repr=False)
     scheduler: Any = field(default=None, repr=False)  # the scheduler object, after its run
 
@@ -198,8 +203,9 @@ def _run_one(scenario, spec, make, files: RunFiles, result: SchedulerResult, tic
         if rows:
             files.writer("training").append(training_columns(spec.label, rows))
 
-    def on_slot(record: dict) -> None:
+    def on_slot(record: dict) -> None:  # before the epoch's feedback: as it decided
         slot_rows.append(record)
+        result.training_slots += bool(getattr(scheduler, "learning", False))
         due = files.due()
         if due or len(slot_rows) >= SLOT_BATCH:
             drain()
@@ -313,11 +319,13 @@ class OnDisk:
     slots: int = 0  # slot rows
     invalid: int = 0  # sum of the slot rows' ``invalid``
     parts: dict[str, int] = field(default_factory=dict)  # table -> parts
+    placed: int = 0  # sum of the slot rows' ``tasks``
+    offloaded: int = 0  # sum of the slot rows' ``offloaded``
 
     def plus(self, staged: dict[str, Staged]) -> OnDisk:
         """What the parts hold once ``staged`` are in place too."""
         new = OnDisk(self.status.copy(), self.reasons.copy(), self.slots, self.invalid,
-                     dict(self.parts))
+                     dict(self.parts), self.placed, self.offloaded)
         for name in staged:
             new.parts[name] = new.parts.get(name, 0) + 1
         if "tasks" in staged:
@@ -328,6 +336,8 @@ class OnDisk:
             table = staged["slots"].table
             new.slots += table.num_rows
             new.invalid += int(pc.sum(table.column("invalid")).as_py() or 0)
+            new.placed += int(pc.sum(table.column("tasks")).as_py() or 0)
+            new.offloaded += int(pc.sum(table.column("offloaded")).as_py() or 0)
         return new
 
     def fill(self, result: SchedulerResult) -> None:
@@ -338,6 +348,7 @@ class OnDisk:
         result.dropped_by_reason = {r: self.reasons.get(r, 0) for r in DROP_REASONS[1:]}
         result.invalid_tasks = self.invalid
         result.parts = dict(self.parts)
+        result.offload_share = self.offloaded / self.placed if self.placed else NAN
 
 
 def _value_counts(column) -> dict[str, int]:

@@ -279,8 +279,14 @@ class Simulation:
         problem = SlotProblem(world.gains[iotd], world.data_bits, world.cycles,
                               self.local_cpu_hz[iotd], self.mec_cpu_hz, self.params,
                               self.available.copy())
-        backlog_tasks = np.array([c.tasks for c in self.cpus]) + self.uploading
-        backlog_cycles = np.array([c.backlog_cycles() for c in self.cpus]) + self.uploading_cycles
+        cpu_tasks = np.array([c.tasks for c in self.cpus], dtype=np.int64)  # uploads excluded
+        cpu_cycles = np.maximum([c.backlog_cycles() for c in self.cpus], 0.0)
+        backlog_tasks = cpu_tasks + self.uploading
+        # the uploads' running sum of cycles keeps float residue (about 1e-6 cycles) once
+        # they are all gone: an empty uplink holds exactly 0
+        uploading_cycles = np.where(self.uploading > 0, np.maximum(self.uploading_cycles, 0.0),
+                                    0.0)
+        backlog_cycles = cpu_cycles + uploading_cycles
         n_iotds = self.local_cpu_hz.size
         local_busy_s = self.local.busy_s(world.time_s, n_iotds)  # exact: constant rates
         self._backlog["time_s"].append(world.time_s)
@@ -289,7 +295,8 @@ class Simulation:
                                              + local_busy_s @ self.local_cpu_hz))
         obs = Observation(world.slot, world.time_s, iotd, problem, world.positions_m,
                           problem.available, backlog_tasks, backlog_cycles, local_busy_s,
-                          self.uplink.busy_s(world.time_s, n_iotds))
+                          self.uplink.busy_s(world.time_s, n_iotds), mec_cpu_tasks=cpu_tasks,
+                          mec_cpu_cycles=cpu_cycles)
         started = time.perf_counter()
         decision = self._ask(obs)
         elapsed = time.perf_counter() - started

@@ -118,17 +118,18 @@ def run_command(args: argparse.Namespace) -> int:
 TABLE_COLUMNS = (("realized_cost_per_task", "realized cost/task", "{:.4g}"),
                  ("latency_p95_s", "p95 latency s", "{:.4g}"),
                  ("mean_cost_per_slot", "model cost/slot", "{:.4g}"),
-                 ("ratio_to_optimal", "model / optimal", "{:.4g}"))
+                 ("ratio_to_optimal", "model / optimal", "{:.4g}"),
+                 ("offload_share", "offloaded", "{:.3g}"))
 
 
 def results_table(path: Path, keys: list[str], order: tuple[str, ...] | list[str]):
     """The sweep's end table: per grid point and scheduler, means over the seeds.
 
     Columns: each grid key, the scheduler (in run order), realized cost per task, p95
-    realized latency, model cost per slot and its ratio to ``optimal``'s (those present in
-    ``sweep.parquet``), and ``stable``: how many of the seeds whose stability was judged
-    had a stable run (``?``: none judged, the runs were too short). Failed cells are left
-    out. ``None`` when the table has no complete row.
+    realized latency, model cost per slot, its ratio to ``optimal``'s and the share of the
+    placed tasks offloaded (those present in ``sweep.parquet``), and ``stable``: how many
+    of the seeds whose stability was judged had a stable run (``?``: none judged, the runs
+    were too short). Failed cells are left out. ``None`` when the table has no complete row.
     """
     import pandas as pd
     from rich.table import Table

@@ -52,12 +52,12 @@ COLUMNS = ("scheduler", "complete", "error", "mean_cost_per_slot", "ratio_to_opt
            "realized_cost_lower_bound", "realized_cost_lower_bound_ratio_to_optimal",
            "mean_realized_latency_s", "mean_realized_energy_j", "latency_p50_s",
            "latency_p95_s", "latency_p99_s", "drop_rate", "in_flight_share",
-           "in_flight_mean_age_s", "stable", "dropped", "median_decision_s", "wall_s",
-           "generated", "completed", "slots_done", "optimal_exact")
+           "in_flight_mean_age_s", "offload_share", "stable", "dropped", "median_decision_s",
+           "wall_s", "generated", "completed", "slots_done", "optimal_exact")
 _FLOATS = ("mean_cost_per_slot", "ratio_to_optimal", "realized_cost_per_task",
            "realized_cost_lower_bound", "mean_realized_latency_s", "mean_realized_energy_j",
            "latency_p50_s", "latency_p95_s", "latency_p99_s", "drop_rate", "in_flight_share",
-           "in_flight_mean_age_s", "median_decision_s", "wall_s")
+           "in_flight_mean_age_s", "offload_share", "median_decision_s", "wall_s")
 #: Columns ``KEY_ratio_to_optimal``: ``summary.json``'s ``realized_ratio_to_optimal[KEY]``.
 _REALIZED_RATIOS = ("realized_cost_per_task", "realized_cost_lower_bound")
 _INTS = ("dropped", "generated", "completed", "slots_done")

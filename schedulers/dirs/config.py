@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 LEVY_MODES = ("proposed", "classic", "off")
-DEMO_SOURCES = ("levy", "optimal")
+DEMO_SOURCES = ("levy", "optimal", "descent")
 IMITATION_LOSSES = ("L_I", "L_D")
-AGENT_NETS = ("shared", "mlp")
+AGENT_NETS = ("shared", "mlp", "task")
+TARGETS = ("levy", "optimal", "descent")
 LOSS_TARGETS = ("vote", "agent")
 
 
@@ -17,13 +18,16 @@ class DirsConfig:
     """Every DIRS hyper-parameter; each is a scenario parameter of the ``dirs`` scheduler."""
 
     agent_net: str = "mlp"
-    """Each agent's network: ``mlp`` (the paper's ``N -> hidden -> N`` MLP) or ``shared``
-    (one small MLP shared by every IoTD's output, ``shared_hidden``; not in the paper; the
-    registered ``dirs_shared`` uses it)."""
+    """Each agent's network: ``mlp`` (the paper's ``N -> hidden -> N`` MLP), ``task`` (one
+    small MLP, ``shared_hidden``, applied to each task's own features: its gain, size,
+    cycles, local cost and the MEC's load; no per-IoTD weight, so one checkpoint serves any
+    ``N``; not in the paper; the registered ``dirs_shared`` uses it) or ``shared`` (an
+    earlier variant: one small MLP over per-IoTD features of the gains plus a bias per
+    IoTD)."""
     hidden: tuple[int, ...] = (30, 80, 60, 30)
     """Hidden layer widths of the ``mlp`` agents (paper: 30, 80, 60, 30)."""
     shared_hidden: tuple[int, ...] = (32, 32)
-    """Hidden layer widths of the ``shared`` agents' per-IoTD MLP."""
+    """Hidden layer widths of the ``task`` and ``shared`` agents' MLP."""
     backlog_input: bool = False
     """Give each agent its own MEC's backlog, ``ln(1 + queued seconds of work)``, as one
     more input after the gains (the issue's optional input; not in the paper)."""
@@ -35,7 +39,18 @@ class DirsConfig:
     replay_size: int = 1024
     """Agent-generated pairs kept in the replay buffer; the oldest is overwritten."""
     batch_size: int = 256
-    """Minibatch of each update."""
+    """Minibatch of each update (slots; ``task`` agents: see ``task_batch_size``)."""
+    task_replay_size: int = 65536
+    """``task`` agents: agent-generated (task, best option) pairs kept in the replay (their
+    samples are tasks, not slots)."""
+    task_batch_size: int = 1024
+    """``task`` agents: tasks per minibatch, in pre-training and online updates."""
+    online_target: str = "levy"
+    """The label of each online slot: ``levy`` (the paper: the applied vote refined by the
+    Lévy search of ``levy``) or ``optimal`` (the slot's exact optimum, or its local search
+    with a lower bound when cycles are unequal; ``levy`` is then unused) or ``descent``
+    (single-task moves from the sweep warm start: one descent of the optimum's local
+    search, several times cheaper at large ``N``)."""
     train_interval: int = 10
     """``phi``: slots between two updates."""
     train_slots: int = 3000
@@ -69,8 +84,9 @@ class DirsConfig:
     demo_holdout: int = 64
     """Extra demonstrations kept aside to measure imitation accuracy (not trained on)."""
     demo_source: str = "levy"
-    """``levy``: Lévy search with ``demo_beta`` from each task's best placement alone;
-    ``optimal``: exact."""
+    """``levy``: Lévy search with ``demo_beta`` from the sweep warm start; ``optimal``: the
+    exact optimum (its local search where cycles differ); ``descent``: single-task moves
+    from the sweep warm start (see ``online_target``)."""
     demo_beta: float = 1.0
     """Lévy index of demonstrations (small: long jumps, global search)."""
     demo_iterations: int = 1000
@@ -98,8 +114,10 @@ class DirsConfig:
         _choice("imitation_loss", self.imitation_loss, IMITATION_LOSSES)
         _choice("agent_net", self.agent_net, AGENT_NETS)
         _choice("loss_target", self.loss_target, LOSS_TARGETS)
+        _choice("online_target", self.online_target, TARGETS)
         for name in ("replay_size", "batch_size", "train_interval", "levy_iterations",
-                     "levy_log_every", "demonstrations", "demo_iterations", "torch_threads"):
+                     "levy_log_every", "demonstrations", "demo_iterations", "torch_threads",
+                     "task_replay_size", "task_batch_size"):
             _positive_int(name, getattr(self, name))
         for name in ("train_slots", "pretrain_steps", "demo_holdout"):
             value = getattr(self, name)

@@ -25,7 +25,6 @@ import torch
 from torch import nn
 from torch.nn.functional import binary_cross_entropy_with_logits, cross_entropy
 
-from mecsim.scheduler import vote
 from schedulers.dirs.network import scores_of
 
 
@@ -144,13 +143,22 @@ def pretrain(nets: list[nn.Module], optimizers: list[torch.optim.Optimizer], x: 
 @torch.no_grad()
 def accuracy(nets: list[nn.Module], x: np.ndarray, actions: np.ndarray,
              threshold: float = 0.5) -> float:
-    """Fraction of IoTD decisions where the agents' vote equals the demonstration."""
+    """Fraction of decisions where the agents' vote equals the demonstration.
+
+    The vote of :func:`mecsim.scheduler.vote` over all MECs, vectorised: the highest score
+    if at least ``threshold`` (ties: the lowest MEC), else local.
+
+    Args:
+        nets: One network per MEC.
+        x: ``(D, N, M, ...)`` inputs.
+        actions: ``(D, N)`` demonstrated placements (-1: no task).
+        threshold: The vote's minimum winning score.
+    """
     xt = torch.from_numpy(x)
-    scores = [scores_of(net(xt[:, :, j]).numpy()) for j, net in enumerate(nets)]
-    hits = total = 0
-    for d in range(len(x)):
-        placed = vote({j + 1: s[d] for j, s in enumerate(scores)}, actions.shape[1], threshold)
-        mask = actions[d] >= 0
-        hits += int((placed[mask] == actions[d][mask]).sum())
-        total += int(mask.sum())
-    return hits / total if total else float("nan")
+    scores = np.stack([scores_of(net(xt[:, :, j]).numpy()) for j, net in enumerate(nets)],
+                      axis=-1)
+    best = np.argmax(scores, axis=-1)
+    top = np.take_along_axis(scores, best[..., None], axis=-1)[..., 0]
+    placed = np.where(top >= threshold, best + 1, 0)
+    mask = actions >= 0
+    return float((placed[mask] == actions[mask]).mean()) if mask.any() else float("nan")

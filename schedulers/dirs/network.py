@@ -139,13 +139,47 @@ def _features(x, xp, n: int):
     return xp.stack(parts, -1)
 
 
+class TaskAgentNet(_Agent):
+    """One small MLP applied to each task's own features; sigmoid scores (``dirs_shared``).
+
+    Task ``i``'s logit is ``g(x_i)``, ``x_i`` its features for this agent's MEC
+    (:func:`schedulers.dirs.task_features.task_features`: its own gain, size, cycles and
+    local cost, the MEC's capacity and the competition of the slot's other tasks for it).
+    No weight depends on ``N``: one checkpoint serves any number of IoTDs and of tasks per
+    IoTD. Not in the paper (``docs/dirs.md``).
+
+    Args:
+        n_features: Features per task.
+        hidden: Hidden layer widths of ``g``.
+    """
+
+    def __init__(self, n_features: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.body = _mlp((n_features, *hidden, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits ``(...)`` of features ``(..., F)``."""
+        return self.body(x).squeeze(-1)
+
+    def numpy_forward(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A numpy copy of the current weights as ``x -> logits`` (as in ``AgentNet``)."""
+        body = _numpy_copy(self.body)
+        return lambda x: body(x)[..., 0]
+
+
 def make_agent(kind: str, n_iotds: int, hidden: tuple[int, ...], extra: int = 0) -> nn.Module:
-    """Build one agent: ``"mlp"`` (the paper's :class:`AgentNet`) or ``"shared"``."""
+    """Build one agent: ``"mlp"`` (the paper's :class:`AgentNet`), ``"shared"`` or ``"task"``.
+
+    For ``"task"``, ``extra`` is the number of features per task (``n_iotds`` is unused).
+    """
     if kind == "mlp":
         return AgentNet(n_iotds, hidden, extra)
     if kind == "shared":
         return SharedAgentNet(n_iotds, hidden, extra)
-    raise ValueError(f"agent network must be 'mlp' or 'shared', got {kind!r}")
+    if kind == "task":
+        return TaskAgentNet(extra, hidden)
+    raise ValueError(f"agent network must be 'mlp', 'shared' or 'task', got {kind!r}")
 
 
 class GainNormalizer:
@@ -179,6 +213,11 @@ class GainNormalizer:
         if logs.size < 2:
             raise ValueError("need at least two positive gains to fit the normalisation")
         return cls(float(logs.mean()), float(max(logs.std(), 1e-6)))
+
+    def normalize(self, gains: np.ndarray) -> np.ndarray:
+        """``(ln h - mu) / sigma`` of gains of any shape (``-inf`` for a zero gain)."""
+        with np.errstate(divide="ignore"):
+            return (np.log(np.asarray(gains, dtype=float)) - self.mu) / self.sigma
 
     def inputs(self, gains: np.ndarray, iotd: np.ndarray, n_iotds: int) -> np.ndarray:
         """Scatter the tasks' gains ``(n, ...)`` to an ``(N, ...)`` input array by IoTD."""

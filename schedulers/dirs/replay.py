@@ -64,6 +64,25 @@ class PrioritizedReplay:
         self._next = (self._next + 1) % self.capacity
         self._size = min(self._size + 1, self.capacity)
 
+    def add_batch(self, x: np.ndarray, actions: np.ndarray) -> None:
+        """Store ``k`` agent-generated pairs at once (``x (k, ...)``, ``actions (k, n)``).
+
+        The same as ``k`` calls of :meth:`add`, except that all ``k`` get the highest
+        priority held before the call; only the last ``capacity`` are kept when ``k`` is
+        larger than the ring.
+        """
+        x, actions = x[-self.capacity:], actions[-self.capacity:]
+        k = len(x)
+        if k == 0:
+            return
+        if self._x is None:
+            self._allocate(x.shape[1:], actions.shape[1], 0)
+        top = self._w[: len(self)].max() if len(self) else 1.0 + self.eps_a
+        slots = self._n_demo + (self._next + np.arange(k)) % self.capacity
+        self._x[slots], self._a[slots], self._w[slots] = x, actions, top
+        self._next = (self._next + k) % self.capacity
+        self._size = min(self._size + k, self.capacity)
+
     def sample(self, batch: int, rng: np.random.Generator):
         """Draw ``batch`` indices by priority (with replacement when fewer are held).
 

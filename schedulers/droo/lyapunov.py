@@ -15,8 +15,9 @@ quantisation, adaptive ``K``) and changes two things:
 
 While training, the cheapest candidate is then polished by single-task moves on the same
 objective (``polish``, on by default: mecsim's adaptation, see ``docs/peers.md``). Frozen
-(after ``train_slots``, or ``train: false``) it applies the 0.5-threshold candidate, as DROO
-does: the queues then act through the DNN's input alone. ``docs/peers.md`` lists
+(after ``train_slots``, or ``train: false``) it applies the cheapest of ``frozen_k``
+candidates by the same objective, as DROO does (``frozen_k: 1``: the 0.5-threshold
+candidate, the queues then acting through the DNN's input alone). ``docs/peers.md`` lists
 what differs from the paper.
 """
 
@@ -52,7 +53,7 @@ class LyDrooConfig(DrooConfig):
     drift-plus-penalty objective before applying it and learning from it (mecsim's
     adaptation, ``docs/peers.md``: the quantiser's candidates are built for one server and
     binary decisions; with ``M`` MECs they seldom hold the slot's optimum). False: the
-    cheapest candidate as it is, as in the paper."""
+    cheapest candidate as it is, as in the paper. (DROO's default too, since issue 13.)"""
 
     def __post_init__(self) -> None:
         super().__post_init__()

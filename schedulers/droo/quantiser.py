@@ -57,17 +57,23 @@ def order_preserving(scores: np.ndarray, feasible: np.ndarray, k: int,
         gap = top[:, None] - table  # how much option o must rise to take task i
     gap[~np.isfinite(table)] = np.inf  # infeasible options never win
     gap[np.arange(len(table)), first] = np.inf  # a task's own choice is not a move
+    flat = gap.ravel()
+    order = np.argsort(flat, kind="stable")
+    order = order[np.isfinite(flat[order])]  # infeasible options and own choices: no move
     candidates = [first]
     seen = {first.tobytes()}
-    flat = gap.ravel()
-    for e in np.argsort(flat, kind="stable"):
-        if len(candidates) >= k or not np.isfinite(flat[e]):
-            break
-        option = e % gap.shape[1]
-        move = gap[:, option] <= flat[e]
-        candidate = np.where(move, option, first)
-        key = candidate.tobytes()
-        if key not in seen:
-            seen.add(key)
-            candidates.append(candidate)
+    start = 0
+    while len(candidates) < k and start < len(order):
+        # the next moves, built at once: (pair e) -> every task within gap g_e of option o_e
+        chunk = order[start:start + 2 * (k - len(candidates)) + 8]
+        start += len(chunk)
+        option = chunk % gap.shape[1]
+        move = gap[:, option].T <= flat[chunk][:, None]
+        for candidate in np.where(move, option[:, None], first[None, :]):
+            key = candidate.tobytes()
+            if key not in seen:
+                seen.add(key)
+                candidates.append(candidate)
+                if len(candidates) >= k:
+                    break
     return np.stack(candidates)
