@@ -37,38 +37,27 @@ sys.path.insert(0, str(ROOT))  # run from a checkout
 from mecsim.config import SchedulerSpec, load_scenario  # noqa: E402
 from mecsim.engine.runner import run_scenario  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_learners import load_grid  # noqa: E402  (the grid file's reader)
+
 PAPER = ROOT / "scenarios" / "paper.yaml"
+GRID = ROOT / "analysis" / "sweeps" / "learners.yaml"
 DENSE_100 = ROOT / "scenarios" / "dense_100.yaml"
 TRAIN_SEED, EVAL_SEEDS = 0, (1, 2)
 TRAIN_TIME_TARGET_S = 120.0
 PEERS = ("actor_critic", "ddpg")
 
-UNEQUAL = ["tasks.cycles={dist: uniform, low: 2.0e8, high: 2.0e9}",
-           "tasks.data_bits={dist: uniform, low: 1.6e5, high: 1.6e6}"]
-MOVING = ["area_m=[200, 200]", "channel.fading.rho=jakes", "mecs.count=5"]
-UNEQUAL_MECS_5 = "mecs.cpu_hz=[20e9, 40e9, 60e9, 30e9, 50e9]"
-UNEQUAL_MECS_10 = "mecs.cpu_hz=[20e9, 40e9, 60e9, 30e9, 50e9, 20e9, 40e9, 60e9, 30e9, 50e9]"
-POISSON = "tasks.arrival={process: poisson, rate_per_s: 1.0}"
-RWP = "iotds.mobility={model: random_waypoint, speed_range_mps: [0.5, 14.0]}"
-GAUSS_MARKOV = "iotds.mobility={model: gauss_markov, mean_speed_mps: 5.0}"
+def _cells() -> dict[str, tuple[Path, list[str]]]:
+    """The grid's cells (``analysis/sweeps/learners.yaml``, as ``bench_learners.py``), and
+    ``scenarios/dense_100.yaml`` as shipped."""
+    grid = load_grid(GRID, quick=False)
+    return {**{name: (grid.base, sets) for name, sets in grid.cells.items()},
+            "dense_100": (DENSE_100, [])}
+
 
 #: cell -> (base scenario, overrides): the grid of issue 13.
-CELLS: dict[str, tuple[Path, list[str]]] = {
-    "paper": (PAPER, []),
-    "unequal_tasks": (PAPER, UNEQUAL),
-    "poisson": (PAPER, [*UNEQUAL, POISSON]),
-    "rwp": (PAPER, [*UNEQUAL, *MOVING, RWP]),
-    "gauss_markov": (PAPER, [*UNEQUAL, *MOVING, GAUSS_MARKOV]),
-    "unequal_mecs": (PAPER, [*UNEQUAL, "mecs.count=5", UNEQUAL_MECS_5]),
-    "M2": (PAPER, [*UNEQUAL, "iotds.count=100", "mecs.count=2", "area_m=[100, 100]"]),
-    "M5": (PAPER, [*UNEQUAL, "iotds.count=100", "mecs.count=5", "area_m=[100, 100]"]),
-    "M10": (PAPER, [*UNEQUAL, "iotds.count=100", "mecs.count=10", "area_m=[100, 100]"]),
-    "N30": (PAPER, [*UNEQUAL, "iotds.count=30", "mecs.count=5", "area_m=[100, 100]"]),
-    "N300": (PAPER, [*UNEQUAL, "iotds.count=300", "mecs.count=5", "area_m=[100, 100]"]),
-    "dense": (PAPER, [*UNEQUAL, "iotds.count=100", "area_m=[200, 200]", RWP, POISSON,
-                      "channel.fading.rho=jakes", "mecs.count=10", UNEQUAL_MECS_10]),
-    "dense_100": (DENSE_100, []),
-}
+CELLS: dict[str, tuple[Path, list[str]]] = _cells()
+
 QUICK_CELLS = ("paper", "unequal_tasks", "poisson", "M10")
 TRAIN_SLOTS, EVAL_SLOTS = 1000, 200
 QUICK_TRAIN_SLOTS, QUICK_EVAL_SLOTS = 500, 100

@@ -31,8 +31,9 @@ arrivals, ``N p`` Bernoulli, ``N rate slot_s`` Poisson; the peak slot is taken a
   entry; ``K_j`` the MEC's useful units, ``(Fmax_j / f0 (1 + phi_E P_local / phi_T) + 1) /
   2``); unequal cycles, local search ``0.28 us n^2 sqrt(M + 1) (starts + 1) / 9`` or
   exhaustive search (``1 s`` a slot at ``exhaustive_limit = 2e6``). ``dirs``: ``34 kB n +
-  30 n^2`` bytes, ``50 us n + 45 ns n^2``; ``droo``: ``86 kB n + 220 n^2`` bytes,
-  ``0.25 us n^2``; ``ddpg``, ``actor_critic``: ``17 kB n`` bytes, ``90 us n``. A scheduler
+  30 n^2`` bytes, ``50 us n + 45 ns n^2``; ``droo``: ``100 kB n`` bytes, ``15 us n``;
+  ``ddpg``, ``actor_critic``: ``2 kB n`` bytes, ``30 us n`` (the per-task peers of issue
+  13, from their benchmarks' decision times, not yet recalibrated). A scheduler
   the model does not know (a plug-in) counts as the engine alone.
 
 The coefficients were measured on the development machine (2 cores, 24 GiB) by running
@@ -296,9 +297,11 @@ def _param(params: dict, key: str, default: float) -> float:
 #: ``(bytes per task, bytes per task^2, seconds per task, seconds per task^2)``.
 _LEARNERS: dict[str, tuple[float, float, float, float]] = {
     "schedulers.dirs:Dirs": (34e3, 30.0, 50e-6, 45e-9),
-    "schedulers.droo:Droo": (86e3, 220.0, 0.0, 0.25e-6),
-    "schedulers.ddpg:Ddpg": (17e3, 0.0, 90e-6, 0.0),
-    "schedulers.actor_critic:ActorCritic": (17e3, 0.0, 90e-6, 0.0),
+    # since issue 13 the peers read one task at a time (helpers' measurements, not
+    # recalibrated with bench_fuzz): replay rows per task, decisions linear in n
+    "schedulers.droo:Droo": (100e3, 0.0, 15e-6, 0.0),
+    "schedulers.ddpg:Ddpg": (2e3, 0.0, 30e-6, 0.0),
+    "schedulers.actor_critic:ActorCritic": (2e3, 0.0, 30e-6, 0.0),
 }
 
 

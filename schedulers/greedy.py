@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mecsim.scheduler import Decision, Observation
-from schedulers._capacity import CapacityLimited, enforce_room, reachable
+from schedulers._capacity import CapacityLimited, reachable
 
 
 class Greedy(CapacityLimited):
@@ -45,7 +45,6 @@ class Greedy(CapacityLimited):
             RuntimeError: If :meth:`reset` was not called (the MEC positions come from it).
         """
         network = self.network_or_raise()
-        room = self.room(observation)
         n = observation.n_tasks
         if n == 0:
             return Decision(np.zeros(0, dtype=np.int64))
@@ -56,4 +55,4 @@ class Greedy(CapacityLimited):
         nearest = np.argmin(distance, axis=1)
         found = np.isfinite(distance[np.arange(n), nearest])
         placement = np.where(found, nearest + 1, 0)
-        return Decision(enforce_room(placement, observation.problem.cycles, room))
+        return Decision(self.limit(observation, placement))

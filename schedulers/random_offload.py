@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from mecsim.scheduler import Decision, Observation
-from schedulers._capacity import CapacityLimited, enforce_room, reachable
+from schedulers._capacity import CapacityLimited, reachable
 
 
 class RandomOffload(CapacityLimited):
@@ -44,7 +44,6 @@ class RandomOffload(CapacityLimited):
         Returns:
             A decision without allocation (the engine applies the exact one).
         """
-        room = self.room(observation)
         ok = reachable(observation)
         n = observation.n_tasks
         u = self.rng.random(n)  # always n draws: the stream does not depend on the gains
@@ -55,4 +54,4 @@ class RandomOffload(CapacityLimited):
         rank = np.cumsum(ok, axis=1)  # k-th reachable MEC has rank k
         hit = ok & (rank == pick[:, None])
         placement = np.where(pick > 0, np.argmax(hit, axis=1) + 1, 0)
-        return Decision(enforce_room(placement, observation.problem.cycles, room))
+        return Decision(self.limit(observation, placement))

@@ -428,3 +428,27 @@ def test_greedy_keeps_offloading_while_uploads_are_stuck(tiny, tmp_path):
         assert (cpu_cycles <= cycles + 1e-6).all()
     assert seen[-1][0].sum() > 3 * scenario.mecs.count  # the uploads pile up ...
     assert seen[-1][1].sum() <= 3 * scenario.mecs.count  # ... few tasks reach a CPU
+
+
+@pytest.mark.parametrize("name", ["greedy", "random"])
+def test_max_uplink_wait_sends_only_that_iotds_tasks_local(name):
+    """``max_uplink_wait_s``: the device's side of "insufficient", one IoTD at a time."""
+    from mecsim.testing import random_network, random_observation
+
+    rng = np.random.default_rng(4)
+    network = random_network(rng, 8, 2)
+    busy = np.zeros(8)
+    busy[[2, 5]] = 3.0  # two IoTDs whose own uplinks hold 3 s of uploads
+    obs = random_observation(rng, 8, 2, network=network, iotd=np.arange(8),
+                             uplink_busy_s=busy)
+    plain = make(name, max_tasks_per_mec=100)
+    limited = make(name, max_tasks_per_mec=100, max_uplink_wait_s=1.0)
+    for scheduler in (plain, limited):
+        scheduler.reset(0, network)
+    before, after = plain.decide(obs).placement, limited.decide(obs).placement
+    assert (before[[2, 5]] > 0).any()  # the rule is what moves them
+    np.testing.assert_array_equal(after[[2, 5]], 0)
+    others = np.setdiff1d(np.arange(8), [2, 5])
+    np.testing.assert_array_equal(after[others], before[others])
+    with pytest.raises(ValueError, match="max_uplink_wait_s"):
+        make(name, max_uplink_wait_s=-1.0)

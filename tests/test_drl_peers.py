@@ -230,10 +230,14 @@ def test_checkpoint_errors_are_clear(cls, tmp_path):
     path = tmp_path / "peer.pt"
     s.save(path)
     label = s.label
-    if cls is Droo:  # per-IoTD weights: another N does not fit
+    if cls is Droo:  # the paper's N*M network (per_task: false): another N does not fit
+        paper = cls(per_task=False)
+        paper.reset(0, network)
+        paper.save(tmp_path / "paper.pt")
         other = random_network(np.random.default_rng(0), 7, 2)
         with pytest.raises(ValueError, match="N=6 IoTDs and M=2 MECs, this network has N=7"):
-            cls(train=False, checkpoint=str(path)).reset(0, other)
+            cls(train=False, per_task=False,
+                checkpoint=str(tmp_path / "paper.pt")).reset(0, other)
     other = random_network(np.random.default_rng(0), 6, 3)
     with pytest.raises(ValueError, match="N=6 IoTDs and M=2 MECs, this network has N=6, M=3"):
         cls(train=False, checkpoint=str(path)).reset(0, other)

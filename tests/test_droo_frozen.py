@@ -204,3 +204,24 @@ def test_frozen_network_alone_beats_greedy_on_unseen_seeds_with_unequal_tasks(tm
     """The network alone (``frozen_k: 1``), trained on seed 0, on seed 1: near optimal."""
     droo, greedy = frozen_ratios(tmp_path, {})
     assert droo < min(greedy, 1.05), (droo, greedy)
+
+
+def test_per_task_checkpoint_serves_another_n(tmp_path):
+    """The per-task DNN has no per-IoTD weight: trained at N=6, it loads and decides at N=9;
+    the paper's N*M network (``per_task: false``) is refused at another N."""
+    from mecsim.registry import make
+
+    for per_task in (True, False):
+        droo = make("droo", per_task=per_task, train_slots=5)
+        droo.reset(0, random_network(np.random.default_rng(0), 6, 2))
+        path = tmp_path / f"droo_{per_task}.pt"
+        droo.save(path)
+        frozen = make("droo", per_task=per_task, train=False, checkpoint=str(path))
+        network = random_network(np.random.default_rng(1), 9, 2)
+        if per_task:
+            frozen.reset(0, network)
+            obs = random_observation(np.random.default_rng(2), 9, 2, network=network)
+            assert frozen.decide(obs).placement.shape == (9,)
+        else:
+            with pytest.raises(ValueError, match="N=6"):
+                frozen.reset(0, network)

@@ -103,6 +103,11 @@ class Droo(DrlScheduler):
         self.scale: RunningScale | None = None
 
     @property
+    def any_n(self) -> bool:  # type: ignore[override]
+        """The per-task DNN has no per-IoTD weight: its checkpoint serves any ``N``."""
+        return self.config.per_task
+
+    @property
     def k_max(self) -> int:
         """Most candidates per slot (``k_max``, default ``N * M``)."""
         return self.config.k_max or self.network.n_iotds * self.network.n_mecs
