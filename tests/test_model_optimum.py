@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 
 import numpy as np
 import pytest
@@ -231,3 +232,52 @@ def test_min_cost_flow_refuses_unequal_cycles():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="equal cycles"):
         min_cost_flow(_instance(rng, 4, 2, equal=False))
+
+
+def _large(n, m, seed=0):
+    from mecsim.testing import random_network, random_observation
+
+    rng = np.random.default_rng(seed)
+    problem = random_observation(rng, n, m, network=random_network(rng, n, m)).problem
+    assert np.ptp(problem.cycles) > 0  # unequal cycles: the local search, not the flow
+    return problem
+
+
+def test_batch_descent_reaches_a_single_move_local_optimum():
+    """descend_batch (n >= BATCH_TASKS): never above its start, and no single move helps."""
+    from mecsim.model.optimum import descend_batch
+
+    problem = _large(1200, 8)
+    rng = np.random.default_rng(1)
+    start = rng.integers(0, 9, problem.n_tasks)
+    start[~np.isfinite(problem.cost_table[np.arange(problem.n_tasks), start])] = 0
+    done = descend_batch(problem, start)
+    assert problem.cost(done) < problem.cost(start)
+    np.testing.assert_array_equal(descend(problem, done, max_moves=1), done)
+
+
+@pytest.mark.parametrize(("n", "m", "budget"), [(300, 20, 10.0), (10_000, 100, 2.0)])
+def test_time_budget_bounds_the_search_at_size(n, m, budget):
+    """No overflow at size and, at 10,000 x 100, the budget is kept with a labelled bound
+    (before: one slot's local search had not finished after 150 s)."""
+    problem = _large(n, m)
+    _ = problem.cost_table  # built before the clock starts, as the engine does
+    started = time.perf_counter()
+    result = solve_optimum(problem, rng=np.random.default_rng(0), time_budget_s=budget)
+    took = time.perf_counter() - started
+    assert took < budget + 1.0
+    assert np.isfinite(result.lower_bound) and result.lower_bound <= result.cost
+    assert result.cost == pytest.approx(problem.cost(result.placement))
+    assert result.cost / result.lower_bound - 1 < 0.05
+    if n == 10_000:
+        assert result.method == "local_search_budget" and not result.exact
+
+
+def test_optimal_checks_its_time_budget():
+    from schedulers.optimal import TIME_BUDGET_S, Optimal
+
+    assert Optimal().params["time_budget_s"] == TIME_BUDGET_S == 10.0
+    assert Optimal(time_budget_s=None).params["time_budget_s"] is None
+    for bad in (0, -1.0, True, "fast"):
+        with pytest.raises(ValueError, match="time_budget_s"):
+            Optimal(time_budget_s=bad)

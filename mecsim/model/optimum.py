@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,8 @@ class OptimumResult:
 
 
 def solve_optimum(problem: SlotProblem, *, exhaustive_limit: int = EXHAUSTIVE_LIMIT,
-                  starts: int = 8, rng: np.random.Generator | None = None) -> OptimumResult:
+                  starts: int = 8, rng: np.random.Generator | None = None,
+                  time_budget_s: float | None = None) -> OptimumResult:
     """Return the optimal placement, or the best found with a lower bound where not exact.
 
     Args:
@@ -56,6 +58,10 @@ def solve_optimum(problem: SlotProblem, *, exhaustive_limit: int = EXHAUSTIVE_LI
         exhaustive_limit: Largest number of placements enumerated exhaustively.
         starts: Random starts of the local search (used only when no exact method applies).
         rng: Generator of the local search's random starts (default: seeded with 0).
+        time_budget_s: Wall-time budget of the local search [s] (``None``: none). Past it
+            the search returns its best placement so far with the relaxation's lower bound
+            (``exact`` False, method ``local_search_budget``); the relaxation gets at most
+            40 % of it. The exact methods (min-cost flow, exhaustive) ignore it.
     """
     options = _options(problem)
     if problem.n_tasks == 0:
@@ -66,7 +72,8 @@ def solve_optimum(problem: SlotProblem, *, exhaustive_limit: int = EXHAUSTIVE_LI
     k, n = len(options), problem.n_tasks
     if n * math.log(k) <= math.log(exhaustive_limit) + 1e-9 and k**n <= exhaustive_limit:
         return exhaustive(problem)
-    return local_search(problem, starts=starts, rng=rng)
+    deadline = None if time_budget_s is None else time.perf_counter() + time_budget_s
+    return local_search(problem, starts=starts, rng=rng, deadline=deadline)
 
 
 def equal_cycles(problem: SlotProblem) -> bool:
@@ -154,39 +161,56 @@ def unit_slots(problem: SlotProblem) -> np.ndarray:
 
 
 def local_search(problem: SlotProblem, *, starts: int = 8,
-                 rng: np.random.Generator | None = None, max_moves: int | None = None
-                 ) -> OptimumResult:
+                 rng: np.random.Generator | None = None, max_moves: int | None = None,
+                 deadline: float | None = None) -> OptimumResult:
     """Best of single-task-move descents from several starts, with a relaxation lower bound.
 
     Starts: all tasks at their cheapest single choice, all local (where feasible), the
-    rounded convex relaxation, and ``starts`` random placements.
+    rounded convex relaxation, and ``starts`` random placements. With ``deadline`` (a
+    ``time.perf_counter()`` value) the relaxation stops at 40 % of the time left, each
+    descent stops at the deadline and no start begins after it: the result is then the
+    best placement found, not a local optimum (method ``local_search_budget``).
     """
     rng = rng if rng is not None else np.random.default_rng(0)
-    relaxed, bound = relaxation_bound(problem)
+    relax_by = None
+    if deadline is not None:
+        now = time.perf_counter()
+        relax_by = now + 0.4 * max(deadline - now, 0.0)
+    relaxed, bound = relaxation_bound(problem, deadline=relax_by)
     table = problem.cost_table
     candidates = [np.argmin(table, axis=1), np.argmax(relaxed, axis=1)]
     candidates.append(np.where(np.isfinite(table[:, 0]), 0, np.argmin(table, axis=1)))
     options = _options(problem)
     candidates += [options[rng.integers(0, options.size, problem.n_tasks)] for _ in range(starts)]
-    best = None
+    best, cut = None, False
     for start in candidates:
-        placement = descend(problem, start, max_moves=max_moves)
+        if best is not None and deadline is not None and time.perf_counter() > deadline:
+            cut = True
+            break
+        if problem.n_tasks >= BATCH_TASKS and max_moves is None:
+            placement = descend_batch(problem, start, deadline=deadline)
+        else:
+            placement = descend(problem, start, max_moves=max_moves, deadline=deadline)
         cost = problem.cost(placement)
         if best is None or cost < best[1]:
             best = (placement, cost)
+    cut = cut or (deadline is not None and time.perf_counter() > deadline)
     placement, cost = best
     bound = min(bound, cost)
     exact = bool(cost - bound <= 1e-12 * max(abs(cost), 1.0))
-    return OptimumResult(placement, cost, bound, "local_search", exact)
+    return OptimumResult(placement, cost, bound,
+                         "local_search_budget" if cut else "local_search", exact)
 
 
-def descend(problem: SlotProblem, placement, *, max_moves: int | None = None) -> np.ndarray:
+def descend(problem: SlotProblem, placement, *, max_moves: int | None = None,
+            deadline: float | None = None) -> np.ndarray:
     """Move one task at a time to the choice that lowers the cost most, until none does.
 
     Args:
         problem: The slot's problem.
         placement: ``(n,)`` start.
         max_moves: Cap on moves (default ``50 n``).
+        deadline: Stop at this ``time.perf_counter()`` value (checked every 8 moves).
 
     Returns:
         A placement no single-task move improves.
@@ -198,7 +222,9 @@ def descend(problem: SlotProblem, placement, *, max_moves: int | None = None) ->
     table, root, weight = problem.cost_table, problem.sqrt_cycles, problem.cpu_weight
     sums = np.bincount(a, weights=root, minlength=problem.n_mecs + 1)[1:]
     rows = np.arange(n)
-    for _ in range(max_moves if max_moves is not None else 50 * n):
+    for move in range(max_moves if max_moves is not None else 50 * n):
+        if deadline is not None and move % 8 == 7 and time.perf_counter() > deadline:
+            break
         here = a - 1
         on_mec = here >= 0
         s_here = np.where(on_mec, sums[np.maximum(here, 0)], 0.0)
@@ -224,12 +250,79 @@ def descend(problem: SlotProblem, placement, *, max_moves: int | None = None) ->
     return a
 
 
-def relaxation_bound(problem: SlotProblem, iterations: int = 300) -> tuple[np.ndarray, float]:
+BATCH_TASKS = 1000  # from this many tasks a slot, descents move tasks in batches
+
+
+def descend_batch(problem: SlotProblem, placement, *, deadline: float | None = None
+                  ) -> np.ndarray:
+    """:func:`descend` with many moves per step: for large slots (``n >= BATCH_TASKS``).
+
+    Each step prices every single-task move once (as :func:`descend` does for one move) and
+    applies, best first, every improving move such that no MEC gains more than one task
+    and loses more than one (local takes any number). Under those rules the cost falls by
+    at least the sum of the moves' own savings: a MEC's term ``w (sum sqrt c)^2`` changes,
+    for one task ``a`` joining and one ``b`` leaving, by ``-2 w r_a r_b`` less than the two
+    moves priced apart. It stops when no single move improves, so its result is a local
+    optimum of the same kind, reached in far fewer steps when ``M`` is large.
+
+    Args:
+        problem: The slot's problem.
+        placement: ``(n,)`` start.
+        deadline: Stop at this ``time.perf_counter()`` value.
+    """
+    a = np.array(placement, dtype=np.int64)
+    n = a.size
+    if n == 0:
+        return a
+    table, root, weight = problem.cost_table, problem.sqrt_cycles, problem.cpu_weight
+    sums = np.bincount(a, weights=root, minlength=problem.n_mecs + 1)[1:]
+    rows = np.arange(n)
+    for _ in range(50 * n):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        here = a - 1
+        on_mec = here >= 0
+        s_here = np.where(on_mec, sums[np.maximum(here, 0)], 0.0)
+        w_here = np.where(on_mec, weight[np.maximum(here, 0)], 0.0)
+        leave = table[rows, a] + w_here * (s_here**2 - (s_here - root) ** 2)
+        join = np.empty_like(table)
+        join[:, 0] = table[:, 0]
+        join[:, 1:] = table[:, 1:] + weight * ((sums + root[:, None]) ** 2 - sums**2)
+        with np.errstate(invalid="ignore"):
+            delta = join - leave[:, None]
+        delta[np.isnan(delta)] = np.inf
+        delta[rows, a] = 0.0
+        to = np.argmin(delta, axis=1)
+        gain = delta[rows, to]
+        scale = np.where(np.isfinite(leave), np.abs(leave), 0.0)
+        movers = np.flatnonzero(gain < -1e-12 * np.maximum(scale, 1e-300))
+        if movers.size == 0:
+            break
+        movers = movers[np.argsort(gain[movers], kind="stable")]
+        joined = np.zeros(problem.n_mecs + 1, dtype=bool)
+        left = np.zeros(problem.n_mecs + 1, dtype=bool)
+        for i in movers:
+            j, h = int(to[i]), int(a[i])
+            if (j > 0 and joined[j]) or (h > 0 and left[h]):
+                continue
+            joined[j], left[h] = True, True
+            if h > 0:
+                sums[h - 1] -= root[i]
+            if j > 0:
+                sums[j - 1] += root[i]
+            a[i] = j
+    return a
+
+
+def relaxation_bound(problem: SlotProblem, iterations: int = 300,
+                     deadline: float | None = None) -> tuple[np.ndarray, float]:
     """Lower bound from the convex relaxation (fractional placements), by Frank-Wolfe.
 
     The relaxed cost ``sum C x + sum_j w_j (sum_i sqrt(F_i) x_ij)^2`` is convex over the
     product of simplices; at every iterate ``f(x) + min_s grad.(s - x)`` bounds its minimum,
-    hence the integer optimum, from below. The best bound over the iterations is returned.
+    hence the integer optimum, from below. The best bound over the iterations is returned
+    (with ``deadline``, a ``time.perf_counter()`` value, over those done by then: every
+    iterate's bound is valid, later ones are tighter).
 
     Returns:
         The last fractional iterate ``(n, M+1)`` and the best lower bound.
@@ -245,7 +338,9 @@ def relaxation_bound(problem: SlotProblem, iterations: int = 300) -> tuple[np.nd
     root, weight = problem.sqrt_cycles, problem.cpu_weight
     x = allowed / allowed.sum(axis=1, keepdims=True)
     best = -np.inf
-    for _ in range(iterations):
+    for k in range(iterations):
+        if deadline is not None and k > 0 and time.perf_counter() > deadline:
+            break
         sums = root @ x[:, 1:]
         value = float((c * x).sum() + weight @ sums**2)
         grad = c.copy()
