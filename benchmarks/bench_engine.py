@@ -11,14 +11,20 @@ PASS/FAIL; the exit status is 1 when a target fails. See ``benchmarks/README.md`
 3. **Scale**: ``greedy`` with 10,000 IoTDs and 100 MECs for 100 slots: tasks per second and
    memory (RSS) at 1/4, 1/2 and all of the run. This part runs in a child process so that
    the earlier parts do not raise its peak RSS.
+4. **Start-up** (issue 14, "Fast start"): ``python -m mecsim run scenarios/tiny.yaml
+   --slots 1`` as a subprocess, median of 5 runs, against 0.8 s; beside it, the time to
+   import the libraries that run uses, and the heavy modules it imports. Alone:
+   ``python benchmarks/bench_engine.py --only startup`` (about 15 s).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -277,6 +283,65 @@ def scale(overrides: list[str], marks: list[int]) -> dict:
 # --------------------------------------------------------------------------- report
 
 
+# Start-up: the command of issue 14's target, its runs (median of) and target.
+STARTUP_CMD = ["-m", "mecsim", "run", "scenarios/tiny.yaml", "--slots", "1"]
+STARTUP_RUNS = 5
+STARTUP_TARGET_S = 0.8  # [s]
+# What that run cannot start without: the libraries it uses (scipy.special for the
+# transmit power's Lambert W, scipy.optimize for `optimal`, pandas through pyarrow.array).
+STARTUP_FLOOR = ("import numpy, pandas, pydantic, pyarrow.parquet, rich.console, rich.table, "
+                 "scipy.optimize, scipy.special, simpy, yaml")
+# Heavy modules, and whether a 1-slot run of tiny.yaml imported each.
+STARTUP_HEAVY = ("scipy.stats", "scipy.special", "scipy.optimize", "pyarrow.dataset",
+                 "pyarrow.compute", "pandas", "torch", "plotly", "ray")
+_STARTUP_MODULES = """
+import json, sys
+from mecsim.cli import main
+rc = main(sys.argv[2:])
+print(json.dumps([m for m in json.loads(sys.argv[1]) if m in sys.modules]))
+"""
+
+
+def _median_s(args: list[str], runs: int) -> float:
+    """Median wall time [s] of ``python ARGS`` run ``runs`` times from the checkout."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def startup(runs: int = STARTUP_RUNS) -> dict:
+    """Start-up of a 1-slot tiny.yaml run, the import floor, the heavy modules imported."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = ["--out", str(Path(tmp) / "out"), "--force"]
+        run_s = _median_s([*STARTUP_CMD, *out], runs)
+        floor_s = _median_s(["-c", STARTUP_FLOOR], runs)
+        bare_s = _median_s(["-c", "pass"], runs)
+        proc = subprocess.run(
+            [sys.executable, "-c", _STARTUP_MODULES, json.dumps(STARTUP_HEAVY),
+             *STARTUP_CMD[2:], "--quiet", *out], cwd=ROOT, check=True, capture_output=True,
+            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    modules = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"run_s": run_s, "floor_s": floor_s, "bare_s": bare_s, "modules": modules}
+
+
+def startup_rows(table: Table) -> None:
+    """Measure the start-up (section 4) and add its rows to ``table``."""
+    print(f"[4] start-up: python {' '.join(STARTUP_CMD)}, median of {STARTUP_RUNS} ...",
+          flush=True)
+    s = startup()
+    table.add(f"start-up: python {' '.join(STARTUP_CMD)} (median of {STARTUP_RUNS})",
+              f"{s['run_s']:.2f} s", f"<= {STARTUP_TARGET_S:g} s",
+              s["run_s"] <= STARTUP_TARGET_S)
+    table.add("  floor: importing the libraries that run uses (python -c)",
+              f"{s['floor_s']:.2f} s (python -c pass: {s['bare_s']:.3f} s)")
+    table.add("  heavy modules the run imports", ", ".join(s["modules"]) or "none")
+
+
 class Table:
     def __init__(self) -> None:
         self.rows: list[tuple[str, str, str, str]] = []
@@ -308,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="scaled-down smoke check")
     parser.add_argument("--overloaded", action="store_true",
                         help="also run the scale test with dense_100's task cycles")
+    parser.add_argument("--only", choices=("startup",),
+                        help="run only this section (startup: section 4)")
     parser.add_argument("--scale-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.scale_child:
@@ -317,6 +384,11 @@ def main(argv: list[str] | None = None) -> int:
 
     quick = args.quick
     table = Table()
+    if args.only == "startup":
+        startup_rows(table)
+        print()
+        table.print()
+        return 1 if table.failed else 0
     tag = " (quick)" if quick else ""
 
     # 1. event throughput
@@ -388,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{growth:+.1%} ({p_full - p_half:+.0f} MiB, "
                   f"{(p_full - p_half) / (full - half):.2f} MiB/slot)", "< 20 %", growth < 0.20)
         table.add("  tasks.parquet written", f"{s['tasks_parquet_mb']:.0f} MiB")
+
+    # 4. start-up
+    startup_rows(table)
 
     print()
     table.print()

@@ -89,6 +89,11 @@ class MecCpu:
         self._generation += 1
         return tokens
 
+    def close(self) -> None:
+        """Forget every task and the ``on_done`` callback: the run has ended (idempotent)."""
+        self.clear()
+        self._on_done = _ended
+
     def _advance(self) -> None:
         now = self.env.now
         if self._weight > 0:
@@ -128,3 +133,7 @@ class MecCpu:
         now = self.env.now
         for token in done:
             self._on_done(token, now)
+
+
+def _ended(token: object, time_s: float) -> None:
+    """``on_done`` of a closed CPU: the run has ended, no task finishes any more."""

@@ -155,6 +155,16 @@ class FcfsLines:
         self._next(iotd, now)
         return now - job.started_s
 
+    def close(self) -> None:
+        """Forget every job and the callbacks: the run has ended (idempotent).
+
+        The callbacks are the owner's bound methods: dropping them breaks the owner's
+        reference cycle through its lines.
+        """
+        self._queues.clear()
+        self.queued_work = 0.0
+        self._rates, self._on_done = _no_rates, _ended
+
     # ------------------------------------------------------------------ inside
     def _start(self, job: Job, now: float) -> None:
         job.started_s = job.as_of_s = now
@@ -244,6 +254,15 @@ class FcfsLines:
         job.left, job.as_of_s = 0.0, now
         self._next(dev, now)
         self._on_done(job, now)
+
+
+def _no_rates(iotd: np.ndarray, link: np.ndarray, power_w: np.ndarray) -> np.ndarray:
+    """``rates`` of closed lines: the run has ended."""
+    raise RuntimeError("the lines are closed: the run has ended")
+
+
+def _ended(job: Job, time_s: float) -> None:
+    """``on_done`` of closed lines: the run has ended, no job finishes any more."""
 
 
 class ConstantRateLines(FcfsLines):

@@ -28,8 +28,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+
+# pyarrow.dataset (about 0.2 s to import, pandas with it) is imported only to read a
+# folder of parts, in ``read_table`` and ``table_columns``.
 
 FLUSH_ROWS = 65_536  # rows buffered in a table before a commit is due
 FLUSH_S = 2.0  # [s] wall time after which a commit is due (env MECSIM_FLUSH_S overrides)
@@ -91,9 +93,13 @@ class TableWriter:
         self.folder = Path(folder)
         self.schema = schema
         self.owner = owner
+        # The empty table is built before the folder appears: the first pyarrow.array of a
+        # process imports pandas (0.2 s), and a kill -9 then must not find a folder without
+        # its schema part.
+        empty = None if (self.folder / SCHEMA_PART).is_file() else schema.empty_table()
         self.folder.mkdir(parents=True, exist_ok=True)
-        if not (self.folder / SCHEMA_PART).is_file():
-            _write_whole(schema.empty_table(), self.folder / SCHEMA_PART)
+        if empty is not None:
+            _write_whole(empty, self.folder / SCHEMA_PART)
         self.parts = 0  # parts in place
         self.rows = 0  # rows in those parts
         self.pending_rows = 0
@@ -134,6 +140,8 @@ def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
     """Read a table: a folder of parts (hidden temporaries skipped) or a single file."""
     path = Path(path)
     if path.is_dir():
+        import pyarrow.dataset as ds
+
         return ds.dataset(path, format="parquet").to_table(columns=columns)
     return pq.read_table(path, columns=columns)
 
@@ -142,6 +150,8 @@ def table_columns(path: Path) -> list[str]:
     """The column names of a table (a folder of parts or a single file)."""
     path = Path(path)
     if path.is_dir():
+        import pyarrow.dataset as ds
+
         return ds.dataset(path, format="parquet").schema.names
     return pq.read_schema(path).names
 

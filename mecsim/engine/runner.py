@@ -230,8 +230,12 @@ def _run_one(scenario, spec, make, files: RunFiles, result: SchedulerResult, tic
     finally:
         result.scheduler = scheduler
         result.wall_s = time.perf_counter() - started
-        drain()
-        files.commit(result, sim, complete=finished)
+        try:
+            drain()
+            files.commit(result, sim, complete=finished)
+        finally:
+            if sim is not None:
+                sim.close()  # no cyclic garbage left for whatever runs next
 
 
 class RunFiles:

@@ -24,8 +24,9 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
+from types import TracebackType
 
 import numpy as np
 import simpy
@@ -167,6 +168,7 @@ class Simulation:
         self._next_id = 0
         self._on_tasks, self._on_slot, self._on_world = on_tasks, on_slot, on_world
         self._check_stop = check_stop
+        self._progress: Callable[[int, int], None] | None = None
         self._urgent = urgent or nullcontext
         self._rerun_local = scenario.mecs.on_failure == "local"
         self._on_invalid = scenario.on_invalid
@@ -200,6 +202,9 @@ class Simulation:
         gc.set_threshold(100_000, 50, 100)  # task events make no cyclic garbage
         try:
             self.env.run(until=slots * self.scenario.slot_s)
+        except BaseException as exc:
+            _clear_simpy_frames(exc.__traceback__)
+            raise
         finally:
             gc.set_threshold(*threshold)
             gc.unfreeze()
@@ -222,6 +227,37 @@ class Simulation:
             cols["realized_latency_s"][flying] = now - cols["arrival_s"][flying]  # age so far
             self._flush(batch)
         self._open.clear()
+
+    def close(self) -> None:
+        """Free the simulation's machinery once it has ended (idempotent).
+
+        SimPy's pending events hold callbacks bound to the processes, CPUs and lines, which
+        point back to this simulation, and so do the caller's callbacks (a closure over the
+        simulation): left as they are, the whole graph (world, tasks in flight, events)
+        would be cyclic garbage that only the next full collection frees, at the cost of
+        whatever runs next. Call it once :meth:`run` has returned or raised; the figures
+        (:meth:`counts`, :meth:`backlog_series`, ``counters``, ``realized``, ``ended``,
+        ``model_costs``, ``decision_s``) stay readable, and the simulation can not run on.
+        """
+        queue = self.env._queue  # SimPy's pending events: (time, priority, id, event)
+        for *_, event in queue:
+            if event.callbacks:  # bound to a process (its generator holds self), a CPU...
+                event.callbacks.clear()
+        queue.clear()
+        env = vars(self.env)  # SimPy binds env.process, env.timeout... to env, a cycle:
+        for name in [k for k, v in env.items() if getattr(v, "__self__", None) is self.env]:
+            del env[name]  # the class binds them again on access
+        for cpu in self.cpus:
+            cpu.close()
+        self.local.close()
+        self.uplink.close()
+        self._in_line.clear()
+        for tokens in self._uploads:
+            tokens.clear()
+        self._channel = None
+        self._on_tasks = self._on_slot = _closed
+        self._on_world = self._check_stop = self._progress = None
+        self._urgent = nullcontext
 
     def backlog_series(self) -> dict[str, np.ndarray]:
         """Return the total backlog at each epoch, before its new tasks.
@@ -612,6 +648,25 @@ class Simulation:
         record["backlog_tasks_total"] = int(self._backlog["tasks"][-1])
         record["backlog_cycles_total"] = self._backlog["cycles"][-1]
         self._on_slot(record)
+
+
+def _clear_simpy_frames(tb: TracebackType | None) -> None:
+    """Drop the locals of SimPy's finished frames in ``tb``.
+
+    ``Environment.step`` raises a process's failure from a local variable, so its frame in
+    the traceback refers to the exception that refers to the frame: a cycle that would
+    keep the failed process, its generator and so the whole simulation alive until a full
+    collection. The traceback still names every line.
+    """
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith("simpy."):
+            with suppress(RuntimeError):  # a frame still running keeps its locals
+                tb.tb_frame.clear()
+        tb = tb.tb_next
+
+
+def _closed(record: dict) -> None:
+    """``on_tasks`` and ``on_slot`` of a closed simulation: it writes nothing more."""
 
 
 def _subset(world: SlotWorld, keep: np.ndarray) -> SlotWorld:

@@ -151,6 +151,8 @@ class EngineStepper:
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             self._to_caller.put(("error", exc))
             return
+        finally:  # free the engine's object graph (no cyclic garbage, issue 14)
+            self.sim.close()
         self._to_caller.put(("end", None))
 
     def _next(self) -> Observation | None:

@@ -16,8 +16,9 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr, ndtri
-from scipy.stats import truncnorm
+
+# scipy.special and scipy.stats (about 0.5 s to import) are imported by ``TruncNormal``
+# only, when one is made, so a run with other size laws starts without them.
 
 __all__ = ["ArrivalProcess", "PerSlot", "Bernoulli", "Poisson", "ARRIVAL_PROCESSES",
            "make_arrivals", "SizeDistribution", "Constant", "Uniform", "TruncNormal",
@@ -254,6 +255,8 @@ class TruncNormal(SizeDistribution):
         self.high = _check_real("high", high, low=self.low, low_open=True, allow_inf=True)
         self._a = (self.low - self.loc) / self.scale  # standardised bounds
         self._b = (self.high - self.loc) / self.scale
+        from scipy.stats import truncnorm
+
         self._mean = float(truncnorm.mean(self._a, self._b, loc=self.loc, scale=self.scale))
         if not self.low <= self._mean <= self.high:
             raise ValueError(f"[low, high] = [{low!r}, {high!r}] lies too far in the tail of "
@@ -265,6 +268,9 @@ class TruncNormal(SizeDistribution):
         return self._mean
 
     def _draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        from scipy.special import ndtr, ndtri
+        from scipy.stats import truncnorm
+
         a, b = self._a, self._b
         if -5.0 < a < 5.0 and b > -5.0:  # no far tail: the plain inverse CDF is exact enough
             pa, pb = ndtr(a), ndtr(b)

@@ -1,0 +1,209 @@
+"""Garbage and memory left by a run (issue 14, "No garbage left behind", "Memory flat").
+
+Run: ``python benchmarks/bench_garbage.py`` (about a minute on 2 cores) or
+``python benchmarks/bench_garbage.py --quick`` (scaled down, a smoke check of the script).
+Prints one table with each figure, its target and PASS/FAIL; the exit status is 1 when a
+target fails. Each part runs in a child process of its own, so that one part's heap does
+not weigh on another's figures.
+
+1. **Garbage**: ``scenarios/dense_100.yaml`` with 1,000 IoTDs and ``greedy`` for 20 slots
+   through :func:`mecsim.engine.runner.run_scenario`, four times in one process (the first
+   run pays the imports' and first uses' own garbage, once per process, as a sweep
+   worker's first cell does); after each of the other three, a full ``gc.collect()``: the
+   unreachable objects it found (the most of the three) and its time, and the time of a
+   second collection, which has nothing to free and so is the cost of scanning the heap
+   alone (the best of three each). The same is measured with
+   :meth:`~mecsim.engine.simulation.Simulation.close` made a no-op: the engine as it was
+   before, which left the simulation's object graph as cyclic garbage.
+2. **Memory flat in run length**: ``scenarios/dense_100.yaml`` with ``greedy`` for 300
+   slots; the current RSS (``/proc/self/statm``) sampled by the progress callback after
+   slots 100, 200 and 300. Target: RSS at slot 300 within 5 % of that at slot 100.
+
+   The run commits its rows every 2 s of wall time (``MECSIM_FLUSH_S``), and its first
+   commit costs memory once (the Parquet writers, Arrow's memory pool): about 13 to 25 MiB
+   here. This run takes about 1 s per 100 slots, so with the default interval the first
+   commit falls between slots 100 and 300, and that step shows as growth although the RSS
+   then stays level (about 209 to 223 MiB from slot 200 to 600). The target is therefore
+   measured on a run that commits every 0.25 s, whose first commit is long past at slot
+   100, as in any run of more than a few seconds; the default run is printed beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout
+
+DENSE = ROOT / "scenarios" / "dense_100.yaml"
+MAX_GARBAGE = 100  # unreachable objects a full collection may find after a run
+REPEATS = 3  # runs measured in the garbage part: most garbage found, best times
+RSS_GROWTH = 0.05  # RSS at the last mark within 5 % of that at the first
+COMMIT_EARLY_S = 0.25  # [s] MECSIM_FLUSH_S of the RSS target's run: see the docstring
+
+
+def _rss_mb() -> float:
+    """Current resident set size [MiB] (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _scenario(overrides: list[str]):
+    from mecsim.config import load_scenario
+
+    return load_scenario(DENSE, ["schedulers=[greedy]", *overrides])
+
+
+# --------------------------------------------------------------------------- 1. garbage
+
+
+def garbage_child(overrides: list[str], without_close: bool) -> dict:
+    """Run, then time a full collection and a second one (the heap scan alone), 3 times."""
+    from mecsim.engine.runner import run_scenario
+    from mecsim.engine.simulation import Simulation
+
+    if without_close:
+        Simulation.close = lambda self: None  # the engine before issue 14
+    scenario = _scenario(overrides)
+    found, collect_s, floor_s, run_s = [], [], [], []
+    with tempfile.TemporaryDirectory() as out:
+        run_scenario(scenario, out)  # first run: imports' and first uses' garbage
+        for _ in range(REPEATS):
+            gc.collect()
+            started = time.perf_counter()
+            results = run_scenario(scenario, out)
+            run_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            found.append(gc.collect())
+            collect_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            gc.collect()
+            floor_s.append(time.perf_counter() - started)
+    return {"found": max(found), "collect_s": min(collect_s), "floor_s": min(floor_s),
+            "run_s": min(run_s), "tasks": results[0].counts["generated"],
+            "tracked": len(gc.get_objects())}
+
+
+# --------------------------------------------------------------------------- 2. RSS
+
+
+def rss_child(overrides: list[str], marks: list[int]) -> dict:
+    """Run ``greedy`` on dense_100, sampling the current RSS after each slot in ``marks``."""
+    from mecsim.engine.runner import run_scenario
+
+    scenario = _scenario(overrides)
+    samples: dict[int, float] = {}
+
+    def progress(name: str, slots: int):
+        def tick(slot: int, tasks: int) -> None:
+            if slot + 1 in marks:  # slot is 0-based: after slot k, k + 1 slots are done
+                samples[slot + 1] = _rss_mb()
+        return tick
+
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        results = run_scenario(scenario, out, progress=progress)
+        wall_s = time.perf_counter() - started
+    return {"samples": samples, "wall_s": wall_s, "counts": results[0].counts}
+
+
+def _child(part: str, *args, flush_s: float | None = None) -> dict:
+    """Run ``part``'s child function in a fresh interpreter; return what it printed.
+
+    ``flush_s``: the child's ``MECSIM_FLUSH_S`` (None: the default commit interval).
+    """
+    env = {k: v for k, v in os.environ.items() if k != "MECSIM_FLUSH_S"}
+    if flush_s is not None:
+        env["MECSIM_FLUSH_S"] = str(flush_s)
+    done = subprocess.run([sys.executable, __file__, "--child", json.dumps([part, *args])],
+                          capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{part} child failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class Table:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str]] = []
+        self.failed = False
+
+    def add(self, what: str, measured: str, target: str = "-", ok: bool | None = None):
+        result = "-" if ok is None else ("PASS" if ok else "FAIL")
+        self.failed |= ok is False
+        self.rows.append((what, measured, target, result))
+
+    def print(self) -> None:
+        head = ("what", "measured", "target", "result")
+        widths = [max(len(r[i]) for r in [*self.rows, head]) for i in range(4)]
+        print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
+        print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for row in self.rows:
+            print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+                  + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="scaled-down smoke check")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        part, *rest = json.loads(args.child)
+        child = {"garbage": garbage_child, "rss": rss_child}[part]
+        print(json.dumps(child(*rest)))
+        return 0
+    quick, table = args.quick, Table()
+    tag = " (quick)" if quick else ""
+
+    # 1. garbage
+    iotds = 300 if quick else 1000
+    overrides = [f"iotds.count={iotds}", "slots=5" if quick else "slots=20"]
+    for label, without_close in (("engine", False), ("without close (before)", True)):
+        print(f"[1] garbage, {label}: {' '.join(overrides)} ...", flush=True)
+        g = _child("garbage", overrides, without_close)
+        what = f"dense_100, {iotds} IoTDs, greedy, {overrides[1][6:]} slots, {label}{tag}"
+        table.add(f"{what}: unreachable objects after the run", f"{g['found']:,}",
+                  "-" if without_close else f"< {MAX_GARBAGE}",
+                  None if without_close else g["found"] < MAX_GARBAGE)
+        table.add("  full collection / heap scan alone (second collection)",
+                  f"{g['collect_s'] * 1e3:.1f} / {g['floor_s'] * 1e3:.1f} ms "
+                  f"({g['tracked']:,} objects tracked)")
+        table.add("  the run", f"{g['run_s']:.2f} s, {g['tasks']:,} tasks")
+
+    # 2. RSS in run length
+    marks = [25, 50, 75] if quick else [100, 200, 300]
+    overrides = [f"slots={marks[-1]}"]
+    for flush_s, target in ((None, False), (COMMIT_EARLY_S, True)):
+        every = f"commits every {flush_s:g} s" if flush_s else "default commits"
+        print(f"[2] RSS: dense_100, greedy, {marks[-1]} slots, {every} ...", flush=True)
+        r = _child("rss", overrides, marks, flush_s=flush_s)
+        samples = {int(k): v for k, v in r["samples"].items()}
+        table.add(f"dense_100, greedy, {every}: RSS after slots "
+                  f"{', '.join(map(str, marks))}{tag}",
+                  " / ".join(f"{samples[m]:.1f}" for m in marks) + " MiB")
+        first, last = samples[marks[0]], samples[marks[-1]]
+        growth = (last - first) / first
+        table.add(f"  RSS growth, slot {marks[0]} -> {marks[-1]}",
+                  f"{growth:+.2%} ({last - first:+.1f} MiB)",
+                  f"within {RSS_GROWTH:.0%}" if target else "-",
+                  abs(growth) <= RSS_GROWTH if target else None)
+        c = r["counts"]
+        table.add("  the run", f"{r['wall_s']:.1f} s, {c['generated']:,} tasks, "
+                  f"{c['in_flight']:,} in flight at the end")
+
+    print()
+    table.print()
+    return 1 if table.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
