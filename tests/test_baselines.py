@@ -312,7 +312,8 @@ def test_params_survive_save_and_load(tmp_path):
     assert (fresh.max_tasks_per_mec, fresh.min_cpu_share_hz, fresh.count_backlog) == (
         3, 2e9, False)
     o = make("optimal", starts=3.0, exhaustive_limit=2e6)
-    assert o.params == {"starts": 3, "exhaustive_limit": 2_000_000, "backlog": False}
+    assert o.params == {"starts": 3, "exhaustive_limit": 2_000_000, "backlog": False,
+                        "time_budget_s": 10.0}
     assert type(o.starts) is int
     o.save(tmp_path / "o.json")
     fresh = make("optimal")
