@@ -131,26 +131,6 @@ def _child(part: str, *args, flush_s: float | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-class Table:
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str]] = []
-        self.failed = False
-
-    def add(self, what: str, measured: str, target: str = "-", ok: bool | None = None):
-        result = "-" if ok is None else ("PASS" if ok else "FAIL")
-        self.failed |= ok is False
-        self.rows.append((what, measured, target, result))
-
-    def print(self) -> None:
-        head = ("what", "measured", "target", "result")
-        widths = [max(len(r[i]) for r in [*self.rows, head]) for i in range(4)]
-        print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
-        print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-        for row in self.rows:
-            print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-                  + " |")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="scaled-down smoke check")
@@ -161,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         child = {"garbage": garbage_child, "rss": rss_child}[part]
         print(json.dumps(child(*rest)))
         return 0
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_engine import Table  # the benchmarks' PASS/FAIL table (not in the children)
+
     quick, table = args.quick, Table()
     tag = " (quick)" if quick else ""
 

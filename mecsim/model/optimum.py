@@ -221,22 +221,10 @@ def descend(problem: SlotProblem, placement, *, max_moves: int | None = None,
         return a
     table, root, weight = problem.cost_table, problem.sqrt_cycles, problem.cpu_weight
     sums = np.bincount(a, weights=root, minlength=problem.n_mecs + 1)[1:]
-    rows = np.arange(n)
     for move in range(max_moves if max_moves is not None else 50 * n):
         if deadline is not None and move % 8 == 7 and time.perf_counter() > deadline:
             break
-        here = a - 1
-        on_mec = here >= 0
-        s_here = np.where(on_mec, sums[np.maximum(here, 0)], 0.0)
-        w_here = np.where(on_mec, weight[np.maximum(here, 0)], 0.0)
-        leave = table[rows, a] + w_here * (s_here**2 - (s_here - root) ** 2)
-        join = np.empty_like(table)
-        join[:, 0] = table[:, 0]
-        join[:, 1:] = table[:, 1:] + weight * ((sums + root[:, None]) ** 2 - sums**2)
-        with np.errstate(invalid="ignore"):
-            delta = join - leave[:, None]
-        delta[np.isnan(delta)] = np.inf  # inf - inf: from one infeasible choice to another
-        delta[rows, a] = 0.0
+        leave, delta = _move_deltas(table, root, weight, a, sums)
         flat = int(np.argmin(delta))
         i, j = divmod(flat, delta.shape[1])
         scale = abs(leave[i]) if np.isfinite(leave[i]) else 0.0  # leaving inf: any finite move
@@ -248,6 +236,31 @@ def descend(problem: SlotProblem, placement, *, max_moves: int | None = None,
             sums[j - 1] += root[i]
         a[i] = j
     return a
+
+
+def _move_deltas(table: np.ndarray, root: np.ndarray, weight: np.ndarray, a: np.ndarray,
+                 sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Price every single-task move of placement ``a`` (MEC sums ``sums`` of ``sqrt c``).
+
+    Returns:
+        ``leave (n,)``, each task's cost where it is (its MEC term's share included), and
+        ``delta (n, M+1)``, the cost change of moving it to each choice (0 where it is,
+        inf between two infeasible choices).
+    """
+    rows = np.arange(a.size)
+    here = a - 1
+    on_mec = here >= 0
+    s_here = np.where(on_mec, sums[np.maximum(here, 0)], 0.0)
+    w_here = np.where(on_mec, weight[np.maximum(here, 0)], 0.0)
+    leave = table[rows, a] + w_here * (s_here**2 - (s_here - root) ** 2)
+    join = np.empty_like(table)
+    join[:, 0] = table[:, 0]
+    join[:, 1:] = table[:, 1:] + weight * ((sums + root[:, None]) ** 2 - sums**2)
+    with np.errstate(invalid="ignore"):
+        delta = join - leave[:, None]
+    delta[np.isnan(delta)] = np.inf  # inf - inf: from one infeasible choice to another
+    delta[rows, a] = 0.0
+    return leave, delta
 
 
 BATCH_TASKS = 1000  # from this many tasks a slot, descents move tasks in batches
@@ -280,18 +293,7 @@ def descend_batch(problem: SlotProblem, placement, *, deadline: float | None = N
     for _ in range(50 * n):
         if deadline is not None and time.perf_counter() > deadline:
             break
-        here = a - 1
-        on_mec = here >= 0
-        s_here = np.where(on_mec, sums[np.maximum(here, 0)], 0.0)
-        w_here = np.where(on_mec, weight[np.maximum(here, 0)], 0.0)
-        leave = table[rows, a] + w_here * (s_here**2 - (s_here - root) ** 2)
-        join = np.empty_like(table)
-        join[:, 0] = table[:, 0]
-        join[:, 1:] = table[:, 1:] + weight * ((sums + root[:, None]) ** 2 - sums**2)
-        with np.errstate(invalid="ignore"):
-            delta = join - leave[:, None]
-        delta[np.isnan(delta)] = np.inf
-        delta[rows, a] = 0.0
+        leave, delta = _move_deltas(table, root, weight, a, sums)
         to = np.argmin(delta, axis=1)
         gain = delta[rows, to]
         scale = np.where(np.isfinite(leave), np.abs(leave), 0.0)
