@@ -328,6 +328,7 @@ RANGES: dict[str, Range] = {
     "channel.beta0": Range(1e-15, 1.0, note="a gain at 1 m above 1 would create power"),
     "channel.d_min_m": Range(1e-3, 1e3, "m"),
     "channel.carrier_hz": Range(1e6, 1e12, "Hz", note="1 MHz to 1 THz"),
+    "channel.candidate_mecs": Range(1, 10_000, integer=True, note=">= mecs.count: every MEC"),
     "channel.fading.sinusoids": Range(1, 128, integer=True),
     "channel.fading.step_s": Range(1e-6, _DAY_S, "s", note="and it divides slot_s"),
     "channel.fading.min_speed_mps": Range(0.0, 1000.0, "m/s"),
@@ -507,6 +508,10 @@ class ChannelConfig(_Model):
         carrier_hz: Carrier frequency [Hz], > 0; only used by ``fading.rho: jakes`` (the
             wavelength ``c / f_c`` sets the Doppler).
         fading: See :class:`FadingConfig`.
+        candidate_mecs: ``K``: each IoTD has a link to its ``K`` nearest MECs only, chosen
+            again at every epoch; ``None`` (or ``K >= M``) = to every MEC. The world then
+            draws fading and shadowing for ``N x K`` links, not ``N x M``; a scheduler sees
+            gain 0 (no link) for every other MEC (``docs/physics.md``, "Candidate links").
     """
 
     bandwidth_hz: _in("channel.bandwidth_hz") = _MP.bandwidth_hz
@@ -515,6 +520,7 @@ class ChannelConfig(_Model):
     d_min_m: _in("channel.d_min_m") = _MP.d_min_m
     carrier_hz: _in("channel.carrier_hz") = 2.4e9
     fading: FadingConfig = FadingConfig()
+    candidate_mecs: _in("channel.candidate_mecs") | None = None
 
 
 class FailureEvent(_Model):

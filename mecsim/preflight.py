@@ -23,6 +23,9 @@ arrivals, ``N p`` Bernoulli, ``N rate slot_s`` Poisson; the peak slot is taken a
   grows when the CPUs are overloaded, ``n (1 - 1/load)`` a slot up to the deadline; the
   local CPUs' load when ``local`` runs, else all CPUs')
   + ``250`` bytes of records per slot + the largest scheduler's own working memory.
+- with ``channel.candidate_mecs: K`` the fading and shadowing terms count ``N K`` links;
+  each of the other ``N (M - K)`` costs ``24`` bytes and ``0.03 us`` (its distance, its gain
+  0) and each task ``16`` bytes per MEC off its candidates instead of ``160``.
 - time = ``1.5 s`` + per scheduler and slot ``0.6 ms`` + ``L (0.2 + 0.05 Q if SoS) us`` +
   ``L S (0.07 us AR(1), 0.025 us SoS)`` + ``10 us`` per task + ``3 us`` per random-waypoint
   leg + the scheduler's own decision time.
@@ -80,6 +83,9 @@ _AR1_STEP_BYTES = 24.0
 _SOS_SINUSOID_BYTES = 60.0
 _TASK_BYTES = 2500.0
 _TASK_MEC_BYTES = 160.0
+_DENSE_LINK_BYTES = 24.0  # a link off the candidates: its distance and gain 0, (N, M)
+_DENSE_TASK_MEC_BYTES = 16.0  # a task's gain 0 to a MEC off its candidates, (n, M)
+_DENSE_LINK_S = 0.03e-6  # its distance and the choice of the K nearest
 _SLOT_BYTES = 250.0
 _START_S = 1.5
 _SLOT_S = 0.6e-3
@@ -365,6 +371,9 @@ def estimate(scenario: Any, schedulers: Sequence[Any] | None = None) -> Estimate
     fad = scenario.channel.fading
     n_dev, m = scenario.iotds.count, scenario.mecs.count
     links, steps, slots = n_dev * m, scenario.fading_steps, scenario.slots
+    k = scenario.channel.candidate_mecs
+    linked = links if k is None else n_dev * min(k, m)  # links with fading and shadowing
+    task_mecs = m if k is None else min(k, m)  # a task's links priced beyond the dense gains
     sos = fad.sum_of_sinusoids
     n = tasks_per_slot(scenario)
 
@@ -376,16 +385,18 @@ def estimate(scenario: Any, schedulers: Sequence[Any] | None = None) -> Estimate
     torch = any(c[2] for c in costs)
     memory = {
         "base": _BASE_BYTES + (_TORCH_BYTES if torch else 0.0),
-        "links": links * per_link,
-        "tasks": alive * (_TASK_BYTES + _TASK_MEC_BYTES * m),
+        "links": linked * per_link + (links - linked) * _DENSE_LINK_BYTES,
+        "tasks": alive * (_TASK_BYTES + _TASK_MEC_BYTES * task_mecs
+                          + _DENSE_TASK_MEC_BYTES * (m - task_mecs)),
         "records": _SLOT_BYTES * slots,
     }
     if costs:
         k = max(range(len(specs)), key=lambda i: costs[i][0])
         memory[specs[k].label] = costs[k][0]
 
-    world_slot = links * (_LINK_S + (_SOS_SINUSOID_S * fad.sinusoids if sos else 0.0))
-    world_slot += links * steps * (_SOS_STEP_S if sos else _AR1_STEP_S)
+    world_slot = linked * (_LINK_S + (_SOS_SINUSOID_S * fad.sinusoids if sos else 0.0))
+    world_slot += linked * steps * (_SOS_STEP_S if sos else _AR1_STEP_S)
+    world_slot += (links - linked) * _DENSE_LINK_S
     runs = len(specs) * slots
     seconds = {
         "start": _START_S,

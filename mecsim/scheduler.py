@@ -115,6 +115,12 @@ class Observation:
             as ``backlog_tasks``.
         mec_cpu_cycles: ``(M,)`` cycles still to run for the tasks at each MEC's CPU
             [cycle] (uploads excluded); ``None`` reads as ``backlog_cycles``.
+        distance_m: ``(N, M)`` distance of every IoTD to every MEC at the epoch [m], the
+            world's own (read-only); ``None`` (an observation not made by the engine):
+            compute it from the positions, as :meth:`task_distances_m` does.
+        candidates: ``(N, K)`` 0-based MECs each IoTD has a link to
+            (``channel.candidate_mecs``); ``None``: every MEC. The gain to any other MEC
+            is 0 in ``problem.gains``: no link, a placement there cannot upload.
     """
 
     slot: int
@@ -129,11 +135,27 @@ class Observation:
     uplink_busy_s: np.ndarray | None = None
     mec_cpu_tasks: np.ndarray | None = None
     mec_cpu_cycles: np.ndarray | None = None
+    distance_m: np.ndarray | None = None
+    candidates: np.ndarray | None = None
 
     @property
     def n_tasks(self) -> int:
         """Number of tasks to place."""
         return int(self.iotd.size)
+
+    def task_distances_m(self, mec_positions_m: np.ndarray) -> np.ndarray:
+        """Return ``(n, M)``: each task's IoTD's distance to each MEC [m].
+
+        Args:
+            mec_positions_m: ``(M, 2)`` MEC positions [m] (``Network.mec_positions_m``),
+                used only when the observation carries no ``distance_m``.
+        """
+        if self.distance_m is not None:
+            return self.distance_m[self.iotd]
+        where = np.asarray(self.iotd_positions_m, dtype=float)[self.iotd]
+        mec = np.asarray(mec_positions_m, dtype=float)
+        return np.hypot(np.subtract.outer(where[:, 0], mec[:, 0]),
+                        np.subtract.outer(where[:, 1], mec[:, 1]))
 
     def waits(self) -> Waits:
         """Return the queues ahead of this slot's tasks (:func:`mecsim.model.backlog_waits`)."""

@@ -133,8 +133,11 @@ def random_observation(rng: np.random.Generator, n_tasks: int, n_mecs: int, *,
         positions = rng.uniform((0.0, 0.0), network.area_m, size=(big_n, 2))
     else:
         positions = np.asarray(iotd_positions_m, dtype=float)
-    gap = positions[iotd_arr][:, None, :] - network.mec_positions_m[None, :, :]
-    distance = np.hypot(gap[..., 0], gap[..., 1]).reshape(n_tasks, n_mecs)
+    mec_xy = network.mec_positions_m
+    every = np.hypot(np.subtract.outer(positions[:, 0], mec_xy[:, 0]),
+                     np.subtract.outer(positions[:, 1], mec_xy[:, 1]))  # (N, M) [m]
+    every.flags.writeable = False
+    distance = every[iotd_arr].reshape(n_tasks, n_mecs)
     p = network.params
     gains = channel_gain(distance, rng.exponential(1.0, (n_tasks, n_mecs)), p.beta0, p.d_min_m)
     d_bits = (rng.uniform(0.2e6, 2e6, n_tasks) if data_bits is None
@@ -154,7 +157,7 @@ def random_observation(rng: np.random.Generator, n_tasks: int, n_mecs: int, *,
     return Observation(slot=slot, time_s=slot * network.slot_s, iotd=iotd_arr, problem=problem,
                        iotd_positions_m=positions, available=avail.copy(),
                        backlog_tasks=b_tasks, backlog_cycles=b_cycles.astype(float),
-                       local_busy_s=busy[0], uplink_busy_s=busy[1])
+                       local_busy_s=busy[0], uplink_busy_s=busy[1], distance_m=every)
 
 
 def outcome_for(observation: Observation, decision: Decision, info: dict | None = None

@@ -11,8 +11,9 @@ from schedulers._capacity import CapacityLimited, reachable
 class Greedy(CapacityLimited):
     """Offload every task to the nearest reachable MEC, within each MEC's task limit.
 
-    The distance is the Euclidean one between the task's IoTD
-    (``Observation.iotd_positions_m[iotd]``) and each MEC (``Network.mec_positions_m``);
+    The distance is the Euclidean one between the task's IoTD and each MEC, the world's
+    (``Observation.distance_m``; computed from the positions when absent); with candidate
+    links (``Observation.candidates``) only the IoTD's ``K`` linked MECs are looked at;
     only MECs that are available and have a positive gain to the IoTD count (ties go to the
     lower MEC index); a task with no such MEC runs locally. Then the insufficient-resources
     rule of :mod:`schedulers._capacity` applies, on the MEC's CPU load (tasks at its CPU,
@@ -48,11 +49,35 @@ class Greedy(CapacityLimited):
         n = observation.n_tasks
         if n == 0:
             return Decision(np.zeros(0, dtype=np.int64))
-        where = np.asarray(observation.iotd_positions_m, dtype=float)[observation.iotd]
-        gap = where[:, None, :] - np.asarray(network.mec_positions_m, dtype=float)[None, :, :]
-        distance = np.hypot(gap[..., 0], gap[..., 1])
+        if observation.candidates is not None:
+            placement = self._nearest_linked(observation, network.mec_positions_m)
+            return Decision(self.limit(observation, placement))
+        distance = observation.task_distances_m(network.mec_positions_m)
         distance = np.where(reachable(observation), distance, np.inf)
         nearest = np.argmin(distance, axis=1)
         found = np.isfinite(distance[np.arange(n), nearest])
         placement = np.where(found, nearest + 1, 0)
         return Decision(self.limit(observation, placement))
+
+    @staticmethod
+    def _nearest_linked(observation: Observation, mec_positions_m: np.ndarray) -> np.ndarray:
+        """The nearest reachable MEC among each task's candidate links (1-based; 0: none).
+
+        Works on ``(n, K)`` arrays only; ties go to the lower MEC index, as without
+        candidates.
+        """
+        iotd = observation.iotd
+        cand = observation.candidates[iotd]  # (n, K) 0-based
+        rows = np.arange(iotd.size)[:, None]
+        usable = np.asarray(observation.available, dtype=bool) & observation.problem.available
+        ok = usable[cand] & (observation.problem.gains[rows, cand] > 0)
+        if observation.distance_m is not None:
+            distance = observation.distance_m[iotd[:, None], cand]
+        else:
+            distance = np.take_along_axis(observation.task_distances_m(mec_positions_m),
+                                          cand, axis=1)
+        distance = np.where(ok, distance, np.inf)
+        best = distance.min(axis=1)
+        m = observation.problem.gains.shape[1]
+        mec = np.where(distance == best[:, None], cand, m).min(axis=1)
+        return np.where(np.isfinite(best), mec + 1, 0)

@@ -301,14 +301,63 @@ def test_shadowing_without_decorrelation_is_fixed():
 
 
 @pytest.mark.parametrize("decorrelation_m", [10.0, None])
-def test_shadowing_draws_n_times_m_normals_per_step(decorrelation_m):
+def test_shadowing_draws_only_what_it_uses(decorrelation_m):
+    """The first step draws n x m normals; later, m per device that moved, none if fixed."""
     rng = np.random.default_rng(43)
     reference = np.random.default_rng(43)
     shadowing = Shadowing(7, 3, rng, std_db=2.0, decorrelation_m=decorrelation_m)
-    for moved in (0.0, 5.0, 0.0, 1e3):
-        shadowing.step(np.full(7, moved))
-        reference.standard_normal((7, 3))
+    shadowing.step(np.zeros(7))
+    reference.standard_normal((7, 3))
+    assert rng.bit_generator.state == reference.bit_generator.state
+    moved = np.array([0.0, 5.0, 0.0, 1e3, 0.0, 0.0, 2.0])
+    for step in (np.zeros(7), moved, np.full(7, 4.0)):
+        shadowing.step(step)
+        if decorrelation_m is not None:
+            reference.standard_normal((int((step > 0).sum()), 3))
         assert rng.bit_generator.state == reference.bit_generator.state
+
+
+def test_shadowing_of_a_device_at_rest_is_kept():
+    shadowing = Shadowing(5, 4, np.random.default_rng(46), std_db=6.0, decorrelation_m=10.0)
+    before = shadowing.step(np.zeros(5))
+    moved = np.array([0.0, 3.0, 0.0, 0.0, 50.0])
+    after = shadowing.walk(moved, 3)
+    np.testing.assert_array_equal(after[:, moved == 0], np.broadcast_to(
+        before[moved == 0], (3, 3, 4)))
+    assert np.all(after[:, moved > 0] != before[moved > 0])
+
+
+def test_reset_links_draws_fresh_stationary_values():
+    shadowing = Shadowing(3, 2, np.random.default_rng(47), std_db=5.0, decorrelation_m=10.0)
+    assert shadowing.reset(np.array([1])).tolist() == [0.0]  # before the first step: none
+    before = shadowing.step(np.zeros(3))
+    fresh = shadowing.reset(np.array([1, 4]))
+    after = shadowing.current()
+    np.testing.assert_array_equal(after.ravel()[[1, 4]], fresh)
+    keep = np.ones(6, dtype=bool)
+    keep[[1, 4]] = False
+    np.testing.assert_array_equal(after.ravel()[keep], before.ravel()[keep])
+
+
+def test_sum_of_sinusoids_redraw_changes_only_those_links():
+    rng = np.random.default_rng(48)
+    sos = SumOfSinusoids(4, 3, rng, wavelength_m=0.125)
+    before = sos.power(np.zeros(4))
+    sos.redraw(np.array([0, 7]), rng)
+    after = sos.power(np.zeros(4))
+    changed = np.zeros(12, dtype=bool)
+    changed[[0, 7]] = True
+    assert np.all(after.ravel()[changed] != before.ravel()[changed])
+    np.testing.assert_array_equal(after.ravel()[~changed], before.ravel()[~changed])
+
+
+def test_sum_of_sinusoids_draws_the_same_in_chunks(monkeypatch):
+    import mecsim.physics.fading as fading
+
+    whole = SumOfSinusoids(50, 4, np.random.default_rng(49), wavelength_m=0.125)
+    monkeypatch.setattr(fading, "_DRAW_CHUNK", 7)
+    chunked = SumOfSinusoids(50, 4, np.random.default_rng(49), wavelength_m=0.125)
+    np.testing.assert_array_equal(whole.power(np.arange(50.0)), chunked.power(np.arange(50.0)))
 
 
 def test_zero_std_returns_zeros_and_draws_nothing():

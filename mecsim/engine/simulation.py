@@ -332,7 +332,8 @@ class Simulation:
         obs = Observation(world.slot, world.time_s, iotd, problem, world.positions_m,
                           problem.available, backlog_tasks, backlog_cycles, local_busy_s,
                           self.uplink.busy_s(world.time_s, n_iotds), mec_cpu_tasks=cpu_tasks,
-                          mec_cpu_cycles=cpu_cycles)
+                          mec_cpu_cycles=cpu_cycles, distance_m=world.distance_m,
+                          candidates=world.candidates)
         started = time.perf_counter()
         decision = self._ask(obs)
         elapsed = time.perf_counter() - started

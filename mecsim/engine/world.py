@@ -34,6 +34,8 @@ class SlotChannel:
 
     Step ``s`` covers ``[start_s + s step_s, start_s + (s + 1) step_s)``; the gain is
     constant within a step. Step 0 holds the epoch's gains, those the scheduler sees.
+    Ask during the slot: with candidate links (``channel.candidate_mecs``) the next epoch
+    draws new fading parameters for the links it replaces.
 
     Args:
         start_s: The slot's epoch [s].
@@ -67,6 +69,10 @@ class SlotWorld:
         cycles: ``(n,)`` CPU cycles [cycle].
         deadline_s: ``(n,)`` relative deadlines [s] (``inf``: none).
         channel: The gains at every fading step of the slot.
+        candidates: ``(N, K)`` 0-based MECs each IoTD has a link to at this epoch
+            (``channel.candidate_mecs``; a MEC keeps its column while it stays a
+            candidate), ``None`` when every IoTD has a link to every MEC. ``gains`` is 0
+            on every other link.
     """
 
     slot: int
@@ -80,6 +86,7 @@ class SlotWorld:
     cycles: np.ndarray
     deadline_s: np.ndarray
     channel: SlotChannel
+    candidates: np.ndarray | None = None
 
 
 class World:
@@ -103,18 +110,23 @@ class World:
                                        initial_positions_m=initial,
                                        **mob.model_dump(exclude={"model"}))
         fad = sc.channel.fading
+        k = sc.channel.candidate_mecs
+        self._k = None if k is None or k >= m else int(k)  # links per IoTD; None: all M
+        self._candidates: np.ndarray | None = None  # (N, K) MECs of the link columns
+        self._rng_fading = rng["fading"]
+        cols = m if self._k is None else self._k
         self._steps = sc.fading_steps
         self._step_s = sc.slot_s / self._steps
         self._wavelength_m = SPEED_OF_LIGHT_MPS / sc.channel.carrier_hz
         rician_k = fad.rician_k if fad.model == "rician" else 0.0
         if fad.sum_of_sinusoids:
-            self._sos = SumOfSinusoids(n, m, rng["fading"], wavelength_m=self._wavelength_m,
+            self._sos = SumOfSinusoids(n, cols, rng["fading"], wavelength_m=self._wavelength_m,
                                        sinusoids=fad.sinusoids, rician_k=rician_k)
             self._ar1 = None
         else:
             self._sos = None
-            self._ar1 = Fading(n, m, rng["fading"], rician_k=rician_k)
-        self._shadowing = Shadowing(n, m, rng["shadowing"], std_db=fad.shadowing_std_db,
+            self._ar1 = Fading(n, cols, rng["fading"], rician_k=rician_k)
+        self._shadowing = Shadowing(n, cols, rng["shadowing"], std_db=fad.shadowing_std_db,
                                     decorrelation_m=fad.shadowing_decorrelation_m)
         self._shadow_db: np.ndarray | None = None  # [dB] shadowing at the next epoch
         self._travelled_m = np.zeros(n)  # [m] Doppler distance of each device
@@ -140,29 +152,37 @@ class World:
         end = self._next_positions = np.array(self._mobility.positions_m, dtype=float)
         moved_m = np.hypot(*(end - positions).T)  # [m] during this slot
         doppler_mps = np.maximum(moved_m / slot_s, sc.channel.fading.min_speed_mps)
-        shadow_db = self._shadowing_steps(moved_m / steps)  # (steps, N, M) [dB]
-        fading = self._fading_steps(doppler_mps)  # (steps, N, M) or None (sum of sinusoids)
+        distance = self._distances(positions)  # (N, M) [m]
+        cand = self._choose_links(distance)  # (N, K) or None: every MEC
+        shadow_db = self._shadowing_steps(moved_m / steps)  # (steps, N, K) [dB]
+        fading = self._fading_steps(doppler_mps)  # (steps, N, K) or None (sum of sinusoids)
         time_s = self._slot * slot_s
         travelled = self._travelled_m.copy()
         self._travelled_m += doppler_mps * slot_s
 
         def gain_fn(iotd: np.ndarray, mec: np.ndarray) -> np.ndarray:
+            col, linked = _columns(cand, iotd, mec)
             frac = np.arange(steps)[:, None] / steps  # (steps, 1) of the slot elapsed
             start = positions[iotd]
             pos = start[None] + frac[..., None] * (end[iotd] - start)[None]
             dist = np.hypot(*(pos - self.mec_positions_m[mec][None]).transpose(2, 0, 1))
             if fading is None:
                 dop = travelled[iotd][None] + frac * (doppler_mps[iotd] * slot_s)[None]
-                power = self._sos.power_links(dop, iotd, mec)
+                power = self._sos.power_links(dop, iotd, col)
             else:
-                power = fading[:, iotd, mec]
-            return self._gain(dist, power, shadow_db[:, iotd, mec])
+                power = fading[:, iotd, col]
+            gain = self._gain(dist, power, shadow_db[:, iotd, col])
+            return gain if linked is None else gain * linked
 
         channel = SlotChannel(time_s, self._step_s, steps, gain_fn)
-        diff = positions[:, None, :] - self.mec_positions_m[None, :, :]
-        distance = np.hypot(diff[..., 0], diff[..., 1])
+        distance.flags.writeable = False  # schedulers see it (Observation.distance_m)
         power0 = self._sos.power(travelled) if fading is None else fading[0]
-        gains = self._gain(distance, power0, shadow_db[0])
+        if cand is None:
+            gains = self._gain(distance, power0, shadow_db[0])
+        else:  # gain 0: no link
+            gains = np.zeros_like(distance)
+            np.put_along_axis(gains, cand, self._gain(
+                np.take_along_axis(distance, cand, axis=1), power0, shadow_db[0]), axis=1)
         iotd, offset = self._arrivals.sample(sc.iotds.count, slot_s, self._rng_arrivals)
         # A task decided at this epoch arrived during the slot before it (per_slot: at it).
         arrival = time_s - slot_s + offset if self._ages_vary else np.full(iotd.size, time_s)
@@ -173,9 +193,65 @@ class World:
         world = SlotWorld(self._slot, time_s, positions, distance, gains,
                           np.asarray(iotd, dtype=np.int64), np.asarray(arrival, dtype=float),
                           np.asarray(data, dtype=float), np.asarray(cycles, dtype=float),
-                          np.asarray(deadline, dtype=float), channel)
+                          np.asarray(deadline, dtype=float), channel, cand)
         self._slot += 1
         return world
+
+    def _distances(self, positions_m: np.ndarray) -> np.ndarray:
+        """Every IoTD-MEC distance, ``(N, M)`` [m], in chunks of IoTDs (small temporaries)."""
+        mec = self.mec_positions_m
+        out = np.empty((positions_m.shape[0], mec.shape[0]))
+        rows = max(1, _CHUNK_LINKS // max(mec.shape[0], 1))
+        for start in range(0, positions_m.shape[0], rows):
+            part = positions_m[start:start + rows]
+            dx = np.subtract.outer(part[:, 0], mec[:, 0])
+            dy = np.subtract.outer(part[:, 1], mec[:, 1])
+            np.hypot(dx, dy, out=out[start:start + rows])
+        return out
+
+    def _choose_links(self, distance_m: np.ndarray) -> np.ndarray | None:
+        """Each IoTD's ``K`` nearest MECs, ``(N, K)``; fresh fading for a new link.
+
+        A MEC that stays among the ``K`` nearest keeps its column (and its link's fading
+        and shadowing); a column whose MEC left gets a MEC that joined, with new
+        independent fading and a stationary shadowing draw.
+        """
+        if self._k is None:
+            return None
+        k = self._k
+        nearest = np.empty((distance_m.shape[0], k), dtype=np.int64)
+        rows = max(1, _CHUNK_LINKS // distance_m.shape[1])
+        for start in range(0, distance_m.shape[0], rows):
+            part = distance_m[start:start + rows]
+            nearest[start:start + rows] = np.argpartition(part, k - 1, axis=1)[:, :k]
+        old = self._candidates
+        if old is None:  # the first epoch: nearest first, every link drawn fresh
+            order = np.argsort(np.take_along_axis(distance_m, nearest, axis=1), axis=1,
+                               kind="stable")
+            self._candidates = np.take_along_axis(nearest, order, axis=1)
+            self._candidates.flags.writeable = False
+            return self._candidates
+        kept = (old[:, :, None] == nearest[:, None, :]).any(axis=2)  # (N, K) old columns
+        joined = ~(nearest[:, :, None] == old[:, None, :]).any(axis=2)  # (N, K) new MECs
+        if kept.all():
+            return old
+        free = np.argsort(kept, axis=1, kind="stable")  # columns to refill first
+        new = np.argsort(~joined, axis=1, kind="stable")  # joining MECs first
+        fill = np.arange(k)[None, :] < joined.sum(axis=1)[:, None]
+        dev = np.broadcast_to(np.arange(old.shape[0])[:, None], fill.shape)[fill]
+        col = free[fill]
+        cand = old.copy()
+        cand[dev, col] = np.take_along_axis(nearest, new, axis=1)[fill]
+        cand.flags.writeable = False
+        self._candidates = cand
+        links = dev * k + col
+        if self._sos is not None:
+            self._sos.redraw(links, self._rng_fading)
+        else:
+            self._ar1.reset(links)
+        if self._shadow_db is not None:
+            self._shadow_db.reshape(-1)[links] = self._shadowing.reset(links)
+        return cand
 
     def _shadowing_steps(self, step_move_m: np.ndarray) -> np.ndarray:
         """The shadowing at each fading step of this slot: ``(steps, N, M)`` [dB].
@@ -206,8 +282,27 @@ class World:
     def _gain(self, distance_m: np.ndarray, fading: np.ndarray,
               shadow_db: np.ndarray) -> np.ndarray:
         ch = self.scenario.channel
-        return ch.beta0 * fading * 10.0 ** (shadow_db / 10.0) / np.maximum(
-            distance_m, ch.d_min_m) ** 2
+        # beta0 l 10^(S/10) / max(d, d_min)^2, in place (the same operations, in order)
+        gain = ch.beta0 * fading
+        factor = shadow_db / 10.0
+        np.power(10.0, factor, out=factor)
+        gain *= factor
+        floor = np.maximum(distance_m, ch.d_min_m)
+        np.square(floor, out=floor)
+        gain /= floor
+        return gain
+
+
+_CHUNK_LINKS = 1 << 20  # links per chunk of IoTDs when computing distances
+
+
+def _columns(cand: np.ndarray | None, iotd: np.ndarray,
+             mec: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Link columns of ``(iotd[k], mec[k])`` and whether each is a link (None: all are)."""
+    if cand is None:
+        return mec, None
+    match = cand[iotd] == mec[:, None]
+    return match.argmax(axis=1), match.any(axis=1)
 
 
 _DIST_NAMES = {"truncnormal": "trunc_normal"}  # scenario spelling -> physics factory name

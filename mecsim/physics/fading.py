@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 SPEED_OF_LIGHT_MPS = 299_792_458.0  # [m/s]
+_DRAW_CHUNK = 1 << 16  # links whose sum-of-sinusoids parameters are drawn (evaluated) at once
 
 
 def jakes_rho(speed_mps: float | np.ndarray, carrier_hz: float | np.ndarray,
@@ -212,6 +213,21 @@ class Fading:
             self._shadowing_db = (rho_links * self._shadowing_db
                                   + np.sqrt(1.0 - rho_links**2) * fresh_db)
 
+    def reset(self, links: np.ndarray) -> None:
+        """Give links a fresh stationary scattered part (a new link: independent of the old).
+
+        Draws ``2 len(links)`` normals from ``rng``; none before the first ``step``, which
+        draws every link's.
+
+        Args:
+            links: Flat indices ``device * m + column`` of the links, 1-d integers.
+        """
+        links = np.asarray(links, dtype=np.int64)
+        if self._g is None or links.size == 0:
+            return
+        parts = self._rng.standard_normal((2, links.size))
+        self._g.reshape(-1)[links] = (parts[0] + 1j * parts[1]) / np.sqrt(2.0)
+
     def _complex_normal(self) -> np.ndarray:
         parts = self._rng.standard_normal((2, *self._shape))
         return (parts[0] + 1j * parts[1]) / np.sqrt(2.0)
@@ -317,18 +333,36 @@ class SumOfSinusoids:
         self._scale = np.sqrt(1.0 / (self._rician_k + 1.0))  # amplitude of g
 
         n_links = self._shape[0] * self._shape[1]
-        draws = rng.uniform(-np.pi, np.pi, size=(n_links, 2 * q + 1))  # [rad]
-        theta, psi, phi = draws[:, :1], draws[:, 1:q + 1], draws[:, q + 1:]
-        alpha = (2.0 * np.pi * np.arange(1, q + 1) - np.pi + theta) / (4.0 * q)  # [rad]
         # Per link, contiguous: [0] spatial Doppler frequency cos(alpha) / lambda [turn/m]
         # and [1] phi / (2 pi) [turn], float64 (phases reach 1e7 rad); the weights
         # sqrt(2/Q) exp(j psi), [0] Re and [1] Im, float32 like the cosines they weigh.
         self._params = np.empty((n_links, 2, q))
-        self._params[:, 0] = np.cos(alpha) / self._wavelength_m
-        self._params[:, 1] = phi / (2.0 * np.pi)
         self._weights = np.empty((n_links, 2, q), dtype=np.float32)
-        self._weights[:, 0] = np.sqrt(2.0 / q) * np.cos(psi)
-        self._weights[:, 1] = np.sqrt(2.0 / q) * np.sin(psi)
+        for start in range(0, n_links, _DRAW_CHUNK):  # the same draws as one call, less memory
+            stop = min(start + _DRAW_CHUNK, n_links)
+            self._draw(slice(start, stop), stop - start, rng)
+
+    def redraw(self, links: np.ndarray, rng: np.random.Generator) -> None:
+        """Draw new parameters for links (a new link: independent of the old one).
+
+        Args:
+            links: Flat indices ``device * m + column`` of the links, 1-d integers.
+            rng: Generator of the parameters: ``len(links) * (2Q + 1)`` uniforms, in the
+                order of the constructor's.
+        """
+        links = np.asarray(links, dtype=np.int64)
+        if links.size:
+            self._draw(links, links.size, _check_rng("rng", rng))
+
+    def _draw(self, rows, count: int, rng: np.random.Generator) -> None:
+        q = self._sinusoids
+        draws = rng.uniform(-np.pi, np.pi, size=(count, 2 * q + 1))  # [rad]
+        theta, psi, phi = draws[:, :1], draws[:, 1:q + 1], draws[:, q + 1:]
+        alpha = (2.0 * np.pi * np.arange(1, q + 1) - np.pi + theta) / (4.0 * q)  # [rad]
+        self._params[rows, 0] = np.cos(alpha) / self._wavelength_m
+        self._params[rows, 1] = phi / (2.0 * np.pi)
+        self._weights[rows, 0] = np.sqrt(2.0 / q) * np.cos(psi)
+        self._weights[rows, 1] = np.sqrt(2.0 / q) * np.sin(psi)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -383,9 +417,12 @@ class SumOfSinusoids:
         Raises:
             ValueError: If ``travelled_m`` has a bad shape or is not finite.
         """
-        return self._power(self._grid_distance(travelled_m), self._params,
-                           self._weights)[0].reshape(
-            self._shape)
+        s = self._grid_distance(travelled_m)
+        out = np.empty(s.shape[1])
+        for start in range(0, out.size, _DRAW_CHUNK):  # elementwise: chunks change nothing
+            part = slice(start, start + _DRAW_CHUNK)
+            out[part] = self._power(s[:, part], self._params[part], self._weights[part])[0]
+        return out.reshape(self._shape)
 
     def power_links(self, travelled_m: np.ndarray, iotd: np.ndarray,
                     mec: np.ndarray) -> np.ndarray:
@@ -478,8 +515,9 @@ class Shadowing:
     (Table 7.5-6) gives a decorrelation distance of about 10 m for UMi LOS (13 m NLOS,
     37 m UMa LOS, 50 m UMa NLOS).
 
-    Every step draws exactly ``n * m`` standard normals from ``rng`` (whatever ``moved_m``
-    and ``decorrelation_m``), none when ``std_db == 0`` (then every step returns zeros).
+    The first step draws ``n * m`` standard normals from ``rng``; a later one draws ``m`` for
+    each device that moved (``moved_m > 0``; the others keep their shadowing: ``rho = 1``)
+    and none when the shadowing is fixed or ``std_db == 0`` (then every step returns zeros).
     Its median power factor is 1; its linear mean is ``exp((ln(10) std / 10)^2 / 2)``.
 
     Args:
@@ -540,8 +578,8 @@ class Shadowing:
     def walk(self, moved_m: np.ndarray, steps: int) -> np.ndarray:
         """Take ``steps`` steps of ``moved_m`` each and return the shadowing after each.
 
-        The same draws and values as ``steps`` calls of :meth:`step`, with one call to the
-        generator (the engine walks a slot's fading steps at once).
+        The same values as ``steps`` calls of :meth:`step` (the draws of the devices that
+        move, in one call to the generator: the engine walks a slot's fading steps at once).
 
         Args:
             moved_m: Distance each device moves in each step, ``(n,)`` [m], finite, >= 0.
@@ -563,19 +601,45 @@ class Shadowing:
         if self._std_db == 0.0:
             self._shadowing_db = np.zeros(self._shape)
             return np.zeros((steps, *self._shape))
-        out = self._std_db * self._rng.standard_normal((steps, *self._shape))
-        state = self._shadowing_db
+        out = np.empty((steps, *self._shape))
+        state, first = self._shadowing_db, 0
+        if state is None:  # the first step: the stationary draw
+            out[0] = self._rng.standard_normal(self._shape)
+            out[0] *= self._std_db
+            state, first = out[0], 1
         if self._decorrelation_m is None:  # fixed: the first draw, for the whole run
-            out[:] = out[0] if state is None else state
+            out[first:] = state
         else:
-            rho = np.exp(-moved / self._decorrelation_m)[:, None]
-            keep = np.sqrt(1.0 - rho**2)
-            for k in range(steps):
-                if state is not None:  # else: the first step's stationary draw
-                    out[k] = rho * state + keep * out[k]
+            # Only devices that move draw: for the others rho = 1 and the draw would be
+            # multiplied by 0.
+            moving = np.flatnonzero(moved > 0.0)
+            rho = np.exp(-moved[moving] / self._decorrelation_m)[:, None]
+            fresh = self._rng.standard_normal((steps - first, moving.size, self._shape[1]))
+            fresh *= self._std_db * np.sqrt(1.0 - rho**2)
+            for k in range(first, steps):
+                out[k] = state
+                out[k, moving] *= rho
+                out[k, moving] += fresh[k - first]
                 state = out[k]
         self._shadowing_db = out[-1].copy()
         return out
+
+    def reset(self, links: np.ndarray) -> np.ndarray:
+        """Give links a fresh stationary shadowing (a new link: independent of the old).
+
+        Args:
+            links: Flat indices ``device * m + column`` of the links, 1-d integers.
+
+        Returns:
+            Their new shadowing [dB], ``(len(links),)``; ``len(links)`` normals drawn
+            (none when ``std_db`` is 0 or before the first step, which draws them all).
+        """
+        links = np.asarray(links, dtype=np.int64)
+        if self._std_db == 0.0 or self._shadowing_db is None:
+            return np.zeros(links.size)
+        fresh = self._std_db * self._rng.standard_normal(links.size)
+        self._shadowing_db.reshape(-1)[links] = fresh
+        return fresh
 
     def current(self) -> np.ndarray:
         """Return the shadowing of the last step, ``(n, m)`` [dB], without drawing.
