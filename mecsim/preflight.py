@@ -24,8 +24,9 @@ arrivals, ``N p`` Bernoulli, ``N rate slot_s`` Poisson; the peak slot is taken a
   local CPUs' load when ``local`` runs, else all CPUs')
   + ``250`` bytes of records per slot + the largest scheduler's own working memory.
 - with ``channel.candidate_mecs: K`` the fading and shadowing terms count ``N K`` links;
-  each of the other ``N (M - K)`` costs ``24`` bytes and ``0.03 us`` (its distance, its gain
-  0) and each task ``16`` bytes per MEC off its candidates instead of ``160``.
+  each of the other ``N (M - K)`` costs ``8`` bytes and ``0.01 us`` (its gain 0 in the
+  ``(N, M)`` matrix) and each task ``16`` bytes per MEC off its candidates instead of
+  ``160``.
 - time = ``1.5 s`` + per scheduler and slot ``0.6 ms`` + ``L (0.2 + 0.05 Q if SoS) us`` +
   ``L S (0.07 us AR(1), 0.025 us SoS)`` + ``10 us`` per task + ``3 us`` per random-waypoint
   leg + the scheduler's own decision time.
@@ -83,9 +84,9 @@ _AR1_STEP_BYTES = 24.0
 _SOS_SINUSOID_BYTES = 60.0
 _TASK_BYTES = 2500.0
 _TASK_MEC_BYTES = 160.0
-_DENSE_LINK_BYTES = 24.0  # a link off the candidates: its distance and gain 0, (N, M)
+_DENSE_LINK_BYTES = 8.0  # a link off the candidates: its gain 0 in the (N, M) matrix
 _DENSE_TASK_MEC_BYTES = 16.0  # a task's gain 0 to a MEC off its candidates, (n, M)
-_DENSE_LINK_S = 0.03e-6  # its distance and the choice of the K nearest
+_DENSE_LINK_S = 0.01e-6  # writing that 0
 _SLOT_BYTES = 250.0
 _START_S = 1.5
 _SLOT_S = 0.6e-3

@@ -116,8 +116,9 @@ class Observation:
         mec_cpu_cycles: ``(M,)`` cycles still to run for the tasks at each MEC's CPU
             [cycle] (uploads excluded); ``None`` reads as ``backlog_cycles``.
         distance_m: ``(N, M)`` distance of every IoTD to every MEC at the epoch [m], the
-            world's own (read-only); ``None`` (an observation not made by the engine):
-            compute it from the positions, as :meth:`task_distances_m` does.
+            world's own (read-only); with ``candidates``, ``(N, K)``: column ``c`` is the
+            distance to MEC ``candidates[:, c]``. ``None`` (an observation not made by the
+            engine): compute it from the positions, as :meth:`task_distances_m` does.
         candidates: ``(N, K)`` 0-based MECs each IoTD has a link to
             (``channel.candidate_mecs``); ``None``: every MEC. The gain to any other MEC
             is 0 in ``problem.gains``: no link, a placement there cannot upload.
@@ -148,9 +149,10 @@ class Observation:
 
         Args:
             mec_positions_m: ``(M, 2)`` MEC positions [m] (``Network.mec_positions_m``),
-                used only when the observation carries no ``distance_m``.
+                used when the observation carries no ``(N, M)`` ``distance_m`` (none, or
+                only the candidates').
         """
-        if self.distance_m is not None:
+        if self.distance_m is not None and self.candidates is None:
             return self.distance_m[self.iotd]
         where = np.asarray(self.iotd_positions_m, dtype=float)[self.iotd]
         mec = np.asarray(mec_positions_m, dtype=float)

@@ -71,8 +71,8 @@ class Greedy(CapacityLimited):
         rows = np.arange(iotd.size)[:, None]
         usable = np.asarray(observation.available, dtype=bool) & observation.problem.available
         ok = usable[cand] & (observation.problem.gains[rows, cand] > 0)
-        if observation.distance_m is not None:
-            distance = observation.distance_m[iotd[:, None], cand]
+        if observation.distance_m is not None:  # (N, K), to the candidates
+            distance = observation.distance_m[iotd]
         else:
             distance = np.take_along_axis(observation.task_distances_m(mec_positions_m),
                                           cand, axis=1)

@@ -28,11 +28,14 @@ def _worlds(k, slots=6, extra=()):
 @pytest.mark.parametrize("generator", ["sum_of_sinusoids", "ar1"])
 def test_links_are_the_k_nearest_and_others_have_gain_zero(generator):
     world, _ = _worlds(3, slots=0, extra=[f"channel.fading.generator={generator}"])
+    mec_xy = world.mec_positions_m
     for _ in range(6):  # a slot's channel is used during that slot
         w = world.next_slot()
         assert w.candidates.shape == (100, 3)
-        nearest = np.sort(np.argsort(w.distance_m, axis=1, kind="stable")[:, :3], axis=1)
+        every = np.hypot(*(w.positions_m[:, None, :] - mec_xy[None]).transpose(2, 0, 1))
+        nearest = np.sort(np.argsort(every, axis=1, kind="stable")[:, :3], axis=1)
         np.testing.assert_array_equal(np.sort(w.candidates, axis=1), nearest)
+        np.testing.assert_array_equal(w.distance_m, np.take_along_axis(every, w.candidates, 1))
         linked = np.zeros(w.gains.shape, dtype=bool)
         np.put_along_axis(linked, w.candidates, True, axis=1)
         assert np.all(w.gains[linked] > 0)
@@ -95,14 +98,17 @@ def test_greedy_on_candidates_matches_greedy_on_the_full_matrix():
     network = random_network(rng, 400, 12)
     obs = random_observation(rng, 300, 12, network=network)
     k = 4
-    cand = np.argsort(obs.distance_m, axis=1)[:, :k][:, ::-1].copy()  # any column order
+    every = obs.distance_m
+    cand = np.argsort(every, axis=1)[:, :k][:, ::-1].copy()  # any column order
     gains = np.zeros_like(obs.problem.gains)
     rows = np.arange(obs.n_tasks)[:, None]
     gains[rows, cand[obs.iotd]] = obs.problem.gains[rows, cand[obs.iotd]]
     gains[0, cand[obs.iotd[0]]] = 0.0  # a task with no usable link runs locally
     problem = obs.problem.replaced(gains=gains)
-    linked = replace(obs, problem=problem, candidates=cand)
+    linked = replace(obs, problem=problem, candidates=cand,
+                     distance_m=np.take_along_axis(every, cand, axis=1))
     dense = replace(obs, problem=problem)
+    assert np.array_equal(linked.task_distances_m(network.mec_positions_m), every[obs.iotd])
     greedy = Greedy(max_tasks_per_mec=10**6)
     greedy.reset(0, network)
     got = greedy.decide(linked).placement
@@ -143,7 +149,7 @@ def test_an_offload_off_the_candidates_is_an_invalid_decision():
         centralized = True
 
         def decide(self, observation):
-            far = np.argmax(observation.task_distances_m(None), axis=1)
+            far = np.argmax(observation.task_distances_m(self.network.mec_positions_m), axis=1)
             return Decision(far + 1)
 
     sim = Simulation(scenario, Farthest(), "farthest", 1, on_tasks=lambda r: None,
@@ -163,3 +169,22 @@ def test_greedy_runs_on_candidate_links():
     counts = sim.counts()
     assert counts["generated"] > 500
     assert counts["completed"] > 0.8 * counts["generated"]
+
+
+def test_channels_file_has_the_candidate_links_only(tmp_path):
+    import pyarrow.parquet as pq
+
+    from mecsim.engine.runner import run_scenario
+
+    scenario = load_scenario(DENSE, [*TWELVE, "channel.candidate_mecs=2", "slots=3",
+                                     "output.channels=true", "schedulers=[greedy]"])
+    run_scenario(scenario, tmp_path / "run")
+    ch = pq.read_table(tmp_path / "run" / "channels.parquet").to_pandas()
+    assert len(ch) == 3 * 100 * 2
+    assert (ch["gain"] > 0).all()
+    assert ch.groupby(["slot", "iotd"])["mec"].nunique().eq(2).all()
+    world = World(scenario)
+    first = world.next_slot()
+    row0 = ch[(ch["slot"] == 0)].sort_values(["iotd", "mec"])
+    expect = np.sort(first.candidates, axis=1) + 1
+    np.testing.assert_array_equal(row0["mec"].to_numpy().reshape(100, 2), expect)

@@ -513,10 +513,16 @@ def _world_writer(files: RunFiles):
             "iotd": np.arange(n, dtype=np.int32),
             "x_m": world.positions_m[:, 0], "y_m": world.positions_m[:, 1],
         })
+        if world.candidates is None:
+            mec = np.tile(np.arange(1, m + 1, dtype=np.int16), n)
+            gain = world.gains.ravel()
+        else:  # the candidate links only (the others have no link)
+            m = world.candidates.shape[1]
+            mec = (world.candidates.ravel() + 1).astype(np.int16)
+            gain = np.take_along_axis(world.gains, world.candidates, axis=1).ravel()
         files.writers["channels"].append({
             "slot": np.full(n * m, world.slot, dtype=np.int32),
             "iotd": np.repeat(np.arange(n, dtype=np.int32), m),
-            "mec": np.tile(np.arange(1, m + 1, dtype=np.int16), n),
-            "gain": world.gains.ravel(), "distance_m": world.distance_m.ravel(),
+            "mec": mec, "gain": gain, "distance_m": world.distance_m.ravel(),
         })
     return write

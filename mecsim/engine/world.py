@@ -61,7 +61,8 @@ class SlotWorld:
         slot: Epoch index.
         time_s: Epoch time ``slot * slot_s`` [s].
         positions_m: ``(N, 2)`` IoTD positions [m].
-        distance_m: ``(N, M)`` IoTD-MEC distances [m].
+        distance_m: ``(N, M)`` IoTD-MEC distances [m]; with ``candidates``, ``(N, K)``:
+            column ``c`` is the distance to MEC ``candidates[:, c]``.
         gains: ``(N, M)`` channel power gains at the epoch [-] (what schedulers see).
         iotd: ``(n,)`` IoTD of each task decided at this epoch, ordered by arrival.
         arrival_s: ``(n,)`` arrival times [s], in ``(time_s - slot_s, time_s]``.
@@ -113,6 +114,7 @@ class World:
         k = sc.channel.candidate_mecs
         self._k = None if k is None or k >= m else int(k)  # links per IoTD; None: all M
         self._candidates: np.ndarray | None = None  # (N, K) MECs of the link columns
+        self._tree = None  # k-d tree of the MEC positions (candidate links only)
         self._rng_fading = rng["fading"]
         cols = m if self._k is None else self._k
         self._steps = sc.fading_steps
@@ -152,8 +154,8 @@ class World:
         end = self._next_positions = np.array(self._mobility.positions_m, dtype=float)
         moved_m = np.hypot(*(end - positions).T)  # [m] during this slot
         doppler_mps = np.maximum(moved_m / slot_s, sc.channel.fading.min_speed_mps)
-        distance = self._distances(positions)  # (N, M) [m]
-        cand = self._choose_links(distance)  # (N, K) or None: every MEC
+        cand = self._choose_links(positions)  # (N, K) or None: every MEC
+        distance = self._distances(positions, cand)  # (N, M), or (N, K) with candidates [m]
         shadow_db = self._shadowing_steps(moved_m / steps)  # (steps, N, K) [dB]
         fading = self._fading_steps(doppler_mps)  # (steps, N, K) or None (sum of sinusoids)
         time_s = self._slot * slot_s
@@ -177,12 +179,11 @@ class World:
         channel = SlotChannel(time_s, self._step_s, steps, gain_fn)
         distance.flags.writeable = False  # schedulers see it (Observation.distance_m)
         power0 = self._sos.power(travelled) if fading is None else fading[0]
-        if cand is None:
-            gains = self._gain(distance, power0, shadow_db[0])
-        else:  # gain 0: no link
-            gains = np.zeros_like(distance)
-            np.put_along_axis(gains, cand, self._gain(
-                np.take_along_axis(distance, cand, axis=1), power0, shadow_db[0]), axis=1)
+        gains = self._gain(distance, power0, shadow_db[0])
+        if cand is not None:  # gain 0: no link
+            linked = gains
+            gains = np.zeros((linked.shape[0], self.mec_positions_m.shape[0]))
+            np.put_along_axis(gains, cand, linked, axis=1)
         iotd, offset = self._arrivals.sample(sc.iotds.count, slot_s, self._rng_arrivals)
         # A task decided at this epoch arrived during the slot before it (per_slot: at it).
         arrival = time_s - slot_s + offset if self._ages_vary else np.full(iotd.size, time_s)
@@ -197,40 +198,48 @@ class World:
         self._slot += 1
         return world
 
-    def _distances(self, positions_m: np.ndarray) -> np.ndarray:
-        """Every IoTD-MEC distance, ``(N, M)`` [m], in chunks of IoTDs (small temporaries)."""
+    def _distances(self, positions_m: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
+        """IoTD-MEC distances [m]: ``(N, M)``, or ``(N, K)`` to the candidates ``cand``.
+
+        Computed in chunks of IoTDs (small temporaries).
+        """
         mec = self.mec_positions_m
-        out = np.empty((positions_m.shape[0], mec.shape[0]))
-        rows = max(1, _CHUNK_LINKS // max(mec.shape[0], 1))
+        cols = mec.shape[0] if cand is None else cand.shape[1]
+        out = np.empty((positions_m.shape[0], cols))
+        rows = max(1, _CHUNK_LINKS // max(cols, 1))
         for start in range(0, positions_m.shape[0], rows):
             part = positions_m[start:start + rows]
-            dx = np.subtract.outer(part[:, 0], mec[:, 0])
-            dy = np.subtract.outer(part[:, 1], mec[:, 1])
+            if cand is None:
+                dx = np.subtract.outer(part[:, 0], mec[:, 0])
+                dy = np.subtract.outer(part[:, 1], mec[:, 1])
+            else:
+                near = mec[cand[start:start + rows]]  # (rows, K, 2)
+                dx = part[:, None, 0] - near[..., 0]
+                dy = part[:, None, 1] - near[..., 1]
             np.hypot(dx, dy, out=out[start:start + rows])
         return out
 
-    def _choose_links(self, distance_m: np.ndarray) -> np.ndarray | None:
+    def _choose_links(self, positions_m: np.ndarray) -> np.ndarray | None:
         """Each IoTD's ``K`` nearest MECs, ``(N, K)``; fresh fading for a new link.
 
-        A MEC that stays among the ``K`` nearest keeps its column (and its link's fading
-        and shadowing); a column whose MEC left gets a MEC that joined, with new
-        independent fading and a stationary shadowing draw.
+        The nearest MECs come from a k-d tree of the MEC positions (``N log M``, no
+        ``N x M`` matrix). A MEC that stays among the ``K`` nearest keeps its column (and
+        its link's fading and shadowing); a column whose MEC left gets a MEC that joined,
+        with new independent fading and a stationary shadowing draw.
         """
         if self._k is None:
             return None
         k = self._k
-        nearest = np.empty((distance_m.shape[0], k), dtype=np.int64)
-        rows = max(1, _CHUNK_LINKS // distance_m.shape[1])
-        for start in range(0, distance_m.shape[0], rows):
-            part = distance_m[start:start + rows]
-            nearest[start:start + rows] = np.argpartition(part, k - 1, axis=1)[:, :k]
+        if self._tree is None:
+            from scipy.spatial import cKDTree  # only with candidate links
+
+            self._tree = cKDTree(self.mec_positions_m)
+        nearest = self._tree.query(positions_m, k=k)[1].reshape(-1, k).astype(np.int64)
         old = self._candidates
-        if old is None:  # the first epoch: nearest first, every link drawn fresh
-            order = np.argsort(np.take_along_axis(distance_m, nearest, axis=1), axis=1,
-                               kind="stable")
-            self._candidates = np.take_along_axis(nearest, order, axis=1)
-            self._candidates.flags.writeable = False
-            return self._candidates
+        if old is None:  # the first epoch: nearest first (the tree's order), drawn fresh
+            nearest.flags.writeable = False
+            self._candidates = nearest
+            return nearest
         kept = (old[:, :, None] == nearest[:, None, :]).any(axis=2)  # (N, K) old columns
         joined = ~(nearest[:, :, None] == old[:, None, :]).any(axis=2)  # (N, K) new MECs
         if kept.all():
