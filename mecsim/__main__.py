@@ -1,5 +1,5 @@
 """``python -m mecsim``: see :mod:`mecsim.cli`."""
 
-from mecsim.cli import main
+from mecsim.cli import console_main
 
-raise SystemExit(main())
+raise SystemExit(console_main())

@@ -52,6 +52,24 @@ def main(argv: list[str] | None = None) -> int:
     return args.handler(args)
 
 
+def console_main() -> int:
+    """``mecsim`` and ``python -m mecsim``: :func:`main`, then an exit no Ctrl-C can garble.
+
+    Once the command is over (finished or interrupted, its files on disk), a late Ctrl-C
+    (the second of two pressed quickly) is ignored, so that it cannot raise
+    ``KeyboardInterrupt`` inside the interpreter's shutdown (``threading._shutdown`` and
+    ``atexit`` hooks) and print a traceback. A Ctrl-C that escapes :func:`main` exits 130.
+    """
+    try:
+        try:
+            return main()
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return EXIT_INTERRUPTED
+
+
 def _parser() -> argparse.ArgumentParser:
     from mecsim import __version__
 

@@ -359,3 +359,21 @@ def test_two_ctrl_c_5_ms_apart_leave_consistent_files(tmp_path):
         assert "Traceback" not in err, err
         assert check_run_folder(r["out"]) == [], r["out"].name
         assert not list(r["out"].rglob(".*"))
+
+
+def test_a_ctrl_c_during_shutdown_prints_no_traceback():
+    """Reproduces CI's flake: the second Ctrl-C landed in the interpreter's exit hooks."""
+    script = (
+        "import atexit, os, signal, time\n"
+        "import mecsim.cli as cli\n"
+        "cli.main = lambda argv=None: 0\n"
+        "def late_ctrl_c():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(0.05)\n"
+        "atexit.register(late_ctrl_c)\n"
+        "raise SystemExit(cli.console_main())\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "KeyboardInterrupt" not in done.stderr, done.stderr
