@@ -162,8 +162,7 @@ class World:
         travelled = self._travelled_m.copy()
         self._travelled_m += doppler_mps * slot_s
 
-        def gain_fn(iotd: np.ndarray, mec: np.ndarray) -> np.ndarray:
-            col, linked = _columns(cand, iotd, mec)
+        def link_gains(iotd: np.ndarray, mec: np.ndarray, col: np.ndarray) -> np.ndarray:
             frac = np.arange(steps)[:, None] / steps  # (steps, 1) of the slot elapsed
             start = positions[iotd]
             pos = start[None] + frac[..., None] * (end[iotd] - start)[None]
@@ -173,8 +172,17 @@ class World:
                 power = self._sos.power_links(dop, iotd, col)
             else:
                 power = fading[:, iotd, col]
-            gain = self._gain(dist, power, shadow_db[:, iotd, col])
-            return gain if linked is None else gain * linked
+            return self._gain(dist, power, shadow_db[:, iotd, col])
+
+        cache = _LinkCache(distance.shape[1], steps, link_gains)
+
+        def gain_fn(iotd: np.ndarray, mec: np.ndarray) -> np.ndarray:
+            col, linked = _columns(cand, iotd, mec)
+            if linked is None:
+                return cache.gains(iotd, mec, col)
+            gain = np.zeros((steps, iotd.size))  # 0: no link
+            gain[:, linked] = cache.gains(iotd[linked], mec[linked], col[linked])
+            return gain
 
         channel = SlotChannel(time_s, self._step_s, steps, gain_fn)
         distance.flags.writeable = False  # schedulers see it (Observation.distance_m)
@@ -312,6 +320,50 @@ def _columns(cand: np.ndarray | None, iotd: np.ndarray,
         return mec, None
     match = cand[iotd] == mec[:, None]
     return match.argmax(axis=1), match.any(axis=1)
+
+
+class _LinkCache:
+    """A slot's per-step gains of the links asked so far, each computed once.
+
+    Uploads ask for the same link many times in a slot (a line's next job, the backlog
+    estimate of queued jobs); every link's gains are elementwise, so a link computed alone
+    or with others has the same values, bit for bit.
+
+    Args:
+        cols: Link columns per IoTD (``M``, or ``K`` with candidate links).
+        steps: Fading steps in the slot.
+        compute: ``compute(iotd, mec, col) -> (steps, k)`` gains of distinct links.
+    """
+
+    def __init__(self, cols: int, steps: int, compute) -> None:
+        self._cols, self._compute = cols, compute
+        self._where: dict[int, int] = {}  # link id -> column of _buf
+        self._buf = np.empty((steps, 0))
+        self._used = 0
+
+    def gains(self, iotd: np.ndarray, mec: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """``(steps, k)`` gains of links ``(iotd[k], mec[k])`` in link columns ``col``."""
+        links = (iotd * self._cols + col).tolist()
+        where = self._where
+        new = {}
+        for k, link in enumerate(links):
+            if link not in where and link not in new:
+                new[link] = k
+        if new:
+            pick = np.fromiter(new.values(), dtype=np.int64, count=len(new))
+            self._store(list(new), self._compute(iotd[pick], mec[pick], col[pick]))
+        return self._buf[:, [where[link] for link in links]]
+
+    def _store(self, links: list[int], gains: np.ndarray) -> None:
+        need = self._used + len(links)
+        if need > self._buf.shape[1]:
+            grown = np.empty((self._buf.shape[0], max(need, 2 * self._buf.shape[1], 64)))
+            grown[:, :self._used] = self._buf[:, :self._used]
+            self._buf = grown
+        self._buf[:, self._used:need] = gains
+        for k, link in enumerate(links):
+            self._where[link] = self._used + k
+        self._used = need
 
 
 _DIST_NAMES = {"truncnormal": "trunc_normal"}  # scenario spelling -> physics factory name
