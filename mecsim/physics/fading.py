@@ -616,11 +616,14 @@ class Shadowing:
             rho = np.exp(-moved[moving] / self._decorrelation_m)[:, None]
             fresh = self._rng.standard_normal((steps - first, moving.size, self._shape[1]))
             fresh *= self._std_db * np.sqrt(1.0 - rho**2)
-            for k in range(first, steps):
-                out[k] = state
-                out[k, moving] *= rho
-                out[k, moving] += fresh[k - first]
-                state = out[k]
+            out[first:] = state
+            if moving.size:  # S_k = rho S_(k-1) + fresh_k, in place in fresh
+                carried = np.empty(fresh.shape[1:])
+                np.multiply(state[moving], rho, out=carried)
+                for k in range(fresh.shape[0]):
+                    fresh[k] += carried
+                    np.multiply(fresh[k], rho, out=carried)
+                out[first:, moving] = fresh
         self._shadowing_db = out[-1].copy()
         return out
 
