@@ -134,3 +134,43 @@ def test_mec_backlog_is_never_negative_once_uploads_are_gone(tmp_path):
                      schedulers=[SchedulerSpec(name="greedy", params={})])
         slots = pd.read_parquet(tmp_path / str(seed) / "slots.parquet")
         assert (slots[["backlog_cycles_1", "backlog_cycles_2"]] >= 0).all().all()
+
+
+def test_a_batch_of_jobs_gets_its_rates_in_one_call_and_queued_ones_follow_the_slot():
+    # Three jobs on IoTD 0 (two queued) and one on IoTD 1, added at once: one call of the
+    # rates for all four. A queued job that starts in the next slot uses that slot's rates.
+    clock = Clock([[1e6], [4e6], [4e6]])
+    calls = []
+    inner = clock._rates
+
+    def rates(iotd, link, power):
+        calls.append(iotd.size)
+        return inner(iotd, link, power)
+
+    clock.line._rates = rates
+    clock.env.process(clock.epochs(3))
+    jobs = [Job("a", 0, 4e5, 1.0), Job("b", 0, 4e5, 1.0), Job("c", 0, 4e5, 1.0),
+            Job("d", 1, 2e5, 1.0)]
+    clock.line.add(np.array([0, 0, 0, 1]), jobs, 0.0)
+    assert calls == [4]
+    busy = clock.line.busy_s(0.0, 2)  # the queued jobs' rates are known: no call
+    assert calls == [4]
+    np.testing.assert_allclose(busy, [1.2, 0.2])
+    clock.env.run(until=3.0)
+    # a, b at 1 Mbit/s in slot 0 (0.4 s each); c starts at 0.8 s, 0.2 Mbit by 1.0 s, then
+    # 0.2 Mbit at 4 Mbit/s: 1.05 s
+    assert clock.done["a"] == pytest.approx(0.4, abs=1e-12)
+    assert clock.done["b"] == pytest.approx(0.8, abs=1e-12)
+    assert clock.done["c"] == pytest.approx(1.05, abs=1e-12)
+    assert clock.done["d"] == pytest.approx(0.2, abs=1e-12)
+
+
+def test_a_job_queued_across_an_epoch_gets_the_new_slots_rates():
+    # b waits behind a long job through slot 0; when it starts in slot 1 its rates are
+    # slot 1's (2 Mbit/s), not those computed for it in slot 0 (1 Mbit/s).
+    clock = Clock([[1e6], [2e6], [2e6]])
+    clock.env.process(clock.epochs(3))
+    clock.line.add(np.array([0, 0]), [Job("a", 0, 1.5e6, 1.0), Job("b", 0, 1e6, 1.0)], 0.0)
+    clock.env.run(until=3.0)
+    assert clock.done["a"] == pytest.approx(1.25, abs=1e-12)
+    assert clock.done["b"] == pytest.approx(1.75, abs=1e-12)

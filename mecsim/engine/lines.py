@@ -67,6 +67,8 @@ class FcfsLines:
         self.start_s, self.step_s, self.steps = 0.0, 1.0, 1
         self._edges = np.array([1.0])  # [s] ends of the current slot's steps
         self.queued_work = 0.0  # work of the jobs not in service [bit or cycle]
+        # rates of queued jobs for the current slot, computed ahead in one call per batch
+        self._ready: dict[Job, np.ndarray] = {}
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -113,10 +115,10 @@ class FcfsLines:
             if job.rates is not None:
                 rate[k] = float(np.mean(job.rates))
         if missing:
-            fresh = self._rates(np.array([devs[k] for k in missing], dtype=np.int64),
-                                np.array([jobs[k].link for k in missing], dtype=np.int64),
-                                np.array([jobs[k].power_w for k in missing]))
-            rate[missing] = fresh.mean(axis=0)
+            ready = self._ready
+            self._prepare([devs[k] for k in missing], [jobs[k] for k in missing])
+            # a mean over axis 0 adds the steps in order, whatever the number of columns
+            rate[missing] = np.stack([ready[jobs[k]] for k in missing], axis=1).mean(axis=0)
         return rate
 
     # ------------------------------------------------------------------ changes
@@ -129,10 +131,16 @@ class FcfsLines:
             job.plan += 1  # drop the old plan
         self.start_s, self.step_s, self.steps = start_s, step_s, steps
         self._edges = start_s + step_s * np.arange(1, steps + 1)  # [s] step ends
+        self._ready.clear()  # the old slot's rates
         self._plan(list(self._queues), start_s)
 
     def add(self, iotd: np.ndarray, jobs: list[Job], now: float) -> None:
-        """Queue ``jobs[k]`` on the line of ``iotd[k]``, in order; idle lines start at once."""
+        """Queue ``jobs[k]`` on the line of ``iotd[k]``, in order; idle lines start at once.
+
+        The rates of every job for the current slot are computed in one call, whether it
+        starts now or later in the slot.
+        """
+        self._prepare(iotd.tolist(), jobs)
         idle = []
         for dev, job in zip(iotd.tolist(), jobs, strict=True):
             queue = self._queues.get(dev)
@@ -148,6 +156,7 @@ class FcfsLines:
     def remove(self, iotd: int, job: Job, now: float) -> float:
         """Take ``job`` off its line at ``now``; return the time it was in service [s]."""
         queue = self._queues[iotd]
+        self._ready.pop(job, None)
         if queue[0] is not job:
             queue.remove(job)
             self.queued_work -= job.left
@@ -162,13 +171,26 @@ class FcfsLines:
         reference cycle through its lines.
         """
         self._queues.clear()
+        self._ready.clear()
         self.queued_work = 0.0
         self._rates, self._on_done = _no_rates, _ended
 
     # ------------------------------------------------------------------ inside
     def _start(self, job: Job, now: float) -> None:
         job.started_s = job.as_of_s = now
-        job.rates = None
+        job.rates = self._ready.pop(job, None)  # None: computed when planned
+
+    def _prepare(self, devs: list[int], jobs: list[Job]) -> None:
+        """Compute this slot's rates of ``jobs`` not yet known, in one call, for later."""
+        ready = self._ready
+        todo = [k for k, job in enumerate(jobs) if job not in ready]
+        if not todo:
+            return
+        rates = self._rates(np.array([devs[k] for k in todo], dtype=np.int64),
+                            np.array([jobs[k].link for k in todo], dtype=np.int64),
+                            np.array([jobs[k].power_w for k in todo]))
+        for col, k in enumerate(todo):
+            ready[jobs[k]] = rates[:, col]
 
     def _next(self, dev: int, now: float) -> None:
         """The job in service of ``dev`` has left: start the next one, if any."""
@@ -298,6 +320,9 @@ class ConstantRateLines(FcfsLines):
     def _fill_rates(self, devs: list[int], jobs: list[Job]) -> None:
         for dev, job in zip(devs, jobs, strict=True):
             job.rates = (self._rate[dev],)
+
+    def _prepare(self, devs: list[int], jobs: list[Job]) -> None:
+        """Nothing to prepare: the rate is the IoTD's."""
 
     def _finish_time(self, job: Job, now: float) -> float | None:
         left = job.left - self._done_between(job, job.as_of_s, now)
