@@ -35,9 +35,11 @@ class Job:
         started_s: When the job entered service [s] (NaN while waiting).
         rates: The job's rate at each step of the current slot [work/s], once planned.
         plan: How many times its completion was planned (an older plan's event is stale).
+        cum: ``(rates, work done by the end of each step)``, kept for the current ``rates``.
     """
 
-    __slots__ = ("token", "link", "power_w", "left", "as_of_s", "started_s", "rates", "plan")
+    __slots__ = ("token", "link", "power_w", "left", "as_of_s", "started_s", "rates", "plan",
+                 "cum")
 
     def __init__(self, token: object, link: int, work: float, power_w: float) -> None:
         self.token, self.link, self.power_w = token, link, power_w
@@ -46,6 +48,7 @@ class Job:
         self.started_s = float("nan")
         self.rates: np.ndarray | None = None
         self.plan = 0
+        self.cum: tuple | None = None
 
 
 class FcfsLines:
@@ -66,6 +69,8 @@ class FcfsLines:
         self._queues: dict[int, deque[Job]] = {}  # only IoTDs with jobs
         self.start_s, self.step_s, self.steps = 0.0, 1.0, 1
         self._edges = np.array([1.0])  # [s] ends of the current slot's steps
+        self._spans = np.empty(0)  # [s] lengths of steps 1.. of the current slot
+        self._grid = np.arange(2)  # boundaries of the current slot's steps [step]
         self.queued_work = 0.0  # work of the jobs not in service [bit or cycle]
         # rates of queued jobs for the current slot, computed ahead in one call per batch
         self._ready: dict[Job, np.ndarray] = {}
@@ -131,6 +136,8 @@ class FcfsLines:
             job.plan += 1  # drop the old plan
         self.start_s, self.step_s, self.steps = start_s, step_s, steps
         self._edges = start_s + step_s * np.arange(1, steps + 1)  # [s] step ends
+        self._spans = np.diff(self._edges)  # [s] of steps 1.. (as the edges round them)
+        self._grid = np.arange(steps + 1)  # step boundaries, in steps
         self._ready.clear()  # the old slot's rates
         self._plan(list(self._queues), start_s)
 
@@ -243,7 +250,9 @@ class FcfsLines:
         first = int(np.searchsorted(edges, now, side="right"))
         if first >= self.steps:
             return None
-        spans = np.diff(edges[first:], prepend=now)  # [s] of each remaining step
+        spans = np.empty(self.steps - first)  # [s] of each remaining step
+        spans[0] = edges[first] - now
+        spans[1:] = self._spans[first:]
         work = job.rates[first:] * spans
         total = np.cumsum(work)
         k = int(np.searchsorted(total, left, side="left"))
@@ -261,8 +270,11 @@ class FcfsLines:
         s1 = (t1 - self.start_s) / self.step_s
         if self.steps == 1:
             return float(job.rates[0] * (t1 - t0))
-        cum = np.concatenate(([0.0], np.cumsum(job.rates))) * self.step_s
-        grid = np.arange(self.steps + 1)
+        kept = job.cum
+        if kept is None or kept[0] is not job.rates:  # the rates changed: once per rates
+            kept = job.cum = (job.rates,
+                              np.concatenate(([0.0], np.cumsum(job.rates))) * self.step_s)
+        cum, grid = kept[1], self._grid
         return float(np.interp(s1, grid, cum) - np.interp(s0, grid, cum))
 
     def _wake(self, event: simpy.Event) -> None:
