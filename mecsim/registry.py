@@ -343,7 +343,7 @@ def sb3_entry_point(path: str) -> str:
     ``PolicyScheduler`` for a policy trained on ``MecEnv``, ``PolicyAgents`` for one trained
     on the parallel env; read from the file.
     """
-    module = importlib.import_module(SB3_MODULE)
+    module = _import_module(SB3_MODULE)
     return f"{SB3_MODULE}:{module.scheduler_class_for(path).__qualname__}"
 
 
@@ -352,8 +352,12 @@ def _import_module(module_name: str) -> Any:
 
     ``python -m mecsim`` puts the working folder first on ``sys.path``; the ``mecsim``
     script does not. Appending it makes ``my_module:Class`` work from both, and never lets
-    a file of the working folder shadow an installed package.
+    a file of the working folder shadow an installed package. mecsim's own ``schedulers``
+    (``schedulers.greedy:Greedy``) comes from beside ``mecsim/`` (:func:`_builtin_package`)
+    even where ``python -m`` lets a ``schedulers.py`` of the working folder come first.
     """
+    if module_name.partition(".")[0] == BUILTIN_PACKAGE:  # never a namesake in the folder
+        _builtin_package(BUILTIN_PACKAGE)
     here = os.getcwd()
     if here not in sys.path and "" not in sys.path:
         sys.path.append(here)
@@ -361,10 +365,16 @@ def _import_module(module_name: str) -> Any:
 
 
 def _import_file(path: str) -> Any:
-    """Import a ``.py`` file (relative to the working folder) once, under a private name."""
+    """Import a ``.py`` file (relative to the working folder) once, under a private name.
+
+    As when Python runs the file, its folder is searched for the modules it imports (last,
+    so that a file there never shadows an installed package).
+    """
     file = Path(path).expanduser().resolve()
     if not file.is_file():
         raise FileNotFoundError(f"no such file: {file}")
+    if str(file.parent) not in sys.path:
+        sys.path.append(str(file.parent))
     digest = hashlib.sha1(str(file).encode()).hexdigest()[:12]
     name = f"mecsim_user_{file.stem}_{digest}"
     module = sys.modules.get(name)
