@@ -75,7 +75,8 @@ def run(scenario, schedulers: Iterable[Any] | None = None, *, seed: int | None =
     """Run a scenario's schedulers on one world and return the results.
 
     Args:
-        scenario: A scenario file, or a :class:`mecsim.config.Scenario`.
+        scenario: A scenario file, a built-in scenario's name (``"tiny"``), or a
+            :class:`mecsim.config.Scenario`.
         schedulers: What to run instead of the scenario's: names (``"optimal"``,
             ``"pkg.mod:Class"``, ``"path/file.py:Class"``, ``"sb3:agent.zip"``),
             ``(name, params)`` pairs, ``{"name": ..., "params": ..., "label": ...}``
@@ -108,7 +109,9 @@ def run(scenario, schedulers: Iterable[Any] | None = None, *, seed: int | None =
             data = apply_overrides(yaml.safe_load(dump_scenario(scenario)), extra)
             scenario = scenario_from_dict(data)
     else:
-        scenario = load_scenario(scenario, extra)
+        from mecsim.scenario_files import resolve_scenario
+
+        scenario = load_scenario(resolve_scenario(scenario), extra)
     specs = None if schedulers is None else [_spec(s) for s in schedulers]
     if specs is not None:
         from mecsim.registry import scheduler_class

@@ -39,7 +39,6 @@ from mecsim.sweep import cli as sweep_cli
 EXIT_BAD_INPUT = 2
 EXIT_SCHEDULER_FAILED = 1
 EXIT_INTERRUPTED = 130
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +69,11 @@ def console_main() -> int:
         return EXIT_INTERRUPTED
 
 
+#: The ``scenario`` argument's help (``run``, ``train``, ``validate``).
+SCENARIO_HELP = ("scenario YAML file, or a built-in scenario's name (tiny, paper, dense_100, ...: "
+                 "'mecsim list'); an existing file wins over a name")
+
+
 def _parser() -> argparse.ArgumentParser:
     from mecsim import __version__
 
@@ -85,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         "random numbers), print the offered load and a side-by-side table, and write the run "
         "folder (summary.json, slots/tasks/channels tables). Exit 0 success, 1 a failure "
         "during the run, 2 bad input, 130 interrupted.")
-    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("scenario", help=SCENARIO_HELP)
     run.add_argument("--out", help="output folder, new or empty (default: "
                                    "results/NAME-seedS-TIME)")
     run.add_argument("--force", action="store_true",
@@ -114,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         "SCENARIO (a world seed derived from the scenario seed, never the one run simulates) "
         "and save its checkpoint to --out, with its training log and OUT.meta.json (seeds, "
         "slots, whether the schedule finished). Evaluate it frozen with run --checkpoint.")
-    train.add_argument("scenario", help="scenario YAML file")
+    train.add_argument("scenario", help=SCENARIO_HELP)
     train.add_argument("--out", required=True, help="checkpoint file to write")
     train.add_argument("--scheduler", default="dirs",
                        help="scheduler to train (default: dirs; its params come from the "
@@ -133,13 +137,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Check SCENARIO (with --set overrides): every key, unit and range, the "
         "schedulers and their parameters; print the run's memory and time estimate. Exit 0 "
         "when valid, 2 otherwise.")
-    val.add_argument("scenario")
+    val.add_argument("scenario", help=SCENARIO_HELP)
     _add_overrides(val)
     val.set_defaults(handler=_validate)
     lst = sub.add_parser(
         "list", help="list registered schedulers and shipped scenarios",
         description="List the registered schedulers (built-in and entry points) and the "
-        "scenario files shipped in scenarios/.")
+        "built-in scenarios (the files of scenarios/, shipped in the package too), which "
+        "run, train and validate take by name: 'mecsim run tiny'.")
     lst.set_defaults(handler=_list)
     report_cli.add_parser(sub)
     sweep_cli.add_parser(sub)
@@ -153,6 +158,7 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
 
 def _load(args):
     from mecsim.config import ScenarioError, load_scenario
+    from mecsim.scenario_files import resolve_scenario
 
     overrides = list(args.overrides)
     if getattr(args, "seed", None) is not None:
@@ -160,7 +166,7 @@ def _load(args):
     if getattr(args, "slots", None) is not None:
         overrides.append(f"slots={args.slots}")
     try:
-        return load_scenario(args.scenario, overrides)
+        return load_scenario(resolve_scenario(args.scenario), overrides)
     except ScenarioError as exc:
         _error(str(exc))
         return None
@@ -354,12 +360,27 @@ def _list(args) -> int:
     for name in registered():
         table.add_row(name, str(spec(name).entry_point))
     console.print(table)
-    table = Table(title="scenarios")
-    table.add_column("file")
-    for path in sorted(SCENARIO_DIR.glob("*.yaml")):
-        table.add_row(str(path.relative_to(SCENARIO_DIR.parent)))
-    console.print(table)
+    console.print(_scenario_table())
     return 0
+
+
+def _scenario_table():
+    """The built-in scenarios: name, file and first comment line; the folder in the caption."""
+    from mecsim.scenario_files import builtin_dir, builtin_scenarios, describe
+
+    found = builtin_scenarios()
+    if not found:
+        return Text("scenarios: no built-in scenario files found (this installation ships "
+                    "none); give a scenario file's path")
+    caption = (f"files in {escape(str(builtin_dir()))}; run one by name ('mecsim run "
+               f"{next(iter(found))}') or copy one to edit it")
+    table = Table(title="scenarios", caption=caption, caption_justify="left")
+    table.add_column("name")
+    table.add_column("file")
+    table.add_column("what it is")
+    for name, path in found.items():
+        table.add_row(name, escape(path.name), escape(describe(path)))
+    return table
 
 
 def _run(args) -> int:
