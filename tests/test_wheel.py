@@ -8,6 +8,7 @@ installs it in a fresh virtual environment outside the checkout and runs it ther
 import configparser
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -187,3 +188,15 @@ def test_the_wheel_runs_built_in_scenarios_and_user_schedulers_from_anywhere(tmp
                              "other.py:AllLocal"], how
         costs = {ran[k]["mean_cost_per_slot"] for k in ran if k != "greedy"}
         assert len(costs) == 1 and all(ran[k]["complete"] for k in ran), how
+
+
+def test_the_docs_name_every_built_in_scenario_and_quote_the_error(tmp_path, monkeypatch):
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    listed = re.search(r"SCENARIO is a scenario file or a built-in scenario's name: (.*?) \(",
+                       readme)
+    assert listed and sorted(re.findall(r"`(\w+)`", listed[1])) == SCENARIOS
+    doc = " ".join((ROOT / "docs" / "scenarios.md").read_text().split())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ScenarioError) as caught:
+        resolve_scenario("nope")
+    assert f"(`error: {caught.value}`)" in doc
