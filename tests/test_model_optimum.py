@@ -11,6 +11,7 @@ import pytest
 
 from mecsim.model import SlotProblem, solve_optimum
 from mecsim.model.optimum import (
+    SMALL_EXHAUSTIVE,
     descend,
     equal_cycles,
     exhaustive,
@@ -169,11 +170,12 @@ def test_descend_leaves_an_infeasible_start():
 
 def test_solve_optimum_picks_the_method():
     rng = np.random.default_rng(4)
-    # small, equal cycles: min-cost flow even below the enumeration limit (it is faster)
+    # tiny, equal cycles, 3^5 <= SMALL_EXHAUSTIVE: enumerated (no scipy), as the flow finds
     tiny_equal = _instance(rng, 5, 2, equal=True, all_available=True)
     res = solve_optimum(tiny_equal)
-    assert (res.method, res.exact) == ("min_cost_flow", True)
+    assert (res.method, res.exact) == ("exhaustive", True)
     assert res.cost == pytest.approx(_naive(tiny_equal)[0], rel=1e-12)
+    assert res.cost == pytest.approx(min_cost_flow(tiny_equal).cost, rel=1e-12)
     # small, unequal cycles: exhaustive
     small = _instance(rng, 6, 2, equal=False, all_available=True)
     res = solve_optimum(small)
@@ -201,6 +203,10 @@ def test_solve_optimum_picks_the_method():
     assert forced.method == "local_search"
     opt = exhaustive(small_unequal).cost
     assert forced.lower_bound <= opt * (1 + 1e-12) <= forced.cost * (1 + 1e-12)
+    # equal cycles above SMALL_EXHAUSTIVE (4^6 > 1024): the flow, even below the limit
+    small_equal = _instance(rng, 6, 3, equal=True, all_available=True)
+    assert (solve_optimum(small_equal).method, 4**6 > SMALL_EXHAUSTIVE) == \
+        ("min_cost_flow", True)
 
 
 def test_solve_optimum_counts_only_available_mecs():
