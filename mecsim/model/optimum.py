@@ -340,7 +340,8 @@ def descend(problem: SlotProblem, placement, *, max_moves: int | None = None,
     for move in range(max_moves if max_moves is not None else 50 * n):
         if deadline is not None and move % 8 == 7 and time.perf_counter() > deadline:
             break
-        leave, delta = _move_deltas(table, root, weight, a, sums)
+        leave, delta = _move_deltas(table, root, weight, a[None], sums[None])
+        leave, delta = leave[0], delta[0]
         flat = int(np.argmin(delta))
         i, j = divmod(flat, delta.shape[1])
         scale = abs(leave[i]) if np.isfinite(leave[i]) else 0.0  # leaving inf: any finite move
@@ -419,33 +420,36 @@ def _padded(weight: np.ndarray) -> np.ndarray:
 
 def _move_deltas(table: np.ndarray, root: np.ndarray, weight: np.ndarray, a: np.ndarray,
                  sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Price every single-task move of placement(s) ``a``.
+    """Price every single-task move of ``S`` placements.
 
     Args:
-        table: ``(n, M+1)`` cost table.
+        table: ``(n, M+1)`` cost table (C-contiguous).
         root: ``(n,)`` ``sqrt`` of the cycles.
         weight: ``(M+1,)`` quadratic weight of each choice, 0 for local (:func:`_padded`).
-        a: ``(..., n)`` placements.
-        sums: ``(..., M+1)`` sums of ``sqrt c`` per choice (column 0: any finite number,
+        a: ``(S, n)`` placements.
+        sums: ``(S, M+1)`` sums of ``sqrt c`` per choice (column 0: any finite number,
             its weight is 0).
 
     Returns:
-        ``leave (..., n)``, each task's cost where it is (its MEC term's share included),
-        and ``delta (..., n, M+1)``, the cost change of moving it to each choice (0 where it
+        ``leave (S, n)``, each task's cost where it is (its MEC term's share included),
+        and ``delta (S, n, M+1)``, the cost change of moving it to each choice (0 where it
         is, inf between two infeasible choices).
     """
-    rows = np.arange(a.shape[-1])
-    s_here = np.take_along_axis(sums, a, axis=-1)
-    leave = table[rows, a] + weight[a] * (s_here**2 - (s_here - root) ** 2)
-    s = sums[..., None, :]
-    join = table + weight * ((s + root[:, None]) ** 2 - s**2)
+    count, n = a.shape
+    width = table.shape[1]
+    cell = a + width * np.arange(n)  # (S, n): flat index of each task's choice in a row
+    starts = np.arange(count)[:, None]
+    s_here = sums[starts, a]
+    leave = table.take(cell) + weight[a] * (s_here**2 - (s_here - root) ** 2)
+    s = sums[:, None, :]
+    delta = table + weight * ((s + root[:, None]) ** 2 - s**2)
     if np.isfinite(leave).all():
-        delta = join - leave[..., None]
+        delta -= leave[..., None]
     else:
         with np.errstate(invalid="ignore"):
-            delta = join - leave[..., None]
+            delta -= leave[..., None]
         delta[np.isnan(delta)] = np.inf  # inf - inf: from one infeasible choice to another
-    np.put_along_axis(delta, a[..., None], 0.0, axis=-1)
+    delta.reshape(count, n * width)[starts, cell] = 0.0
     return leave, delta
 
 
@@ -479,7 +483,8 @@ def descend_batch(problem: SlotProblem, placement, *, deadline: float | None = N
     for _ in range(50 * n):
         if _past(deadline):
             break
-        leave, delta = _move_deltas(table, root, weight, a, sums)
+        leave, delta = _move_deltas(table, root, weight, a[None], sums[None])
+        leave, delta = leave[0], delta[0]
         to = np.argmin(delta, axis=1)
         gain = delta[rows, to]
         scale = np.where(np.isfinite(leave), np.abs(leave), 0.0)
@@ -530,34 +535,51 @@ def relaxation_bound(problem: SlotProblem, iterations: int = 300,
     allowed = np.isfinite(table)
     if not allowed.any(axis=1).all():
         return np.zeros((n, width)), np.inf
-    root, weight = problem.sqrt_cycles, problem.cpu_weight
+    root, weight = problem.sqrt_cycles, _padded(problem.cpu_weight)
     x = allowed / allowed.sum(axis=1, keepdims=True)
-    sums = root @ x[:, 1:]
+    sums = root @ x  # column 0 (local) unused: its weight is 0
     linear = float((np.where(allowed, table, 0.0) * x).sum())  # C.x
     enough = np.inf if stop_at is None else stop_at - _EXACT_RTOL * max(abs(stop_at), 1.0)
-    coef, rows = np.zeros(width), np.arange(n)
+    column, cells = root[:, None], width * np.arange(n)
+    targets, taus = np.empty((iterations, n), dtype=np.int64), []
     best = -np.inf
     for k in range(iterations):
         if deadline is not None and k > 0 and time.perf_counter() > deadline:
             break
-        coef[1:] = 2.0 * weight * sums
-        grad = table + root[:, None] * coef  # inf where not allowed
-        target = np.argmin(grad, axis=1)
-        vertex = float(grad[rows, target].sum())  # grad.s at the best vertex s
-        quad = float(weight @ sums**2)
+        coef = 2.0 * weight * sums  # d/dS_j of w_j S_j^2
+        grad = column * coef
+        grad += table  # inf where not allowed
+        target = targets[k] = np.argmin(grad, axis=1)
+        vertex = float(grad.take(target + cells).sum())  # grad.s at the best vertex s
+        quad = 0.5 * float(coef @ sums)  # sum_j w_j S_j^2
         best = max(best, vertex - quad)
         gap = linear + 2.0 * quad - vertex  # grad.(x - s)
         if gap <= _EXACT_RTOL * max(abs(linear + quad), 1.0) or best >= enough:
             break
-        to = np.bincount(target, weights=root, minlength=width)[1:]  # S at the vertex
+        to = np.bincount(target, weights=root, minlength=width)  # S at the vertex
         step = to - sums
-        curve = float(weight @ step**2)
+        curve = float(step @ (weight * step))
         tau = 1.0 if curve <= 0 else min(1.0, gap / (2.0 * curve))
-        linear += tau * (vertex - float(coef[1:] @ to) - linear)
+        linear += tau * (vertex - float(coef @ to) - linear)
         sums = sums + tau * step
-        x *= 1.0 - tau
-        x[rows, target] += tau
-    return x, best
+        taus.append(tau)
+    return _iterate(x, targets[:len(taus)], np.array(taus)), best
+
+
+def _iterate(start: np.ndarray, targets: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """Return Frank-Wolfe's iterate after its steps, each ``x <- (1 - tau) x + tau e_target``.
+
+    Args:
+        start: ``(n, M+1)`` first iterate.
+        targets: ``(K, n)`` each step's vertex (a choice per task).
+        taus: ``(K,)`` each step's size.
+    """
+    n, width = start.shape
+    keep = np.cumprod(np.append(1.0 - taus, 1.0)[::-1])[::-1]  # keep[k] = prod_{l>=k}(1-tau_l)
+    share = np.repeat(taus * keep[1:], n)
+    cells = (targets + width * np.arange(n)).ravel()
+    return keep[0] * start + np.bincount(cells, weights=share,
+                                         minlength=n * width).reshape(n, width)
 
 
 def _options(problem: SlotProblem) -> np.ndarray:
