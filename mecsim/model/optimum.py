@@ -197,11 +197,12 @@ def local_search(problem: SlotProblem, *, starts: int = 8,
     ``BATCH_TASKS`` tasks the descents run in lockstep (:func:`descend_lockstep`) in two
     rounds: the cheap starts first; then the relaxation, which stops as soon as its bound
     meets their best (proven optimal: the other starts are skipped); then the others.
-    From ``BATCH_TASKS`` tasks, the relaxation comes first and each descent is a
-    :func:`descend_batch`. With ``deadline`` (a ``time.perf_counter()`` value) the
-    relaxation stops at 40 % of the time left, each descent stops at the deadline and no
-    start begins after it: the result is then the best placement found, not a local
-    optimum (method ``local_search_budget``).
+    From ``BATCH_TASKS`` tasks (or more than ``LOCKSTEP_CELLS`` prices a step), the
+    relaxation comes first, then one descent at a time (:func:`descend_batch` from
+    ``BATCH_TASKS`` tasks), the rounded relaxation's first. With ``deadline`` (a
+    ``time.perf_counter()`` value) the relaxation stops at 40 % of the time left, each
+    descent stops at the deadline and no start begins after it: the result is then the
+    best placement found, not a local optimum (method ``local_search_budget``).
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     options = _options(problem)
@@ -255,7 +256,9 @@ def _sequential_search(problem: SlotProblem, cheap: list, randoms: list,
                        max_moves: int | None, deadline: float | None) -> OptimumResult:
     """:func:`local_search` for large slots: the relaxation, then one descent at a time."""
     relaxed, bound = relaxation_bound(problem, deadline=_relax_by(deadline))
-    candidates = [cheap[0], np.argmax(relaxed, axis=1), *cheap[1:], *randoms]
+    # The rounded relaxation first: at 10,000 x 100 it descends in 0.04 s to within 1e-4 of
+    # the bound, where the cheapest-choice start needs 1.5 s (all tasks on the nearest MEC).
+    candidates = [np.argmax(relaxed, axis=1), *cheap, *randoms]
     best, cut = None, False
     for start in candidates:
         if best is not None and _past(deadline):
