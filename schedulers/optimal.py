@@ -18,11 +18,14 @@ class Optimal(Scheduler):
     """Solve each slot's placement problem exactly, with full information.
 
     It calls :func:`mecsim.model.solve_optimum` on ``observation.problem``: exhaustive
-    search when ``(1 + available MECs)^n <= exhaustive_limit``, a min-cost flow when all
-    tasks have equal cycles, else the best of a multi-start local search with a convex
-    relaxation lower bound. The optimum is that of the spec's per-slot model: it ignores
-    the MECs' backlog (it is the yardstick of the model objective, not of the simulated
-    latency). A failed MEC (``observation.available``) is never used.
+    search when ``(1 + available MECs)^n <= 1024``, a min-cost flow when all tasks have
+    equal cycles, exhaustive search when ``(1 + available MECs)^n <= exhaustive_limit``,
+    else the best of a multi-start local search with a convex relaxation lower bound; the
+    search also starts from each task's IoTD's placement in its previous slot with tasks
+    (kept by the scheduler, cleared by :meth:`reset`). The optimum is that of the spec's
+    per-slot model: it ignores the MECs' backlog (it is the yardstick of the model
+    objective, not of the simulated latency). A failed MEC (``observation.available``) is
+    never used.
 
     ``Decision.info`` holds ``exact`` (True when the placement is proven optimal),
     ``lower_bound`` (a proven lower bound on the slot's optimal objective; equal to the
