@@ -543,13 +543,13 @@ def relaxation_bound(problem: SlotProblem, iterations: int = 300,
     sums = root @ x  # column 0 (local) unused: its weight is 0
     linear = float((np.where(allowed, table, 0.0) * x).sum())  # C.x
     enough = np.inf if stop_at is None else stop_at - _EXACT_RTOL * max(abs(stop_at), 1.0)
-    column, cells = root[:, None], width * np.arange(n)
-    targets, taus = np.empty((iterations, n), dtype=np.int64), []
+    column, cells, twice = root[:, None], width * np.arange(n), 2.0 * weight
+    targets, taus = np.empty((iterations, n), dtype=np.int32), []  # the x of each step
     best = -np.inf
     for k in range(iterations):
         if deadline is not None and k > 0 and time.perf_counter() > deadline:
             break
-        coef = 2.0 * weight * sums  # d/dS_j of w_j S_j^2
+        coef = twice * sums  # d/dS_j of w_j S_j^2
         grad = column * coef
         grad += table  # inf where not allowed
         target = targets[k] = np.argmin(grad, axis=1)
