@@ -18,11 +18,14 @@ class Optimal(Scheduler):
     """Solve each slot's placement problem exactly, with full information.
 
     It calls :func:`mecsim.model.solve_optimum` on ``observation.problem``: exhaustive
-    search when ``(1 + available MECs)^n <= exhaustive_limit``, a min-cost flow when all
-    tasks have equal cycles, else the best of a multi-start local search with a convex
-    relaxation lower bound. The optimum is that of the spec's per-slot model: it ignores
-    the MECs' backlog (it is the yardstick of the model objective, not of the simulated
-    latency). A failed MEC (``observation.available``) is never used.
+    search when ``(1 + available MECs)^n <= 1024``, a min-cost flow when all tasks have
+    equal cycles, exhaustive search when ``(1 + available MECs)^n <= exhaustive_limit``,
+    else the best of a multi-start local search with a convex relaxation lower bound; the
+    search also starts from each task's IoTD's placement in its previous slot with tasks
+    (kept by the scheduler, cleared by :meth:`reset`). The optimum is that of the spec's
+    per-slot model: it ignores the MECs' backlog (it is the yardstick of the model
+    objective, not of the simulated latency). A failed MEC (``observation.available``) is
+    never used.
 
     ``Decision.info`` holds ``exact`` (True when the placement is proven optimal),
     ``lower_bound`` (a proven lower bound on the slot's optimal objective; equal to the
@@ -56,6 +59,7 @@ class Optimal(Scheduler):
     def __init__(self, exhaustive_limit: int = EXHAUSTIVE_LIMIT, starts: int = 8,
                  backlog: bool = False, time_budget_s: float | None = TIME_BUDGET_S) -> None:
         super().__init__(**_checked(exhaustive_limit, starts, backlog, time_budget_s))
+        self._last: np.ndarray | None = None  # [-] (N,) each IoTD's last placement, -1: none
 
     @property
     def exhaustive_limit(self) -> int:
@@ -66,6 +70,11 @@ class Optimal(Scheduler):
     def starts(self) -> int:
         """Random starts of the local search."""
         return self.params["starts"]
+
+    def reset(self, seed: int, network: Any) -> None:
+        """Start a run: seed the random starts and forget the previous slot's placement."""
+        super().reset(seed, network)
+        self._last = None
 
     def load(self, path: Any) -> None:
         """Restore the parameters :meth:`save` wrote (validated again)."""
@@ -89,7 +98,9 @@ class Optimal(Scheduler):
             problem = problem.replaced(waits=observation.waits())
         result = solve_optimum(problem, exhaustive_limit=self.exhaustive_limit,
                                starts=self.starts, rng=self.rng,
-                               time_budget_s=self.params["time_budget_s"])
+                               time_budget_s=self.params["time_budget_s"],
+                               warm=self._warm(observation.iotd))
+        self._remember(observation.iotd, result.placement)
         if self.params["backlog"]:
             return Decision(np.asarray(result.placement, dtype=np.int64),
                             info={"objective": "backlog", "method": str(result.method),
@@ -98,6 +109,26 @@ class Optimal(Scheduler):
                         info={"exact": bool(result.exact),
                               "lower_bound": float(result.lower_bound),
                               "method": str(result.method)})
+
+    def _warm(self, iotd: np.ndarray) -> np.ndarray | None:
+        """Each task's IoTD's placement in its last slot with tasks (-1: none), or None."""
+        last = self._last
+        if last is None or iotd.size == 0 or int(iotd.max()) >= last.size:
+            return None
+        return last[iotd]
+
+    def _remember(self, iotd: np.ndarray, placement: np.ndarray) -> None:
+        """Keep each IoTD's placement for the next slot's warm start."""
+        if iotd.size == 0:
+            return
+        last = self._last
+        size = max(int(iotd.max()) + 1, self.network.n_iotds if self.network else 0)
+        if last is None or last.size < size:
+            grown = np.full(size, -1, dtype=np.int64)
+            if last is not None:
+                grown[:last.size] = last
+            self._last = last = grown
+        last[iotd] = placement
 
 
 def with_failures(observation: Observation) -> SlotProblem:
