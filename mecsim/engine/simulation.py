@@ -161,7 +161,9 @@ class Simulation:
         self.local = LocalCpus(self.env, self.local_cpu_hz, self._local_done) if LOCAL_IN_BULK \
             else ConstantRateLines(self.env, self.local_cpu_hz, self._local_done)  # CPUs
         self.uplink = FcfsLines(self.env, self._upload_rates, self._upload_done)  # uplinks
-        self._in_line: dict[object, tuple[FcfsLines, int, Job]] = {}  # token -> its line
+        # token -> its line, for the tasks a deadline or a failure may take off it
+        self._in_line: dict[object, tuple[FcfsLines | LocalCpus, int, Job]] = {}
+        self._placed: tuple | None = None  # while placing: local tasks, their IoTDs and jobs
         self._channel: SlotChannel | None = None  # the current slot's channel
         p = self.params
         self._local_power_w = p.kappa * self.local_cpu_hz ** p.nu  # [W] while computing
@@ -180,9 +182,7 @@ class Simulation:
         self.slots_done = 0
         self.in_flight_at_end = 0
         self.realized = RealizedStats(self.params.phi_t, self.params.phi_e)
-        # what the tasks that ended so far realized: rows completed, dropped; columns count,
-        # latency [s], energy [J], cost [-] (dropped ones at their age and energy then)
-        self.ended = np.zeros((2, 4))
+        self._ended = [[0.0] * 4, [0.0] * 4]  # self.ended, as lists
         self._ended_fed = np.zeros((2, 4))  # self.ended at the last feedback
         self._backlog: dict[str, list[float]] = {"time_s": [], "tasks": [], "cycles": []}
 
@@ -263,6 +263,15 @@ class Simulation:
         self._on_tasks = self._on_slot = _closed
         self._on_world = self._check_stop = self._progress = None
         self._urgent = nullcontext
+
+    @property
+    def ended(self) -> np.ndarray:
+        """What the tasks that ended so far realized, ``(2, 4)``.
+
+        Rows completed, dropped; columns count, latency [s], energy [J], cost [-] (dropped
+        ones at their age and energy then).
+        """
+        return np.array(self._ended)
 
     def backlog_series(self) -> dict[str, np.ndarray]:
         """Return the total backlog at each epoch, before its new tasks.
@@ -355,8 +364,9 @@ class Simulation:
         self._slot_record(world, placement, cost, cost_sum, elapsed, invalid, info,
                           backlog_tasks, backlog_cycles)
         self.slots_done += 1  # recorded whole: a stop inside the feedback keeps it
-        since = self.ended - self._ended_fed
-        self._ended_fed = self.ended.copy()
+        ended = self.ended
+        since = ended - self._ended_fed
+        self._ended_fed = ended
         realized = RealizedSince(int(since[0, 0]), float(since[0, 1]), float(since[0, 2]),
                                  float(since[0, 3]), int(since[1, 0]), float(since[1, 3]))
         with self._urgent():
@@ -473,16 +483,18 @@ class Simulation:
         cols = batch.cols
         live = cols["status"] == IN_FLIGHT
         local = np.flatnonzero(live & (placement == 0))
-        finish = None  # [s] each local task's finish, when known now
+        finish = None  # [s] each task's local finish as planned now (inf: not local)
         if local.size:
             dev = cols["iotd"][local].astype(np.int64)
             power = self._local_power_w[dev].tolist()
             jobs = [Job((batch, i), -1, c, p) for i, c, p in
                     zip(local.tolist(), cols["cycles"][local].tolist(), power, strict=True)]
-            planned = self._enqueue(self.local, dev, jobs, now)
-            if planned is not None:
+            if isinstance(self.local, LocalCpus):
                 finish = np.full(placement.size, np.inf)
-                finish[local] = planned
+                finish[local] = self.local.add(dev, jobs, now)
+                self._placed = (local, dev, jobs)
+            else:
+                self._enqueue(self.local, dev, jobs, now)
         off = np.flatnonzero(live & (placement > 0))
         if off.size:
             dev = cols["iotd"][off].astype(np.int64)
@@ -496,13 +508,15 @@ class Simulation:
                 self._uploads[job.link].add(job.token)
             self._enqueue(self.uplink, dev, jobs, now)
         self._deadlines(batch, live, finish, now)
+        self._placed = None
 
     def _deadlines(self, batch: Batch, live: np.ndarray, finish: np.ndarray | None,
                    now: float) -> None:
         """One timeout per task's deadline, but for local tasks sure to finish before it.
 
-        A local task's finish can only move earlier (a task ahead of it dropped); the
-        deadline of one planned to finish before it would find it ended and do nothing.
+        A local task's finish can only move earlier (a task ahead of it dropped), so the
+        deadline of one planned to finish before it would find it ended and do nothing. A
+        local task whose deadline is kept is registered in its line, to be taken off it.
         """
         cols = batch.cols
         timed = np.flatnonzero(live & np.isfinite(cols["deadline_s"]))
@@ -511,17 +525,21 @@ class Simulation:
         delay = np.maximum(cols["arrival_s"][timed] + cols["deadline_s"][timed] - now, 0.0)
         if finish is not None:
             at = self.env.now + delay  # [s] as the timeout would sum it
-            early = finish[timed] < at - DEADLINE_MARGIN * np.maximum(np.abs(at), 1.0)
+            mine = finish[timed]
+            early = mine < at - DEADLINE_MARGIN * np.maximum(np.abs(at), 1.0)
             timed, delay = timed[~early], delay[~early]
+            local, dev, jobs = self._placed
+            kept = np.searchsorted(local, timed[np.isfinite(mine[~early])])
+            for k in kept.tolist():
+                self._in_line[jobs[k].token] = (self.local, int(dev[k]), jobs[k])
         expire = self._deadline_hit
         for wait, i in zip(delay.tolist(), timed.tolist(), strict=True):
             Timeout(self.env, wait, (batch, i)).callbacks.append(expire)
 
-    def _enqueue(self, line, dev: np.ndarray, jobs: list[Job], now: float) -> np.ndarray | None:
-        """Queue ``jobs`` on ``line``; return their finish times [s] if the line knows them."""
+    def _enqueue(self, line, dev: np.ndarray, jobs: list[Job], now: float) -> None:
         for d, job in zip(dev.tolist(), jobs, strict=True):
             self._in_line[job.token] = (line, d, job)
-        return line.add(dev, jobs, now)
+        line.add(dev, jobs, now)
 
     def _upload_rates(self, iotd: np.ndarray, link: np.ndarray, power: np.ndarray) -> np.ndarray:
         gains = self._channel.gains(iotd, link)  # (steps, k)
@@ -531,7 +549,7 @@ class Simulation:
     def _left_line(self, job: Job, now: float) -> tuple[Batch, int, int]:
         """Account a job that left its line (done or removed) at ``now``: energy, start."""
         batch, i = job.token
-        del self._in_line[job.token]
+        self._in_line.pop(job.token, None)  # a local task with no deadline is not listed
         r = batch.row(i)
         cols = batch.cols
         if job.started_s == job.started_s:  # it was served
@@ -541,7 +559,16 @@ class Simulation:
         return batch, i, r
 
     def _local_done(self, job: Job, now: float) -> None:
-        batch, i, _ = self._left_line(job, now)
+        """A local task's work is done at ``now`` (what :meth:`_left_line` does, inline)."""
+        token = job.token
+        batch, i = token
+        self._in_line.pop(token, None)
+        r = i if batch.pos is None else int(batch.pos[i])
+        cols = batch.cols
+        cols["realized_energy_j"][r] += job.power_w * (now - job.started_s)  # [J]
+        start = cols["start_s"]
+        if start[r] != start[r]:
+            start[r] = job.started_s
         self._end(batch, i, COMPLETED, 0, now)
 
     def _upload_done(self, job: Job, now: float) -> None:
@@ -611,11 +638,15 @@ class Simulation:
         cols["status"][i] = status
         cols["drop_reason"][i] = reason
         cols["done_s"][i] = now
-        cols["realized_latency_s"][i] = now - cols["arrival_s"][i]
+        latency = now - float(cols["arrival_s"][i])  # [s]
+        cols["realized_latency_s"][i] = latency
+        energy = float(cols["realized_energy_j"][i])  # [J]
+        total = self._ended[status]  # summed in Python floats, as numpy would, faster
+        total[0] += 1.0
+        total[1] += latency
+        total[2] += energy
+        total[3] += self.params.phi_t * latency + self.params.phi_e * energy
         c = self.counters
-        latency, energy = cols["realized_latency_s"][i], cols["realized_energy_j"][i]
-        self.ended[status] += (1.0, latency, energy,
-                               self.params.phi_t * latency + self.params.phi_e * energy)
         if status == COMPLETED:
             c.completed += 1
         else:
