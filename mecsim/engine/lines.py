@@ -9,6 +9,9 @@ Only the job in service has an event: its completion, when it falls inside the c
 slot. At each epoch :meth:`FcfsLines.new_slot` advances every job in service to the epoch
 with the old slot's rates and plans it again with the new ones. A job can be removed at
 any time (a deadline, a MEC failure): the next one starts at once.
+
+:class:`LocalCpus` holds the local CPUs when their completions are computed ahead instead
+(no SimPy event each), run in order by :class:`AheadEnvironment`.
 """
 
 from __future__ import annotations
@@ -394,7 +397,7 @@ class LocalCpus:
         self._rate = np.asarray(rate, dtype=float)  # [work/s]
         self._rates = [(r,) for r in self._rate.tolist()]  # a job's ``rates`` on each IoTD
         self._until = np.zeros(self._rate.size)  # [s] finish of each IoTD's last job
-        self._head_end = np.zeros(self._rate.size)  # [s] finish of each IoTD's job in service
+        self._head_end = [0.0] * self._rate.size  # [s] finish of each IoTD's job in service
         self._on_done = on_done
         self._queues: dict[int, deque[Job]] = {}  # only IoTDs with jobs
         # the job in service of each busy IoTD: [finish [s], stamp, seq, iotd, job, plan]
@@ -433,8 +436,15 @@ class LocalCpus:
         return out
 
     # ------------------------------------------------------------------ changes
-    def add(self, iotd: np.ndarray, jobs: list[Job], now: float) -> np.ndarray:
+    def add(self, iotd: np.ndarray, jobs: list[Job], now: float,
+            work: np.ndarray | None = None) -> np.ndarray:
         """Queue ``jobs[k]`` on the CPU of ``iotd[k]``, in order; idle CPUs start at once.
+
+        Args:
+            iotd: Each job's IoTD, ``(k,)``.
+            jobs: The jobs, in the order they join.
+            now: The time [s].
+            work: Each job's work [work], ``(k,)``, if at hand (else read from ``jobs``).
 
         Returns:
             Each job's finish time [s] as planned now, ``(k,)``; removals ahead of a job
@@ -443,7 +453,9 @@ class LocalCpus:
         iotd = np.asarray(iotd, dtype=np.int64)
         if not jobs:
             return np.empty(0)
-        step = np.array([job.left for job in jobs]) / self._rate[iotd]  # [s]
+        if work is None:
+            work = np.array([job.left for job in jobs])
+        step = work / self._rate[iotd]  # [s]
         busy = np.fromiter((d in self._queues for d in iotd.tolist()), bool, iotd.size)
         finish = self._chain(iotd, step, busy)
         stamp = self._stamp()  # no SimPy event is made during the loop
@@ -552,7 +564,7 @@ class LocalCpus:
         if not queue:
             return
         rate = self._rates[dev][0]
-        until = float(self._head_end[dev])
+        until = self._head_end[dev]
         for job in list(queue)[1:]:
             until += job.left / rate  # in order, as the timeouts would add them
         self._until[dev] = until

@@ -7,9 +7,10 @@ Processes (plain generators, as in SimPy):
   available MEC if not), validates and applies the decision, then gives feedback;
 - each **failure** process takes a MEC down and brings it back.
 
-Tasks themselves are SimPy timeouts with callbacks, not processes: a local task waits in
-its IoTD's CPU line (first come, first served, :mod:`mecsim.engine.lines`); an offloaded
-task waits in its IoTD's uplink line, uploads at the rate of the channel as it is at each
+Tasks themselves are not processes: a local task waits in its IoTD's CPU line (first come,
+first served at a constant rate: its finish is computed when it is placed and it gets no
+SimPy event, :class:`mecsim.engine.lines.LocalCpus`); an offloaded task (SimPy timeouts
+with callbacks) waits in its IoTD's uplink line, uploads at the rate of the channel as it is at each
 fading step, then takes a share of its MEC's CPU (:class:`mecsim.engine.cpu.MecCpu`,
 weighted processor sharing). A task with a deadline is dropped at that instant wherever
 it is, and gives its line or CPU share back.
@@ -487,11 +488,12 @@ class Simulation:
         if local.size:
             dev = cols["iotd"][local].astype(np.int64)
             power = self._local_power_w[dev].tolist()
+            cycles = cols["cycles"][local]
             jobs = [Job((batch, i), -1, c, p) for i, c, p in
-                    zip(local.tolist(), cols["cycles"][local].tolist(), power, strict=True)]
+                    zip(local.tolist(), cycles.tolist(), power, strict=True)]
             if isinstance(self.local, LocalCpus):
                 finish = np.full(placement.size, np.inf)
-                finish[local] = self.local.add(dev, jobs, now)
+                finish[local] = self.local.add(dev, jobs, now, cycles)
                 self._placed = (local, dev, jobs)
             else:
                 self._enqueue(self.local, dev, jobs, now)
