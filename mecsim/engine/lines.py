@@ -485,7 +485,7 @@ class LocalCpus:
 
     def run_due(self, head: tuple | None) -> None:
         """Run, in order, the completions that come before SimPy's event ``head``."""
-        due, env = self.due, self.env
+        due, env, queues, on_done = self.due, self.env, self._queues, self._on_done
         while due:
             finish, stamp, _, dev, job, plan = due[0]
             if head is not None and (finish > head[0] or finish == head[0] and (
@@ -496,8 +496,12 @@ class LocalCpus:
                 continue  # removed before its end
             env._now = finish
             job.left, job.as_of_s = 0.0, finish
-            self._next(dev, finish, finish)
-            self._on_done(job, finish)
+            queue = queues[dev]
+            if len(queue) == 1:
+                del queues[dev]
+            else:
+                self._next(dev, finish, finish)
+            on_done(job, finish)
 
     def close(self) -> None:
         """Forget every job and the callback: the run has ended (idempotent)."""
