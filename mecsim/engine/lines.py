@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from itertools import count
 
 import numpy as np
@@ -459,15 +459,25 @@ class LocalCpus:
         busy = np.fromiter((d in self._queues for d in iotd.tolist()), bool, iotd.size)
         finish = self._chain(iotd, step, busy)
         stamp = self._stamp()  # no SimPy event is made during the loop
-        queues = self._queues
+        queues, rates, head_end, seq = self._queues, self._rates, self._head_end, self._seq
+        started, queued = [], 0.0
         for dev, job, end in zip(iotd.tolist(), jobs, finish.tolist(), strict=True):
             queue = queues.get(dev)
-            if queue is None:
-                queue = queues[dev] = deque()
-                self._start(dev, job, now, end, stamp)
+            if queue is None:  # an idle CPU: the job starts now (as _start, inline)
+                queues[dev] = deque((job,))
+                job.started_s = job.as_of_s = now
+                job.rates = rates[dev]
+                job.plan += 1
+                seq += 1
+                head_end[dev] = end
+                started.append((end, stamp, seq, dev, job, job.plan))
             else:
-                self.queued_work += job.left
-            queue.append(job)
+                queued += job.left
+                queue.append(job)
+        self._seq = seq
+        self.queued_work += queued
+        self.due.extend(started)
+        heapify(self.due)  # (finish, stamp, seq) are unique: the same order as pushes
         return finish
 
     def remove(self, iotd: int, job: Job, now: float) -> float:
