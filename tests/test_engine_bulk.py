@@ -16,6 +16,8 @@ import pytest
 from mecsim.config import load_scenario
 from mecsim.engine import simulation
 from mecsim.engine.lines import AheadEnvironment, Job, LocalCpus
+from mecsim.engine.records import read_table, table_path
+from mecsim.engine.runner import run_scenario
 from mecsim.engine.simulation import Simulation
 from mecsim.registry import make, registered
 from mecsim.rng import scheduler_seed
@@ -224,3 +226,18 @@ def test_the_run_ends_before_a_local_job_due_at_its_end():
     env.run(until=1.0)  # b ended at 0.5, a is due at 1.0: still running, as with SimPy
     assert done == [("b", 0.5)]
     assert [job.token for _, job in cpus.in_service()] == ["a"]
+
+
+def test_written_tables_of_a_whole_run(monkeypatch, tmp_path):
+    # through run_scenario and Parquet: the same tasks and slots tables, row for row
+    tables = {}
+    for bulk in (True, False):
+        monkeypatch.setattr(simulation, "LOCAL_IN_BULK", bulk)
+        scenario = load_scenario(FAILURES, ["slots=40", "schedulers=[local, greedy]"])
+        run_scenario(scenario, tmp_path / str(bulk))
+        tables[bulk] = {name: {k: np.asarray(v) for k, v in read_table(
+            table_path(tmp_path / str(bulk), name)).to_pydict().items()}
+            for name in ("tasks", "slots")}
+        del tables[bulk]["slots"]["decision_s"]  # wall-clock time
+    assert _same(tables[True], tables[False])
+    assert len(tables[True]["tasks"]["task_id"]) > 1000
