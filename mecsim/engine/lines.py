@@ -9,15 +9,21 @@ Only the job in service has an event: its completion, when it falls inside the c
 slot. At each epoch :meth:`FcfsLines.new_slot` advances every job in service to the epoch
 with the old slot's rates and plans it again with the new ones. A job can be removed at
 any time (a deadline, a MEC failure): the next one starts at once.
+
+:class:`LocalCpus` holds the local CPUs when their completions are computed ahead instead
+(no SimPy event each), run in order by :class:`AheadEnvironment`.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from heapq import heapify, heappop, heappush
+from itertools import count
 
 import numpy as np
 import simpy
+from simpy.core import NORMAL
 from simpy.events import Timeout
 
 RatesFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -343,3 +349,236 @@ class ConstantRateLines(FcfsLines):
 
     def _done_between(self, job: Job, t0: float, t1: float) -> float:
         return job.rates[0] * (t1 - t0) if t1 > t0 and job.rates is not None else 0.0
+
+
+class AheadEnvironment(simpy.Environment):
+    """SimPy's environment, which also runs the completions that :class:`LocalCpus` knows.
+
+    Before each SimPy event, the local completions that come first run, each at its own
+    time, in the order that one SimPy timeout each would have given them (time, then
+    priority, then creation order): the run is the same, with fewer SimPy events.
+    """
+
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        self.ahead: LocalCpus | None = None  # the completions known ahead
+
+    def step(self) -> None:
+        """Run the known completions due before SimPy's next event, then that event."""
+        ahead = self.ahead
+        if ahead is not None and ahead.due:
+            ahead.run_due(self._queue[0] if self._queue else None)
+        super().step()
+
+
+class LocalCpus:
+    """Each IoTD's CPU: one first-come-first-served line at a constant rate, no SimPy events.
+
+    A job's finish time is known once it is queued: the job before it finishes at a known
+    time (or at once, on an idle CPU) and the rate never changes. :meth:`add` computes the
+    finish times of a batch with numpy, one vectorised pass per rank of a job among its
+    IoTD's jobs of the batch (``finish = busy_until + cycles / f``, cumulated in order).
+    Only the job in service of each IoTD is in a heap; :class:`AheadEnvironment` runs its
+    completion when it comes before SimPy's next event, so the outcome and the order of
+    every completion are those of one SimPy timeout each (same times, same tie-breaks). A
+    job removed (a deadline) lets the next one start at once: the finish times behind it
+    move earlier, never later, since new jobs only join at the back.
+
+    Args:
+        env: The simulation's environment (its ``ahead`` is set to this object).
+        rate: Each IoTD's rate [work/s], ``(N,)``, > 0.
+        on_done: Called as ``on_done(job, time_s)`` when a job's work is done.
+    """
+
+    def __init__(self, env: AheadEnvironment, rate: np.ndarray,
+                 on_done: Callable[[Job, float], None]) -> None:
+        self.env = env
+        env.ahead = self
+        self._rate = np.asarray(rate, dtype=float)  # [work/s]
+        self._rates = [(r,) for r in self._rate.tolist()]  # a job's ``rates`` on each IoTD
+        self._until = np.zeros(self._rate.size)  # [s] finish of each IoTD's last job
+        self._head_end = [0.0] * self._rate.size  # [s] finish of each IoTD's job in service
+        self._on_done = on_done
+        self._queues: dict[int, deque[Job]] = {}  # only IoTDs with jobs
+        # the job in service of each busy IoTD: [finish [s], stamp, seq, iotd, job, plan]
+        self.due: list[tuple] = []
+        self._seq = 0
+        self.queued_work = 0.0  # work of the jobs not in service [work]
+
+    # ------------------------------------------------------------------ queries
+    def __len__(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def in_service(self) -> list[tuple[int, Job]]:
+        """``(iotd, job)`` of every job in service."""
+        return [(dev, q[0]) for dev, q in self._queues.items()]
+
+    def busy_s(self, now: float, n: int) -> np.ndarray:
+        """Time each of ``n`` CPUs needs for the work it holds at ``now`` [s], ``(n,)``."""
+        out = np.zeros(n)
+        if not self._queues:
+            return out
+        devs, left = [], []
+        for dev, queue in self._queues.items():
+            head = queue[0]
+            done = head.rates[0] * (now - head.as_of_s) if now > head.as_of_s else 0.0
+            devs.append(dev)
+            left.append(head.left - done)
+            for job in list(queue)[1:]:
+                devs.append(dev)
+                left.append(job.left)
+        index = np.asarray(devs, dtype=np.int64)
+        rate = self._rate[index]
+        with np.errstate(divide="ignore"):
+            time_s = np.where(rate > 0, np.maximum(left, 0.0) / np.maximum(rate, 1e-300),
+                              np.inf)
+        np.add.at(out, index, time_s)
+        return out
+
+    # ------------------------------------------------------------------ changes
+    def add(self, iotd: np.ndarray, jobs: list[Job], now: float,
+            work: np.ndarray | None = None) -> np.ndarray:
+        """Queue ``jobs[k]`` on the CPU of ``iotd[k]``, in order; idle CPUs start at once.
+
+        Args:
+            iotd: Each job's IoTD, ``(k,)``.
+            jobs: The jobs, in the order they join.
+            now: The time [s].
+            work: Each job's work [work], ``(k,)``, if at hand (else read from ``jobs``).
+
+        Returns:
+            Each job's finish time [s] as planned now, ``(k,)``; removals ahead of a job
+            can only bring it earlier.
+        """
+        iotd = np.asarray(iotd, dtype=np.int64)
+        if not jobs:
+            return np.empty(0)
+        if work is None:
+            work = np.array([job.left for job in jobs])
+        step = work / self._rate[iotd]  # [s]
+        busy = np.fromiter((d in self._queues for d in iotd.tolist()), bool, iotd.size)
+        finish = self._chain(iotd, step, busy)
+        stamp = self._stamp()  # no SimPy event is made during the loop
+        queues, rates, head_end, seq = self._queues, self._rates, self._head_end, self._seq
+        started, queued = [], 0.0
+        for dev, job, end in zip(iotd.tolist(), jobs, finish.tolist(), strict=True):
+            queue = queues.get(dev)
+            if queue is None:  # an idle CPU: the job starts now (as _start, inline)
+                queues[dev] = deque((job,))
+                job.started_s = job.as_of_s = now
+                job.rates = rates[dev]
+                job.plan += 1
+                seq += 1
+                head_end[dev] = end
+                started.append((end, stamp, seq, dev, job, job.plan))
+            else:
+                queued += job.left
+                queue.append(job)
+        self._seq = seq
+        self.queued_work += queued
+        self.due.extend(started)
+        heapify(self.due)  # (finish, stamp, seq) are unique: the same order as pushes
+        return finish
+
+    def remove(self, iotd: int, job: Job, now: float) -> float:
+        """Take ``job`` off its CPU at ``now``; return the time it was in service [s]."""
+        queue = self._queues[iotd]
+        if queue[0] is not job:
+            queue.remove(job)
+            self.queued_work -= job.left
+            self._replan(iotd)
+            return 0.0
+        job.plan += 1  # its completion is void
+        self._next(iotd, now, self.env.now)
+        self._replan(iotd)
+        return now - job.started_s
+
+    def run_due(self, head: tuple | None) -> None:
+        """Run, in order, the completions that come before SimPy's event ``head``."""
+        due, env, queues, on_done = self.due, self.env, self._queues, self._on_done
+        while due:
+            finish, stamp, _, dev, job, plan = due[0]
+            if head is not None and (finish > head[0] or finish == head[0] and (
+                    head[1] < NORMAL or head[1] == NORMAL and stamp > head[2])):
+                return
+            heappop(due)
+            if job.plan != plan:
+                continue  # removed before its end
+            env._now = finish
+            job.left, job.as_of_s = 0.0, finish
+            queue = queues[dev]
+            if len(queue) == 1:
+                del queues[dev]
+            else:
+                self._next(dev, finish, finish)
+            on_done(job, finish)
+
+    def close(self) -> None:
+        """Forget every job and the callback: the run has ended (idempotent)."""
+        self._queues.clear()
+        self.due.clear()
+        self.queued_work = 0.0
+        self._on_done = _ended
+        if self.env.ahead is self:
+            self.env.ahead = None
+
+    # ------------------------------------------------------------------ inside
+    def _chain(self, iotd: np.ndarray, step: np.ndarray, busy: np.ndarray) -> np.ndarray:
+        """Finish times [s] of jobs queued in order: after the IoTD's last job, or now."""
+        order = np.argsort(iotd, kind="stable")
+        sorted_dev = iotd[order]
+        first = np.r_[True, sorted_dev[1:] != sorted_dev[:-1]]
+        starts = np.flatnonzero(first)
+        rank = np.empty(iotd.size, dtype=np.int64)
+        rank[order] = np.arange(iotd.size) - np.repeat(starts, np.diff(np.r_[starts,
+                                                                              iotd.size]))
+        until = self._until
+        fresh = iotd[~busy]
+        until[fresh] = self.env.now  # an idle CPU starts its first job now
+        finish = np.empty(iotd.size)
+        for r in range(int(rank.max()) + 1):  # one pass per rank: IoTDs are distinct in it
+            k = np.flatnonzero(rank == r)
+            dev = iotd[k]
+            finish[k] = until[dev] + step[k]  # as a timeout set by the job before would
+            until[dev] = finish[k]
+        return finish
+
+    def _stamp(self) -> float:
+        """Where a SimPy event made now would sort among equal times and priorities."""
+        env = self.env
+        eid = next(env._eid)
+        env._eid = count(eid)  # peeked, not used: the next SimPy event still gets ``eid``
+        return eid - 0.5
+
+    def _start(self, dev: int, job: Job, now: float, finish: float, stamp: float) -> None:
+        job.started_s = job.as_of_s = now
+        job.rates = self._rates[dev]
+        job.plan += 1
+        self._seq += 1
+        self._head_end[dev] = finish
+        heappush(self.due, (finish, stamp, self._seq, dev, job, job.plan))
+
+    def _next(self, dev: int, now: float, env_now: float) -> None:
+        """The job in service of ``dev`` has left at ``now``: start the next one, if any.
+
+        Its finish is ``env_now`` (SimPy's clock) plus its run time, as a timeout made now.
+        """
+        queue = self._queues[dev]
+        queue.popleft()
+        if not queue:
+            del self._queues[dev]
+            return
+        job = queue[0]
+        self.queued_work -= job.left
+        self._start(dev, job, now, env_now + job.left / self._rates[dev][0], self._stamp())
+
+    def _replan(self, dev: int) -> None:
+        """Bring the finish of ``dev``'s last job up to date after a removal [s]."""
+        queue = self._queues.get(dev)
+        if not queue:
+            return
+        rate = self._rates[dev][0]
+        until = self._head_end[dev]
+        for job in list(queue)[1:]:
+            until += job.left / rate  # in order, as the timeouts would add them
+        self._until[dev] = until
