@@ -367,7 +367,11 @@ class AheadEnvironment(simpy.Environment):
         """Run the known completions due before SimPy's next event, then that event."""
         ahead = self.ahead
         if ahead is not None and ahead.due:
-            ahead.run_due(self._queue[0] if self._queue else None)
+            queue = self._queue
+            if not queue:
+                ahead.run_due(None)
+            elif ahead.due[0][0] <= queue[0][0]:  # else nothing is due before SimPy's next
+                ahead.run_due(queue[0])
         super().step()
 
 
@@ -403,6 +407,7 @@ class LocalCpus:
         # the job in service of each busy IoTD: [finish [s], stamp, seq, iotd, job, plan]
         self.due: list[tuple] = []
         self._seq = 0
+        self.completed = 0  # completions run ahead: events that SimPy did not queue
         self.queued_work = 0.0  # work of the jobs not in service [work]
 
     # ------------------------------------------------------------------ queries
@@ -511,6 +516,7 @@ class LocalCpus:
                 del queues[dev]
             else:
                 self._next(dev, finish, finish)
+            self.completed += 1
             on_done(job, finish)
 
     def close(self) -> None:
