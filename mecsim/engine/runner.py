@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.compute as pc
 
 from mecsim.engine.folder import SUMMARY, complete_schedulers
 from mecsim.engine.interrupt import STOP_SIGNALS, StopRequest
@@ -261,9 +260,11 @@ class RunFiles:
         """New writers for the scheduler at position ``index``."""
         self._on_disk[index] = OnDisk()
         self.writers = {
-            "tasks": TableWriter(table_path(self.out, "tasks"), task_schema(), index),
+            "tasks": TableWriter(table_path(self.out, "tasks"), task_schema(), index,
+                                 tally=("status", "drop_reason")),
             "slots": TableWriter(table_path(self.out, "slots"),
-                                 slot_schema(self.scenario.mecs.count), index),
+                                 slot_schema(self.scenario.mecs.count), index,
+                                 tally=("invalid", "tasks", "offloaded")),
         }
         if self.channels and index == 0:
             self.writers["channels"] = TableWriter(table_path(self.out, "channels"),
@@ -332,16 +333,15 @@ class OnDisk:
                      dict(self.parts), self.placed, self.offloaded)
         for name in staged:
             new.parts[name] = new.parts.get(name, 0) + 1
-        if "tasks" in staged:
-            table = staged["tasks"].table
-            new.status.update(_value_counts(table.column("status")))
-            new.reasons.update(_value_counts(table.column("drop_reason")))
-        if "slots" in staged:
-            table = staged["slots"].table
-            new.slots += table.num_rows
-            new.invalid += int(pc.sum(table.column("invalid")).as_py() or 0)
-            new.placed += int(pc.sum(table.column("tasks")).as_py() or 0)
-            new.offloaded += int(pc.sum(table.column("offloaded")).as_py() or 0)
+        if "tasks" in staged:  # the counts the writer kept of its string columns
+            new.status.update(staged["tasks"].counts.get("status", {}))
+            new.reasons.update(staged["tasks"].counts.get("drop_reason", {}))
+        if "slots" in staged:  # and the sums of its integer columns
+            part = staged["slots"]
+            new.slots += part.table.num_rows
+            new.invalid += part.sums.get("invalid", 0)
+            new.placed += part.sums.get("tasks", 0)
+            new.offloaded += part.sums.get("offloaded", 0)
         return new
 
     def fill(self, result: SchedulerResult) -> None:
@@ -353,14 +353,6 @@ class OnDisk:
         result.invalid_tasks = self.invalid
         result.parts = dict(self.parts)
         result.offload_share = self.offloaded / self.placed if self.placed else NAN
-
-
-def _value_counts(column) -> dict[str, int]:
-    """Count of each non-null value of an Arrow column."""
-    counts = pc.value_counts(column)
-    return {v: c for v, c in zip(counts.field("values").to_pylist(),
-                                 counts.field("counts").to_pylist(), strict=True)
-            if v is not None}
 
 
 @contextmanager
