@@ -31,9 +31,11 @@ keeps the schedulers that are complete with their parts on disk and runs the oth
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from mecsim.engine.folder import SUMMARY, complete_schedulers
 from mecsim.engine.interrupt import STOP_SIGNALS, StopRequest
@@ -312,7 +315,43 @@ class RunFiles:
             os.replace(tmp, summary)
             if result is not None:
                 self._on_disk[result.index] = on_disk
+        release_memory()  # the rows just written, and their Arrow buffers, were freed
         self._last = time.monotonic()
+
+
+def release_memory() -> bool:
+    """Give free memory back to the OS: Arrow's pool's, then the C heap's (``malloc_trim``).
+
+    Freed blocks otherwise stay in the process: Arrow's allocator (mimalloc) keeps the
+    pages of the Parquet writers' buffers, and glibc returns only the top of its main
+    heap. At 10,000 IoTDs x 100 MECs the RSS then creeps up within a run and from run to
+    run, although the memory in use does not. A few milliseconds per call at that size;
+    called after each commit.
+
+    Returns:
+        Whether the C heap released memory (False where the C library has no
+        ``malloc_trim``: not glibc).
+    """
+    release_unused = getattr(pa.default_memory_pool(), "release_unused", None)
+    if release_unused is not None:  # pyarrow >= 9
+        release_unused()
+    trim = _malloc_trim()
+    return bool(trim(0)) if trim is not None else False
+
+
+@functools.cache
+def _malloc_trim():
+    """The C library's ``malloc_trim`` through ctypes, or None (not Linux, not glibc)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library the interpreter runs on
+    except (AttributeError, OSError):  # musl and others: no malloc_trim
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 @dataclass
