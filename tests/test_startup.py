@@ -5,10 +5,11 @@ imported everything. No wall-clock assertion here: the start-up time against its
 ``python benchmarks/bench_engine.py --only startup``.
 
 ``scipy.optimize`` (``optimal``'s assignment, ``mecsim/model/optimum.py``) imports
-``scipy.special`` itself. While ``mecsim.model.optimum`` imports ``scipy.optimize`` at module
-level, a run imports both; the tests then only check that no mecsim module imports
-``scipy.special`` itself (its first importer is in scipy). Once optimum.py imports it where
-it is used, they check that a tiny run imports neither.
+``scipy.special`` itself. A run of ``optimal`` uses it; while ``mecsim.model.optimum``
+imports it at module level, so does any run. Then the tests only check that
+``mecsim/model/optimum.py`` is what imports ``scipy.optimize`` and that no mecsim module
+imports ``scipy.special`` itself (its first importer is in scipy). Once optimum.py imports
+it where it is used, a tiny run without ``optimal`` must import neither.
 """
 
 from __future__ import annotations
@@ -85,24 +86,32 @@ def _optimum_imports_scipy_optimize() -> bool:
     return json.loads(_python(code).lower())
 
 
-def _unexpected(imported: dict[str, str]) -> dict[str, str]:
-    """``imported`` less what optimum.py's module-level scipy.optimize brings with it."""
-    if not _optimum_imports_scipy_optimize():
+def _unexpected(imported: dict[str, str], optimal: bool) -> dict[str, str]:
+    """``imported`` less the scipy.optimize that ``optimal`` (``optimal``: it ran) needs."""
+    if not (optimal or _optimum_imports_scipy_optimize()):
         return imported
     scipy_dir = str(Path(__import__("scipy").__file__).parent)
     assert imported.get("scipy.special", scipy_dir).startswith(scipy_dir), (
         f"a mecsim module imports scipy.special: {imported['scipy.special']}")
+    optimum = str(ROOT / "mecsim" / "model" / "optimum.py")  # (or scipy.stats, in scipy)
+    first = imported.get("scipy.optimize", optimum)
+    assert first == optimum or first.startswith(scipy_dir), first
     return {m: f for m, f in imported.items() if m not in OPTIMIZE}
 
 
 def test_tiny_run_imports_no_heavy_module(tmp_path):
-    assert _unexpected(_run_imports(tmp_path)) == {}
+    assert _unexpected(_run_imports(tmp_path), optimal=True) == {}
+
+
+def test_tiny_run_without_optimal_imports_no_scipy(tmp_path):
+    imported = _run_imports(tmp_path, "schedulers=[local, random, greedy]")
+    assert _unexpected(imported, optimal=False) == {}
 
 
 def test_truncnormal_sizes_import_scipy_stats(tmp_path):
     """The laziness is real: a size law that needs scipy.stats still gets it (and the spy
     names its importer)."""
-    imported = _unexpected(_run_imports(tmp_path, TRUNCNORMAL))
+    imported = _unexpected(_run_imports(tmp_path, TRUNCNORMAL), optimal=True)
     assert list(imported) == ["scipy.stats"]
     assert Path(imported["scipy.stats"]).is_relative_to(ROOT / "mecsim")
 
