@@ -33,17 +33,17 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from mecsim.report import cli as report_cli
-from mecsim.sweep import cli as sweep_cli
-
 EXIT_BAD_INPUT = 2
 EXIT_SCHEDULER_FAILED = 1
 EXIT_INTERRUPTED = 130
+# Commands whose parsers need neither mecsim.sweep nor mecsim.report (see _parser)
+_OWN_COMMANDS = ("run", "train", "validate", "list")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -74,7 +74,14 @@ SCENARIO_HELP = ("scenario YAML file, or a built-in scenario's name (tiny, paper
                  "'mecsim list'); an existing file wins over a name")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``mecsim`` parser.
+
+    Args:
+        argv: The command line; when its command is one of ``_OWN_COMMANDS`` the parser
+            has no ``sweep`` and ``report`` commands, whose parsers import their packages
+            (``mecsim.sweep.spec``'s pydantic models). None: every command.
+    """
     from mecsim import __version__
 
     parser = argparse.ArgumentParser(
@@ -146,8 +153,13 @@ def _parser() -> argparse.ArgumentParser:
         "built-in scenarios (the files of scenarios/, shipped in the package too), which "
         "run, train and validate take by name: 'mecsim run tiny'.")
     lst.set_defaults(handler=_list)
-    report_cli.add_parser(sub)
-    sweep_cli.add_parser(sub)
+    command = next((a for a in argv or () if not a.startswith("-")), None)
+    if command not in _OWN_COMMANDS:
+        from mecsim.report import cli as report_cli
+        from mecsim.sweep import cli as sweep_cli
+
+        report_cli.add_parser(sub)
+        sweep_cli.add_parser(sub)
     return parser
 
 

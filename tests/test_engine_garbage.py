@@ -6,6 +6,7 @@ events) waits for the next full collection, paid by whatever runs next.
 """
 
 import gc
+import os
 
 import pytest
 
@@ -102,3 +103,42 @@ def test_close_frees_a_simulation_and_keeps_its_figures(tiny):
     assert c["generated"] == sum(len(r["iotd"]) for r in rows) == 16 * 6
     assert c["in_flight"] > 0 and c["generated"] == c["completed"] + c["dropped"] + c["in_flight"]
     assert len(figures["costs"]) == len(figures["backlog"]["time_s"]) == 6
+
+
+# --------------------------------------------------------------------------- memory release
+# Freed heap memory is given back to the OS after each commit (glibc's malloc_trim): else
+# the RSS of a process that runs many large runs (a sweep worker) keeps their high mark.
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_release_memory_gives_freed_heap_back():
+    from mecsim.engine.runner import _malloc_trim, release_memory
+
+    if _malloc_trim() is None:
+        pytest.skip("no malloc_trim (not glibc)")
+    # 200 MiB in 4-KiB blocks (malloc's heap, not mmap), then a block above them, kept:
+    # the freed blocks below it cannot be returned by shrinking the heap's top
+    blocks = [bytes(4096) for _ in range(51_200)]
+    fence = bytes(4096)
+    high = _rss_mib()
+    del blocks
+    freed = _rss_mib()
+    assert release_memory()
+    after = _rss_mib()
+    assert high - freed < 50 < freed - after  # [MiB] kept by free(), given back by the trim
+    del fence
+
+
+def test_each_commit_releases_memory(tiny, tmp_path, monkeypatch):
+    from mecsim.engine import runner
+
+    calls = []
+    monkeypatch.setattr(runner, "release_memory", lambda: calls.append(1) or True)
+    results = run_scenario(tiny("slots=3"), tmp_path / "run",
+                           schedulers=[SchedulerSpec(name="greedy"), SchedulerSpec(name="local")])
+    assert all(r.complete for r in results)
+    assert len(calls) >= 3  # the first summary, and at least one commit per scheduler

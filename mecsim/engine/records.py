@@ -22,7 +22,8 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # pyarrow.dataset (about 0.2 s to import, pandas with it) is imported only to read a
-# folder of parts, in ``read_table`` and ``table_columns``.
+# folder of parts, in ``read_table`` and ``table_columns``. The writers build their Arrow
+# arrays from numpy buffers (:func:`arrow_array`): ``pa.array`` and every table built from
+# Python values import pandas (0.13 s) the first time, to ask whether they are pandas'.
 
 FLUSH_ROWS = 65_536  # rows buffered in a table before a commit is due
 FLUSH_S = 2.0  # [s] wall time after which a commit is due (env MECSIM_FLUSH_S overrides)
@@ -73,11 +76,18 @@ def table_path(out_dir: Path, table: str) -> Path:
 
 @dataclass
 class Staged:
-    """A part written whole to its temporary name, not yet renamed into place."""
+    """A part written whole to its temporary name, not yet renamed into place.
+
+    Of the writer's ``tally`` columns, over the part's rows: ``counts``, each string
+    column's non-null values and how often each occurs; ``sums``, each integer column's
+    sum (nulls skipped).
+    """
 
     table: pa.Table
     tmp: Path
     path: Path
+    counts: dict[str, Counter] = field(default_factory=dict)
+    sums: dict[str, int] = field(default_factory=dict)
 
 
 class TableWriter:
@@ -87,16 +97,18 @@ class TableWriter:
         folder: The table's folder (created, with its schema part, if missing).
         schema: The table's Arrow schema (every batch must have its columns).
         owner: Position of the scheduler in the run (names its parts).
+        tally: Columns whose tallies each staged part carries (see :class:`Staged`).
     """
 
-    def __init__(self, folder: Path, schema: pa.Schema, owner: int) -> None:
+    def __init__(self, folder: Path, schema: pa.Schema, owner: int,
+                 tally: tuple[str, ...] = ()) -> None:
         self.folder = Path(folder)
         self.schema = schema
         self.owner = owner
-        # The empty table is built before the folder appears: the first pyarrow.array of a
-        # process imports pandas (0.2 s), and a kill -9 then must not find a folder without
-        # its schema part.
-        empty = None if (self.folder / SCHEMA_PART).is_file() else schema.empty_table()
+        self.tally = tally
+        # The empty table is built before the folder appears: a kill -9 must not find a
+        # folder without its schema part.
+        empty = None if (self.folder / SCHEMA_PART).is_file() else empty_table(schema)
         self.folder.mkdir(parents=True, exist_ok=True)
         if empty is not None:
             _write_whole(empty, self.folder / SCHEMA_PART)
@@ -104,10 +116,25 @@ class TableWriter:
         self.rows = 0  # rows in those parts
         self.pending_rows = 0
         self._pending: list[pa.RecordBatch] = []
+        self._counts: dict[str, Counter] = {}
+        self._sums: dict[str, int] = {}
 
     def append(self, columns: dict[str, Any]) -> None:
-        """Buffer one batch of rows (a dict of equal-length arrays or lists)."""
-        batch = pa.RecordBatch.from_pydict(columns, schema=self.schema)
+        """Buffer one batch of rows (a dict of equal-length arrays or lists).
+
+        Raises:
+            KeyError: If a column of the schema is missing.
+            pyarrow.ArrowInvalid: If the columns' lengths differ.
+        """
+        arrays = []
+        for f in self.schema:
+            array, tally = arrow_array(columns[f.name], f.type, f.name in self.tally)
+            arrays.append(array)
+            if isinstance(tally, Counter):
+                self._counts.setdefault(f.name, Counter()).update(tally)
+            elif tally is not None:
+                self._sums[f.name] = self._sums.get(f.name, 0) + tally
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
         if batch.num_rows:
             self._pending.append(batch)
             self.pending_rows += batch.num_rows
@@ -117,17 +144,243 @@ class TableWriter:
         if not self._pending:
             return None
         table = pa.Table.from_batches(self._pending, schema=self.schema)
-        self._pending, self.pending_rows = [], 0
+        counts, sums = self._counts, self._sums
+        self._pending, self.pending_rows, self._counts, self._sums = [], 0, {}, {}
         path = self.folder / part_name(self.owner, self.parts)
         tmp = path.with_name(f".{path.name}.tmp")
         pq.write_table(table, tmp)
-        return Staged(table, tmp, path)
+        return Staged(table, tmp, path, counts, sums)
 
     def commit(self, staged: Staged) -> None:
         """Rename a staged part into place: from now on readers see its rows."""
         os.replace(staged.tmp, staged.path)
         self.parts += 1
         self.rows += staged.table.num_rows
+
+
+# --------------------------------------------------------------------------- Arrow arrays
+# Numeric and boolean Arrow types and the numpy dtype of their values buffer.
+_NUMPY_OF = {pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32,
+             pa.int64(): np.int64, pa.uint8(): np.uint8, pa.uint16(): np.uint16,
+             pa.uint32(): np.uint32, pa.uint64(): np.uint64, pa.float32(): np.float32,
+             pa.float64(): np.float64, pa.bool_(): np.bool_}
+_MAX_FACTORS = 16  # distinct values a string column is coded by before the generic path
+_FEW_ROWS = 200  # a string column shorter than this is encoded one item at a time
+_MAX_OFFSET = 2**31 - 1  # [byte] the largest offset of a pa.string() array
+
+
+def arrow_array(values, type_: pa.DataType, tally: bool = False
+                ) -> tuple[pa.Array, Counter | int | None]:
+    """An Arrow array of ``values`` of type ``type_``, built from numpy buffers.
+
+    ``values`` is a numpy array or a list; ``None`` is a null. Numbers keep their values
+    (``NaN`` stays ``NaN``), as ``pa.array`` keeps them, without its import of pandas;
+    a contiguous numpy array of the type's own dtype is shared, not copied (as
+    ``pa.array`` shares it). Types other than numbers, booleans and strings, and values
+    numpy cannot cast to the type without loss, go through ``pa.array``.
+
+    Args:
+        values: The column's values.
+        type_: Its Arrow type.
+        tally: Whether to return the tally (else None).
+
+    Returns:
+        The array, and its tally: for a string column a ``Counter`` of its non-null
+        values, for an integer column the sum of its non-null values, else None.
+    """
+    dtype = _NUMPY_OF.get(type_)
+    if (dtype is not None and dtype is not np.bool_ and isinstance(values, np.ndarray)
+            and values.dtype == dtype and values.ndim == 1 and values.flags.c_contiguous):
+        array = pa.Array.from_buffers(type_, values.size, [None, pa.py_buffer(values)])
+        return array, int(values.sum()) if tally and values.dtype.kind in "iu" else None
+    if pa.types.is_string(type_):
+        array, counts = _string_array(values, tally)
+        return array, counts if tally else None
+    data, valid = _numbers(values, dtype) if dtype is not None else (None, None)
+    if data is None:  # any other type, or a lossy cast: pa.array decides (and raises)
+        array = pa.array(values, type=type_)
+        return array, _tally_of(array) if tally else None
+    if dtype is np.bool_:
+        buffer = pa.py_buffer(np.packbits(data, bitorder="little"))
+    else:
+        buffer = pa.py_buffer(data)
+    array = pa.Array.from_buffers(type_, data.size, [_validity(valid), buffer],
+                                  null_count=_nulls(valid))
+    if tally and pa.types.is_integer(type_):
+        return array, int(data.sum() if valid is None else data[valid].sum())
+    return array, None
+
+
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """A table of ``schema`` without rows (``schema.empty_table()`` imports pandas)."""
+    arrays = [arrow_array([], f.type)[0] for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _numbers(values, dtype) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``values`` as a contiguous ``dtype`` array and their validity (None: no nulls).
+
+    ``(None, None)`` when a value does not fit ``dtype`` (a float for an integer column,
+    an integer out of its range, a string): the caller falls back to ``pa.array``.
+    """
+    valid = None
+    if isinstance(values, (list, tuple)) and any(v is None for v in values):
+        valid = np.array([v is not None for v in values], dtype=bool)
+        fill = np.dtype(dtype).type(0)  # a value of the column's own kind (False, 0, 0.0)
+        values = [fill if v is None else v for v in values]
+    arr = np.asarray(values)
+    if arr.ndim != 1 and arr.size:
+        return None, None
+    if arr.size == 0:
+        return np.empty(0, dtype), valid
+    if not _fits(arr, np.dtype(dtype)):
+        return None, None
+    return np.ascontiguousarray(arr, dtype=dtype), valid
+
+
+def _fits(arr: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether ``arr`` casts to ``dtype`` without losing a value."""
+    if np.can_cast(arr.dtype, dtype, casting="safe"):
+        return True
+    if arr.dtype.kind in "iu" and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return bool(info.min <= arr.min() and arr.max() <= info.max)
+    return False
+
+
+def _validity(valid: np.ndarray | None) -> pa.Buffer | None:
+    """The validity bitmap of ``valid`` (None when there are no nulls)."""
+    if valid is None or valid.all():
+        return None
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def _nulls(valid: np.ndarray | None) -> int:
+    return 0 if valid is None else int(valid.size - np.count_nonzero(valid))
+
+
+def _string_array(values, tally: bool) -> tuple[pa.Array, Counter | None]:
+    """A ``pa.string()`` array of ``values`` (str or None), and its values' counts.
+
+    A long column is coded by its few distinct values; a short one (or one of many
+    values) is encoded one item at a time.
+    """
+    if len(values) < _FEW_ROWS:
+        return _from_items(values.tolist() if isinstance(values, np.ndarray) else values,
+                           tally)
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    if arr.dtype != object:
+        arr = arr.astype(object)
+    arr = np.ascontiguousarray(arr.ravel())
+    coded = _factorize(arr)
+    if coded is not None and all(u is None or isinstance(u, str) for u in coded[0]):
+        return _from_codes(*coded)
+    return _from_items(arr.tolist(), tally)
+
+
+def _factorize(arr: np.ndarray) -> tuple[list, np.ndarray] | None:
+    """``(uniques, codes)`` with ``arr == uniques[codes]``, for an object array.
+
+    Rows holding the same object (a column indexed from a few strings) are found by their
+    object pointers, one pass of integer comparisons per distinct object; else (a column
+    of equal strings made one by one, as ``np.full`` makes them) by value, one pass of
+    string comparisons per distinct value. None past ``_MAX_FACTORS`` distinct values.
+    """
+    pointers = np.frombuffer(arr, dtype=np.intp)  # the PyObject* of each row
+    coded = _passes(arr, lambda row: pointers == pointers[row], shared=True)
+    if coded is None:
+        coded = _passes(arr, lambda row: np.equal(arr, arr[row]), shared=False)
+        if coded is None:
+            return None
+    objects, codes = coded
+    first: dict = {}  # distinct objects may hold equal strings: one code per value
+    merge = np.array([first.setdefault(v, len(first)) for v in objects], dtype=np.intp)
+    return list(first), merge[codes]
+
+
+def _passes(arr: np.ndarray, same_as, shared: bool) -> tuple[list, np.ndarray] | None:
+    """Code ``arr`` by ``same_as(row)`` (a mask of the rows like ``row``), one pass each.
+
+    None past ``_MAX_FACTORS`` passes, or, if ``shared`` (objects expected to be shared
+    by many rows), at the first pass that codes one row only.
+    """
+    codes = np.full(arr.size, -1, dtype=np.intp)
+    objects: list = []
+    row = 0
+    while arr.size:
+        if len(objects) == _MAX_FACTORS:
+            return None
+        same = same_as(row)
+        if shared and row + 1 < arr.size and not same[row + 1:].any():
+            return None
+        codes[same] = len(objects)  # no row of an earlier pass is like row
+        objects.append(arr[row])
+        row = int(np.argmax(codes < 0))
+        if codes[row] >= 0:
+            break
+    return objects, codes
+
+
+def _from_codes(uniques: list, codes: np.ndarray) -> tuple[pa.Array, Counter]:
+    """The string array ``uniques[codes]`` (None: null) from numpy buffers."""
+    encoded = [b"" if u is None else u.encode() for u in uniques]
+    size = np.array([len(b) for b in encoded], dtype=np.int64)  # [byte]
+    row_size = size[codes]
+    offsets = np.zeros(codes.size + 1, dtype=np.int64)
+    np.cumsum(row_size, out=offsets[1:])
+    if offsets[-1] > _MAX_OFFSET:
+        raise ValueError(f"a string column of {offsets[-1]} bytes does not fit one array")
+    if len(encoded) <= 1:  # one value (or no row)
+        data = np.frombuffer(b"".join(encoded) * codes.size, dtype=np.uint8)
+    else:  # each unique's bytes in a row of a table, padded; each row's row, unpadded
+        table = np.zeros((len(encoded), size.max()), dtype=np.uint8)
+        for k, b in enumerate(encoded):
+            table[k, :len(b)] = np.frombuffer(b, dtype=np.uint8)
+        data = np.take(table, codes, axis=0)
+        if size.min() < size.max():
+            used = np.arange(table.shape[1]) < size[:, None]
+            data = data[np.take(used, codes, axis=0)]
+        data = data.ravel()
+    null = [k for k, u in enumerate(uniques) if u is None]
+    valid = None if not null else codes != null[0]
+    counts = np.bincount(codes, minlength=len(uniques))
+    return _strings(offsets, data, valid), Counter(
+        {u: int(c) for u, c in zip(uniques, counts, strict=True) if u is not None and c})
+
+
+def _from_items(items: list, tally: bool) -> tuple[pa.Array, Counter | None]:
+    """The string array of ``items`` (str or None), one item at a time."""
+    try:
+        encoded = [b"" if v is None else v.encode() for v in items]
+    except AttributeError:  # not a str: pa.array raises its own error
+        return pa.array(items, type=pa.string()), None
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(items)),
+              out=offsets[1:])
+    if offsets[-1] > _MAX_OFFSET:
+        raise ValueError(f"a string column of {offsets[-1]} bytes does not fit one array")
+    valid = None if None not in items else np.fromiter(
+        (v is not None for v in items), dtype=bool, count=len(items))
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return _strings(offsets, data, valid), (
+        Counter(v for v in items if v is not None) if tally else None)
+
+
+def _strings(offsets: np.ndarray, data: np.ndarray, valid: np.ndarray | None) -> pa.Array:
+    """A ``pa.string()`` array from its int64 offsets, bytes and validity (None: no nulls)."""
+    return pa.Array.from_buffers(
+        pa.string(), offsets.size - 1,
+        [_validity(valid), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)],
+        null_count=_nulls(valid))
+
+
+def _tally_of(array: pa.Array) -> Counter | int | None:
+    """The tally :func:`arrow_array` returns, of an array built by ``pa.array``."""
+    if pa.types.is_string(array.type):
+        return Counter(v for v in array.to_pylist() if v is not None)
+    if pa.types.is_integer(array.type):
+        return sum(v for v in array.to_pylist() if v is not None)
+    return None
 
 
 def _write_whole(table: pa.Table, path: Path) -> None:

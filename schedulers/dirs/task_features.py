@@ -36,8 +36,8 @@ any number of IoTDs and any number of tasks per IoTD (Poisson arrivals).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import lambertw
 
+from mecsim.model.allocation import lambertw
 from mecsim.params import ModelParams
 
 N_TASK_FEATURES = 6  # without the backlog feature
@@ -65,7 +65,7 @@ def _upload(gains: np.ndarray, data_bits, p: ModelParams) -> np.ndarray:
     """:func:`best_upload_cost` without its error state (the caller sets it)."""
     gamma = gains / p.noise_w
     if p.phi_e > 0:
-        t = np.expm1(1.0 + lambertw((p.phi_t * gamma / p.phi_e - 1.0) / np.e).real)
+        t = np.expm1(1.0 + lambertw((p.phi_t * gamma / p.phi_e - 1.0) / np.e))
         power = np.minimum(t / gamma, p.max_power_w)
     else:
         power = np.full(gamma.shape, p.max_power_w)
