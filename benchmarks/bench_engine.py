@@ -48,7 +48,8 @@ from mecsim.rng import scheduler_seed  # noqa: E402
 DENSE = ROOT / "scenarios" / "dense_100.yaml"
 REPEATS = 3  # best of, for the throughput figures
 DENSE_TARGET_S = 20.0  # [s] dense_100, 1000 slots, 4 schedulers (issue 14; issue 3: 60 s)
-# optimal's gap to its lower bound on that run before issue 14 (b70b071), mean / max
+# optimal's gap to its lower bound on that run before issue 14 (b70b071), mean / max; the
+# check allows 1e-6 of it: the leaner Frank-Wolfe's bounds agree with the old to 5e-11
 GAP_BEFORE = (3.3490e-4, 2.5238e-3)
 
 # The scale scenario: dense_100's radio, mobility and task sizes, with 10,000 IoTDs and 100
@@ -402,10 +403,10 @@ def dense_rows(table: Table, quick: bool) -> None:
                   f"{wall:.2f} s, {_eps(tasks / wall)}")
     gaps = d["gaps"]
     table.add("  optimal: gap to its lower bound, mean / max over slots",
-              f"{gaps.mean():.4e} / {gaps.max():.4e}", f"<= {GAP_BEFORE[0]:.4e} / "
+              f"{gaps.mean():.6e} / {gaps.max():.6e}", f"<= {GAP_BEFORE[0]:.4e} / "
               f"{GAP_BEFORE[1]:.4e}" if not quick else "-",
-              None if quick else bool(gaps.mean() <= GAP_BEFORE[0] * (1 + 1e-9)
-                                      and gaps.max() <= GAP_BEFORE[1] * (1 + 1e-9)))
+              None if quick else bool(gaps.mean() <= GAP_BEFORE[0] * (1 + 1e-6)
+                                      and gaps.max() <= GAP_BEFORE[1] * (1 + 1e-6)))
 
 
 def main(argv: list[str] | None = None) -> int:
