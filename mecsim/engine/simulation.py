@@ -35,6 +35,7 @@ from simpy.events import Timeout
 
 from mecsim.engine.cpu import MecCpu
 from mecsim.engine.lines import AheadEnvironment, ConstantRateLines, FcfsLines, Job, LocalCpus
+from mecsim.engine.prefetch import WorldAhead
 from mecsim.engine.realized import RealizedStats
 from mecsim.engine.records import DROP_REASONS, STATUS
 from mecsim.engine.world import SlotChannel, SlotWorld, World
@@ -58,6 +59,9 @@ DEADLINE, MEC_FAILURE, INVALID = 1, 2, 3
 # Local tasks' completions computed when they are placed (:class:`LocalCpus`), not one SimPy
 # timeout each; False keeps the event-by-event path, the reference of tests/test_engine_bulk.py
 LOCAL_IN_BULK = True
+#: Draw the next slot's world in a background thread while this slot is simulated
+#: (:mod:`mecsim.engine.prefetch`; identical results). False: one thread.
+PREFETCH_WORLD = True
 DEADLINE_MARGIN = 1e-9  # relative: a local finish this close to its deadline keeps the event
 
 
@@ -166,6 +170,7 @@ class Simulation:
         self._in_line: dict[object, tuple[FcfsLines | LocalCpus, int, Job]] = {}
         self._placed: tuple | None = None  # while placing: local tasks, their IoTDs and jobs
         self._channel: SlotChannel | None = None  # the current slot's channel
+        self._ahead: WorldAhead | None = None  # draws the next slot's world meanwhile
         p = self.params
         self._local_power_w = p.kappa * self.local_cpu_hz ** p.nu  # [W] while computing
         self.counters = Counters()
@@ -261,6 +266,9 @@ class Simulation:
         for tokens in self._uploads:
             tokens.clear()
         self._channel = None
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
         self._on_tasks = self._on_slot = _closed
         self._on_world = self._check_stop = self._progress = None
         self._urgent = nullcontext
@@ -291,10 +299,14 @@ class Simulation:
                 "in_flight": in_flight}
 
     def _epochs(self, slots: int):
-        for _ in range(slots):
+        ahead = None
+        if PREFETCH_WORLD and slots > 1 and self.world.prefetchable:
+            ahead = self._ahead = WorldAhead(self.world)
+        for k in range(slots):
             if self._check_stop is not None:
                 self._check_stop()
-            world = self.world.next_slot()
+            world = self.world.next_slot() if ahead is None else \
+                ahead.next_slot(more=k + 1 < slots)
             if self._on_world is not None:
                 self._on_world(world)
             channel = self._channel = world.channel

@@ -145,6 +145,16 @@ class World:
         self._next_positions = np.array(self._mobility.positions_m, dtype=float)
         self._slot = 0
 
+    @property
+    def prefetchable(self) -> bool:
+        """Whether a slot's channel stays valid while the next slot is drawn.
+
+        False with candidate links: choosing the next slot's links draws new fading
+        parameters in place for the links it replaces, which the current slot's uploads
+        may still be reading (:class:`mecsim.engine.prefetch.WorldAhead`).
+        """
+        return self._k is None
+
     def next_slot(self) -> SlotWorld:
         """Advance the world to the next epoch and return it."""
         sc = self.scenario

@@ -1,0 +1,65 @@
+"""The next slot's world, computed on another core while the engine simulates this one.
+
+The world (mobility, fading, shadowing, arrivals) does not depend on any decision: that is
+what gives every scheduler the same world (common random numbers). So slot ``k + 1`` can
+be drawn while slot ``k``'s tasks are simulated. numpy releases the GIL in its array work,
+so on two cores most of the world's time is hidden behind the engine's.
+
+The values are those of calling :meth:`World.next_slot` in turn, bit for bit: one thread
+at a time advances the world (the next draw starts only once the slot before it has been
+handed over), and nothing the engine does touches the world's state. The world is never
+advanced past the slots asked for, so it ends in the same state as without prefetching.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from mecsim.engine.world import SlotWorld, World
+
+
+class WorldAhead:
+    """Hands out a world's slots in order, drawing each next one in a background thread.
+
+    Args:
+        world: The world to advance; nothing else may call its ``next_slot`` meanwhile.
+    """
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+        self._thread: threading.Thread | None = None
+        self._result: tuple[SlotWorld | None, BaseException | None] = (None, None)
+
+    def next_slot(self, more: bool) -> SlotWorld:
+        """Return the next slot; with ``more``, start drawing the one after it.
+
+        Raises:
+            Exception: Whatever ``World.next_slot`` raised for this slot.
+        """
+        if self._thread is None:
+            slot = self._world.next_slot()
+        else:
+            self._thread.join()
+            self._thread = None
+            slot, error = self._result
+            self._result = (None, None)
+            if error is not None:
+                raise error
+        if more:
+            self._thread = threading.Thread(target=self._draw, name="mecsim-world",
+                                            daemon=True)
+            self._thread.start()
+        return slot
+
+    def close(self) -> None:
+        """Wait for a slot being drawn and drop it (the run stopped early; idempotent)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._result = (None, None)
+
+    def _draw(self) -> None:
+        try:
+            self._result = (self._world.next_slot(), None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the engine's thread
+            self._result = (None, exc)

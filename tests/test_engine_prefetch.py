@@ -1,0 +1,104 @@
+"""The next slot's world drawn in a background thread (``PREFETCH_WORLD``): same run."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mecsim.config import load_scenario
+from mecsim.engine import simulation
+from mecsim.engine.prefetch import WorldAhead
+from mecsim.engine.simulation import Simulation
+from mecsim.engine.world import World
+from mecsim.registry import make
+from mecsim.rng import scheduler_seed
+
+DENSE = Path(__file__).resolve().parents[1] / "scenarios" / "dense_100.yaml"
+NEXT_SLOT = World.next_slot  # unpatched
+
+
+def _run(prefetch: bool, monkeypatch, name="random", overrides=("slots=12",), stop_at=None):
+    monkeypatch.setattr(simulation, "PREFETCH_WORLD", prefetch)
+    scenario = load_scenario(DENSE, ["output.channels=false", *overrides])
+    threads = []
+
+    def next_slot(self):
+        threads.append(threading.current_thread().name)
+        return NEXT_SLOT(self)
+
+    monkeypatch.setattr(World, "next_slot", next_slot)
+    rows, slots = [], []
+    done = [0]
+
+    def check_stop():
+        if stop_at is not None and done[0] == stop_at:
+            raise KeyboardInterrupt
+        done[0] += 1
+
+    scheduler = make(name)
+    sim = Simulation(scenario, scheduler, name, scenario.seed, on_tasks=rows.append,
+                     on_slot=slots.append, check_stop=check_stop)
+    scheduler.reset(scheduler_seed(scenario.seed, 0), sim.network)
+    try:
+        sim.run(scenario.slots)
+    finally:
+        world_slot = sim.world._slot
+        sim.close()
+    return rows, slots, threads, world_slot, sim
+
+
+def _same(a: list[dict], b: list[dict]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert x.keys() == y.keys()
+        for key in x:
+            if key == "decision_s":
+                continue
+            np.testing.assert_array_equal(np.asarray(x[key]), np.asarray(y[key]), err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["random", "greedy", "local"])
+def test_prefetching_the_world_changes_nothing(name, monkeypatch):
+    rows, slots, threads, world_slot, _ = _run(True, monkeypatch, name)
+    ref_rows, ref_slots, ref_threads, ref_world_slot, _ = _run(False, monkeypatch, name)
+    _same(rows, ref_rows)
+    _same(slots, ref_slots)
+    # slot 0 is drawn by the engine's thread, every later one by the world's thread
+    assert threads == ["MainThread"] + ["mecsim-world"] * 11
+    assert ref_threads == ["MainThread"] * 12
+    assert world_slot == ref_world_slot == 12  # never advanced past the run
+
+
+def test_candidate_links_are_not_prefetched(monkeypatch):
+    # choosing the next slot's links redraws fading in place: the current slot reads it
+    *_, threads, _, _ = _run(True, monkeypatch, overrides=("slots=4", "mecs.count=6",
+                                                           "channel.candidate_mecs=3"))
+    assert threads == ["MainThread"] * 4
+
+
+def test_a_stopped_run_leaves_no_world_thread(monkeypatch):
+    with pytest.raises(KeyboardInterrupt):
+        _run(True, monkeypatch, stop_at=3)
+    assert not [t for t in threading.enumerate() if t.name == "mecsim-world"]
+
+
+def test_an_error_drawing_a_slot_reaches_the_engine(monkeypatch):
+    world = World(load_scenario(DENSE, ["output.channels=false"]))
+    calls = [0]
+
+    def failing(self):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise ValueError("bad slot")
+        return NEXT_SLOT(self)
+
+    monkeypatch.setattr(World, "next_slot", failing)
+    ahead = WorldAhead(world)
+    assert ahead.next_slot(more=True).slot == 0
+    assert ahead.next_slot(more=True).slot == 1
+    with pytest.raises(ValueError, match="bad slot"):
+        ahead.next_slot(more=True)
+    ahead.close()
