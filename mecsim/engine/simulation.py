@@ -84,11 +84,14 @@ class Batch:
     first_id: int
     cols: dict[str, np.ndarray]
     open: int
-    pos: np.ndarray | None = None  # task index -> row of cols, once ended rows were written
+    # once ended rows were written: task index -> row of cols, for the rows still held (a
+    # dict of the few open tasks, not an array of the epoch's size: memory stays flat)
+    pos: dict[int, int] | None = None
+    index: np.ndarray | None = None  # the task index of each row held, with ``pos``
 
     def row(self, i: int) -> int:
         """Row of task ``i`` (its index in the epoch) in ``cols``."""
-        return i if self.pos is None else int(self.pos[i])
+        return i if self.pos is None else self.pos[i]
 
     @property
     def size(self) -> int:
@@ -581,7 +584,7 @@ class Simulation:
         token = job.token
         batch, i = token
         self._in_line.pop(token, None)
-        r = i if batch.pos is None else int(batch.pos[i])
+        r = i if batch.pos is None else batch.pos[i]
         cols = batch.cols
         started = job.started_s
         energy = float(cols["realized_energy_j"][r]) + job.power_w * (now - started)  # [J]
@@ -654,7 +657,7 @@ class Simulation:
         """A task's deadline: drop it now wherever it is, freeing its line or CPU share."""
         token = event.value
         batch, i = token
-        if batch.pos is not None and batch.pos[i] < 0:
+        if batch.pos is not None and i not in batch.pos:
             return  # ended, and its row already written
         r = batch.row(i)
         if batch.cols["status"][r] != IN_FLIGHT:
@@ -704,10 +707,8 @@ class Simulation:
             self._flush_rows({k: v[ended] for k, v in batch.cols.items()})
             keep = np.flatnonzero(~ended)
             batch.cols = {k: v[keep] for k, v in batch.cols.items()}
-            moved = np.full(ended.size, -1, dtype=np.int64)
-            moved[keep] = np.arange(keep.size)
-            batch.pos = moved if batch.pos is None else np.where(
-                batch.pos >= 0, moved[np.maximum(batch.pos, 0)], -1)
+            batch.index = keep if batch.index is None else batch.index[keep]
+            batch.pos = {task: row for row, task in enumerate(batch.index.tolist())}
 
     def _flush(self, batch: Batch) -> None:
         self._flush_rows(dict(batch.cols))
