@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from mecsim.config import load_scenario
-from mecsim.engine import simulation
-from mecsim.engine.prefetch import WorldAhead
+from mecsim.engine import prefetch, simulation
+from mecsim.engine.prefetch import WorldAhead, worth_it
 from mecsim.engine.simulation import Simulation
 from mecsim.engine.world import World
 from mecsim.registry import make
@@ -20,8 +20,9 @@ DENSE = Path(__file__).resolve().parents[1] / "scenarios" / "dense_100.yaml"
 NEXT_SLOT = World.next_slot  # unpatched
 
 
-def _run(prefetch: bool, monkeypatch, name="random", overrides=("slots=12",), stop_at=None):
-    monkeypatch.setattr(simulation, "PREFETCH_WORLD", prefetch)
+def _run(prefetch_on: bool, monkeypatch, name="random", overrides=("slots=12",), stop_at=None):
+    monkeypatch.setattr(simulation, "PREFETCH_WORLD", prefetch_on)
+    monkeypatch.setattr(prefetch, "MIN_LINKS", 0)  # dense_100's 600 links would not
     scenario = load_scenario(DENSE, ["output.channels=false", *overrides])
     threads = []
 
@@ -102,3 +103,16 @@ def test_an_error_drawing_a_slot_reaches_the_engine(monkeypatch):
     with pytest.raises(ValueError, match="bad slot"):
         ahead.next_slot(more=True)
     ahead.close()
+
+
+def test_only_worlds_with_many_links_are_drawn_ahead():
+    # a small world's draws are mostly Python holding the GIL: two threads only take turns
+    small = World(load_scenario(DENSE, ["output.channels=false"]))
+    assert small.links == 600 and not worth_it(small, 1000)
+    big = World(load_scenario(DENSE, ["output.channels=false", "iotds.count=2000",
+                                      "mecs.count=6"]))
+    assert big.links == 12_000 and worth_it(big, 1000)
+    assert not worth_it(big, 1)  # one slot: nothing to draw ahead
+    near = World(load_scenario(DENSE, ["output.channels=false", "iotds.count=4000",
+                                       "channel.candidate_mecs=3"]))
+    assert near.links == 12_000 and not worth_it(near, 1000)  # candidate links

@@ -33,6 +33,7 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
+from mecsim.engine import prefetch
 from mecsim.engine.cpu import MecCpu
 from mecsim.engine.lines import AheadEnvironment, ConstantRateLines, FcfsLines, Job, LocalCpus
 from mecsim.engine.prefetch import WorldAhead
@@ -303,7 +304,7 @@ class Simulation:
 
     def _epochs(self, slots: int):
         ahead = None
-        if PREFETCH_WORLD and slots > 1 and self.world.prefetchable:
+        if PREFETCH_WORLD and prefetch.worth_it(self.world, slots):
             ahead = self._ahead = WorldAhead(self.world)
         for k in range(slots):
             if self._check_stop is not None:

@@ -155,6 +155,12 @@ class World:
         """
         return self._k is None
 
+    @property
+    def links(self) -> int:
+        """Number of device-MEC links the world keeps (``N M``, or ``N K``)."""
+        return self.scenario.iotds.count * (self.scenario.mecs.count if self._k is None
+                                            else self._k)
+
     def next_slot(self) -> SlotWorld:
         """Advance the world to the next epoch and return it."""
         sc = self.scenario
