@@ -119,6 +119,16 @@ def test_bad_sweep_file_is_one_line_naming_file_and_key(tmp_path, capsys, body, 
     assert "Traceback" not in captured.err and not (tmp_path / "out").exists()
 
 
+def test_base_is_a_built_in_scenario_by_name_unless_a_file_is_there(tmp_path):
+    from mecsim.scenario_files import builtin_scenarios
+
+    spec = load_sweep(write_sweep(tmp_path, "base: tiny\ngrid: {iotds.count: [4, 6]}\n"))
+    assert spec.base == builtin_scenarios()["tiny"].resolve()
+    (tmp_path / "tiny").write_text("name: mine\nslots: 3\n")  # a file of that name wins
+    spec = load_sweep(write_sweep(tmp_path, "base: tiny\ngrid: {iotds.count: [4, 6]}\n"))
+    assert spec.base == (tmp_path / "tiny").resolve()
+
+
 def test_missing_base_and_not_a_mapping(tmp_path):
     path = write_sweep(tmp_path, "base: nothere.yaml\n")
     with pytest.raises(ScenarioError, match=r"sweep.yaml: base: nothere.yaml: no such file$"):

@@ -2,7 +2,7 @@
 
 A sweep file is a YAML mapping validated by :class:`SweepSpec` (unknown keys rejected)::
 
-    base: ../../scenarios/paper.yaml    # relative to the sweep file
+    base: ../../scenarios/paper.yaml    # relative to the sweep file, or a built-in name: paper
     set: {tasks.deadline_s: 2.0}        # fixed overrides, as with run --set (optional)
     grid:                               # cartesian product of these overrides
       iotds.count: [10, 20, 30]
@@ -318,6 +318,22 @@ def _unique_ids(points: Sequence[tuple[dict[str, Any], int]]) -> list[str]:
 # --------------------------------------------------------------------------- loading
 
 
+def _base_file(sweep_file: Path, base: str) -> Path:
+    """The base scenario: a file relative to the sweep file, else a built-in one by name.
+
+    A file wins, as on the command line (``mecsim run tiny``); a name nothing matches is
+    kept as a path, so that reading it says "no such file".
+    """
+    from mecsim.scenario_files import builtin_name, builtin_scenarios
+
+    path = (sweep_file.parent / base).resolve()
+    if path.is_file():
+        return path
+    builtins = builtin_scenarios()
+    name = builtin_name(base)
+    return builtins[name].resolve() if name in builtins else path
+
+
 def load_sweep(path: str | Path, *, slots: int | None = None,
                seeds: Sequence[int] | None = None, quick: bool = False) -> Sweep:
     """Read a sweep file and validate the scenario of every cell.
@@ -358,7 +374,7 @@ def load_sweep(path: str | Path, *, slots: int | None = None,
     except ValidationError as exc:
         raise ScenarioError(source, _format_errors(exc)) from None
 
-    base = (path.parent / spec.base).resolve()
+    base = _base_file(path, spec.base)
     try:
         base_data = _read_yaml(base)
     except ScenarioError as exc:
