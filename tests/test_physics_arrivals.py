@@ -140,6 +140,17 @@ def test_trunc_normal_bounds_and_mean():
     assert stats.kstest(draws, stats.truncnorm(a, b, loc=1e9, scale=5e8).cdf).pvalue > 0.01
 
 
+@pytest.mark.parametrize(("mean", "std", "low", "high"), [
+    (1e9, 5e8, 4e8, 1.2e9), (2e9, 0.5e9, 0.5e9, 4e9), (5e5, 2e5, 1e5, np.inf),
+    (1.0, 1.0, 0.01, 2.0), (3.0, 1.0, 0.5, 3.1),   # closed form (no scipy.stats)
+    (1e9, 0.08e9, 0.5e9, 1.5e9),                     # a far tail: scipy.stats
+])
+def test_trunc_normal_mean_is_scipys_to_rounding(mean, std, low, high):
+    a, b = (low - mean) / std, (high - mean) / std
+    expected = stats.truncnorm.mean(a, b, loc=mean, scale=std)
+    assert TruncNormal(mean, std, low, high).mean == pytest.approx(expected, rel=1e-14)
+
+
 def test_trunc_normal_with_open_upper_bound():
     draws = TruncNormal(mean=1.0, std=1.0, low=0.1, high=np.inf).sample(
         1000, np.random.default_rng(7))
