@@ -98,10 +98,13 @@ class TableWriter:
         schema: The table's Arrow schema (every batch must have its columns).
         owner: Position of the scheduler in the run (names its parts).
         tally: Columns whose tallies each staged part carries (see :class:`Staged`).
+        coalesce: Keep the batches as they come and make Arrow arrays once per part, not
+            once per batch (for the engine's own many small batches, whose columns are
+            numpy arrays of their type; values Arrow refuses then raise when staging).
     """
 
     def __init__(self, folder: Path, schema: pa.Schema, owner: int,
-                 tally: tuple[str, ...] = ()) -> None:
+                 tally: tuple[str, ...] = (), coalesce: bool = False) -> None:
         self.folder = Path(folder)
         self.schema = schema
         self.owner = owner
@@ -118,6 +121,8 @@ class TableWriter:
         self._pending: list[pa.RecordBatch] = []
         self._counts: dict[str, Counter] = {}
         self._sums: dict[str, int] = {}
+        self._coalesce = coalesce
+        self._raw: list[list] = []  # coalesce: the batches' columns, in schema order
 
     def append(self, columns: dict[str, Any]) -> None:
         """Buffer one batch of rows (a dict of equal-length arrays or lists).
@@ -126,6 +131,24 @@ class TableWriter:
             KeyError: If a column of the schema is missing.
             pyarrow.ArrowInvalid: If the columns' lengths differ.
         """
+        if self._coalesce:
+            self._keep(columns)
+            return
+        self._pending_batch(columns)
+
+    def _keep(self, columns: dict[str, Any]) -> None:
+        """Hold a batch's columns as they are (``coalesce``), checked for names and lengths."""
+        batch = [columns[f.name] for f in self.schema]  # KeyError: a column missing
+        sizes = {len(c) for c in batch}
+        if len(sizes) > 1:
+            raise pa.ArrowInvalid(f"columns of different lengths: {sorted(sizes)}")
+        rows = sizes.pop() if sizes else 0
+        if rows:
+            self._raw.append(batch)
+            self.pending_rows += rows
+
+    def _pending_batch(self, columns: dict[str, Any]) -> None:
+        """Make one record batch of ``columns`` and buffer it (with its tallies)."""
         arrays = []
         for f in self.schema:
             array, tally = arrow_array(columns[f.name], f.type, f.name in self.tally)
@@ -139,8 +162,20 @@ class TableWriter:
             self._pending.append(batch)
             self.pending_rows += batch.num_rows
 
+    def _join_raw(self) -> None:
+        """``coalesce``: the held batches as one record batch, each column joined first."""
+        raw, self._raw = self._raw, []
+        rows = self.pending_rows
+        self.pending_rows = 0
+        if raw:
+            self._pending_batch({f.name: _joined([b[k] for b in raw])
+                                 for k, f in enumerate(self.schema)})
+        self.pending_rows = rows
+
     def stage(self) -> Staged | None:
         """Write the buffered rows whole to the next part's temporary name (None if none)."""
+        if self._raw:
+            self._join_raw()
         if not self._pending:
             return None
         table = pa.Table.from_batches(self._pending, schema=self.schema)
@@ -209,6 +244,20 @@ def arrow_array(values, type_: pa.DataType, tally: bool = False
     if tally and pa.types.is_integer(type_):
         return array, int(data.sum() if valid is None else data[valid].sum())
     return array, None
+
+
+def _joined(pieces: list) -> Any:
+    """One column from a column's pieces: numpy arrays of one dtype joined, else a list."""
+    first = pieces[0]
+    if len(pieces) == 1:
+        return first
+    if all(isinstance(p, np.ndarray) and p.dtype == first.dtype and p.ndim == 1
+           for p in pieces):
+        return np.concatenate(pieces)
+    out: list = []
+    for p in pieces:
+        out.extend(p.tolist() if isinstance(p, np.ndarray) else p)
+    return out
 
 
 def empty_table(schema: pa.Schema) -> pa.Table:

@@ -264,16 +264,16 @@ class RunFiles:
         self._on_disk[index] = OnDisk()
         self.writers = {
             "tasks": TableWriter(table_path(self.out, "tasks"), task_schema(), index,
-                                 tally=("status", "drop_reason")),
+                                 tally=("status", "drop_reason"), coalesce=True),
             "slots": TableWriter(table_path(self.out, "slots"),
                                  slot_schema(self.scenario.mecs.count), index,
                                  tally=("invalid", "tasks", "offloaded")),
         }
         if self.channels and index == 0:
             self.writers["channels"] = TableWriter(table_path(self.out, "channels"),
-                                                   channel_schema(), index)
+                                                   channel_schema(), index, coalesce=True)
             self.writers["positions"] = TableWriter(table_path(self.out, "positions"),
-                                                    position_schema(), index)
+                                                    position_schema(), index, coalesce=True)
 
     def writer(self, table: str) -> TableWriter:
         """The running scheduler's writer of ``table`` (``training``: made when first used)."""
