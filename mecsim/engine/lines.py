@@ -124,7 +124,7 @@ class FcfsLines:
         missing = [k for k, job in enumerate(jobs) if job.rates is None]
         for k, job in enumerate(jobs):
             if job.rates is not None:
-                rate[k] = float(np.mean(job.rates))
+                rate[k] = float(np.add.reduce(job.rates)) / len(job.rates)  # np.mean, faster
         if missing:
             ready = self._ready
             self._prepare([devs[k] for k in missing], [jobs[k] for k in missing])
