@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mecsim.physics.fading import SPEED_OF_LIGHT_MPS, Fading, gudmundson_rho, jakes_rho
+from mecsim.physics.fading import (
+    SPEED_OF_LIGHT_MPS,
+    Fading,
+    Shadowing,
+    gudmundson_rho,
+    jakes_rho,
+)
 
 
 def _run(fading, slots, rho=0.0, **kwargs):
@@ -218,3 +224,18 @@ RNG = np.random.default_rng(0)
 def test_bad_arguments_raise_value_error_naming_them(build, name):
     with pytest.raises(ValueError, match=name):
         build()
+
+
+def test_shadowing_walk_writes_into_out_the_same_values():
+    moved = np.linspace(0.0, 2.0, 8)
+    a = Shadowing(8, 3, np.random.default_rng(4), std_db=6.0, decorrelation_m=10.0)
+    b = Shadowing(8, 3, np.random.default_rng(4), std_db=6.0, decorrelation_m=10.0)
+    for steps in (1, 5, 3):
+        out = np.full((steps, 8, 3), np.nan)
+        assert b.walk(moved, steps, out=out) is out
+        np.testing.assert_array_equal(out, a.walk(moved, steps))
+    with pytest.raises(ValueError, match="out must be a float64 array of shape"):
+        a.walk(moved, 2, out=np.empty((2, 8, 2)))
+    zero = Shadowing(8, 3, np.random.default_rng(4), std_db=0.0, decorrelation_m=10.0)
+    out = np.full((2, 8, 3), np.nan)
+    assert np.all(zero.walk(moved, 2, out=out) == 0.0)

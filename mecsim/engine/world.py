@@ -294,10 +294,10 @@ class World:
         """
         if self._shadow_db is None:  # the first epoch: the stationary draw
             self._shadow_db = self._shadowing.walk(step_move_m, 1)[0]
-        within = [self._shadow_db[None]]
-        if self._steps > 1:
-            within.append(self._shadowing.walk(step_move_m, self._steps - 1))
-        out = np.concatenate(within)
+        out = np.empty((self._steps, *self._shadow_db.shape))
+        out[0] = self._shadow_db
+        if self._steps > 1:  # written in place: no copy of the slot's steps
+            self._shadowing.walk(step_move_m, self._steps - 1, out=out[1:])
         self._shadow_db = self._shadowing.walk(step_move_m, 1)[0]  # at the next epoch
         return out
 

@@ -26,6 +26,11 @@ def as_array(name: str, value, *, ndim: int | None = None, shape: tuple | None =
         if not ok:
             want = tuple("*" if s is None else s for s in shape)
             raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if arr.size:  # the common case in two reductions (NaN propagates through min and max)
+        low, high = arr.min(), arr.max()
+        if -np.inf < low and high < np.inf and (low > 0 or not positive) and (
+                low >= 0 or not nonnegative):
+            return arr
     bad = ~np.isfinite(arr)
     if bad.any():
         raise ValueError(f"{name} must be finite, got {_first(arr, bad)}")

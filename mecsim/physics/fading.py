@@ -575,7 +575,8 @@ class Shadowing:
         """
         return self.walk(moved_m, 1)[0]
 
-    def walk(self, moved_m: np.ndarray, steps: int) -> np.ndarray:
+    def walk(self, moved_m: np.ndarray, steps: int, out: np.ndarray | None = None
+             ) -> np.ndarray:
         """Take ``steps`` steps of ``moved_m`` each and return the shadowing after each.
 
         The same values as ``steps`` calls of :meth:`step` (the draws of the devices that
@@ -584,9 +585,11 @@ class Shadowing:
         Args:
             moved_m: Distance each device moves in each step, ``(n,)`` [m], finite, >= 0.
             steps: Number of steps, >= 1.
+            out: Where to write the result, a float64 ``(steps, n, m)`` array (None: a new
+                one).
 
         Returns:
-            ``(steps, n, m)`` [dB].
+            ``(steps, n, m)`` [dB] (``out`` when given).
 
         Raises:
             ValueError: If an argument has a bad shape or value.
@@ -598,10 +601,15 @@ class Shadowing:
         steps = _check_count("steps", steps)
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
+        if out is None:
+            out = np.empty((steps, *self._shape))
+        elif out.shape != (steps, *self._shape) or out.dtype != np.float64:
+            raise ValueError(f"out must be a float64 array of shape {(steps, *self._shape)}, "
+                             f"got {out.dtype} {out.shape}")
         if self._std_db == 0.0:
             self._shadowing_db = np.zeros(self._shape)
-            return np.zeros((steps, *self._shape))
-        out = np.empty((steps, *self._shape))
+            out[...] = 0.0
+            return out
         state, first = self._shadowing_db, 0
         if state is None:  # the first step: the stationary draw
             out[0] = self._rng.standard_normal(self._shape)
