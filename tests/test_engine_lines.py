@@ -174,3 +174,24 @@ def test_a_job_queued_across_an_epoch_gets_the_new_slots_rates():
     clock.env.run(until=3.0)
     assert clock.done["a"] == pytest.approx(1.25, abs=1e-12)
     assert clock.done["b"] == pytest.approx(1.75, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_finish_times_in_one_pass_equal_the_one_job_path(seed):
+    rng = np.random.default_rng(seed)
+    steps = int(rng.integers(2, 12))
+    env = simpy.Environment()
+    line = FcfsLines(env, lambda *a: None, lambda job, t: None)
+    start = float(rng.uniform(0, 50))
+    line.new_slot(start, 0.1, steps)
+    now = start + float(rng.choice([0.0, rng.uniform(0, 0.1 * steps)]))
+    jobs = []
+    for k in range(20):
+        job = Job(k, 0, float(rng.choice([0.0, -1.0, rng.uniform(0, 3e5), 1e9])), 1.0)
+        job.rates = rng.uniform(0, 1e6, size=steps) * (rng.uniform(size=steps) > 0.2)
+        job.as_of_s = now
+        jobs.append(job)
+    together = line._finish_times(jobs, now)
+    alone = [line._finish_time(job, now) for job in jobs]
+    assert together == alone
+    assert any(f is None for f in alone) and any(f is not None for f in alone)
