@@ -195,3 +195,30 @@ def test_finish_times_in_one_pass_equal_the_one_job_path(seed):
     alone = [line._finish_time(job, now) for job in jobs]
     assert together == alone
     assert any(f is None for f in alone) and any(f is not None for f in alone)
+
+
+def test_busy_estimate_of_queued_jobs_is_their_mean_rate_whoever_shares_the_call():
+    # rates that differ per step and per job: each queued job's estimate is its own
+    # mean rate over the slot's steps, bit for bit, computed alone or with others
+    rng = np.random.default_rng(3)
+    table = rng.uniform(1e5, 1e6, size=(5, 4, 3))  # (steps, iotd, link)
+
+    def rates(iotd, link, power):
+        return table[:, iotd, link] * power[None, :]
+
+    env = simpy.Environment()
+    line = FcfsLines(env, rates, lambda job, t: None)
+    line.new_slot(0.0, 0.2, 5)
+    jobs, devs = [], [0, 0, 0, 1, 1, 2, 3, 3, 3, 3]
+    for k in range(len(devs)):
+        jobs.append(Job(k, k % 3, float(rng.uniform(1e4, 5e5)), float(rng.uniform(0.5, 2))))
+    line.add(np.array(devs[:4]), jobs[:4], 0.0)
+    line.add(np.array(devs[4:]), jobs[4:], 0.0)
+    busy = line.busy_s(0.0, 4)
+    want = np.zeros(4)
+    for dev, job in zip(devs, jobs, strict=True):
+        alone = rates(np.array([dev]), np.array([job.link]), np.array([job.power_w]))
+        mean = alone.mean(axis=0)[0] if job.rates is None else \
+            float(np.add.reduce(job.rates)) / len(job.rates)
+        want[dev] += job.left / mean
+    np.testing.assert_array_equal(busy, want)

@@ -81,6 +81,7 @@ class FcfsLines:
         self.queued_work = 0.0  # work of the jobs not in service [bit or cycle]
         # rates of queued jobs for the current slot, computed ahead in one call per batch
         self._ready: dict[Job, np.ndarray] = {}
+        self._ready_mean: dict[Job, float] = {}  # their means over the slot's steps
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -127,10 +128,9 @@ class FcfsLines:
             if job.rates is not None:
                 rate[k] = float(np.add.reduce(job.rates)) / len(job.rates)  # np.mean, faster
         if missing:
-            ready = self._ready
             self._prepare([devs[k] for k in missing], [jobs[k] for k in missing])
-            # a mean over axis 0 adds the steps in order, whatever the number of columns
-            rate[missing] = np.stack([ready[jobs[k]] for k in missing], axis=1).mean(axis=0)
+            mean = self._ready_mean
+            rate[missing] = [mean[jobs[k]] for k in missing]
         return rate
 
     # ------------------------------------------------------------------ changes
@@ -146,6 +146,7 @@ class FcfsLines:
         self._spans = np.diff(self._edges)  # [s] of steps 1.. (as the edges round them)
         self._grid = np.arange(steps + 1)  # step boundaries, in steps
         self._ready.clear()  # the old slot's rates
+        self._ready_mean.clear()
         self._plan(list(self._queues), start_s)
 
     def add(self, iotd: np.ndarray, jobs: list[Job], now: float) -> None:
@@ -171,6 +172,7 @@ class FcfsLines:
         """Take ``job`` off its line at ``now``; return the time it was in service [s]."""
         queue = self._queues[iotd]
         self._ready.pop(job, None)
+        self._ready_mean.pop(job, None)
         if queue[0] is not job:
             queue.remove(job)
             self.queued_work -= job.left
@@ -186,6 +188,7 @@ class FcfsLines:
         """
         self._queues.clear()
         self._ready.clear()
+        self._ready_mean.clear()
         self.queued_work = 0.0
         self._rates, self._on_done = _no_rates, _ended
 
@@ -193,6 +196,7 @@ class FcfsLines:
     def _start(self, job: Job, now: float) -> None:
         job.started_s = job.as_of_s = now
         job.rates = self._ready.pop(job, None)  # None: computed when planned
+        self._ready_mean.pop(job, None)
 
     def _prepare(self, devs: list[int], jobs: list[Job]) -> None:
         """Compute this slot's rates of ``jobs`` not yet known, in one call, for later."""
@@ -203,8 +207,13 @@ class FcfsLines:
         rates = self._rates(np.array([devs[k] for k in todo], dtype=np.int64),
                             np.array([jobs[k].link for k in todo], dtype=np.int64),
                             np.array([jobs[k].power_w for k in todo]))
+        # a mean over axis 0 adds the steps in order, column by column: the same value
+        # whatever other jobs are in the call
+        means = rates.mean(axis=0).tolist()
+        mean = self._ready_mean
         for col, k in enumerate(todo):
             ready[jobs[k]] = rates[:, col]
+            mean[jobs[k]] = means[col]
 
     def _next(self, dev: int, now: float) -> None:
         """The job in service of ``dev`` has left: start the next one, if any."""
