@@ -294,12 +294,13 @@ class World:
         """
         if self._shadow_db is None:  # the first epoch: the stationary draw
             self._shadow_db = self._shadowing.walk(step_move_m, 1)[0]
-        out = np.empty((self._steps, *self._shadow_db.shape))
+        # one walk of `steps` steps: the slot's steps 1.. and the next epoch's, written in
+        # place (the same draws, in the same order, as a walk of steps - 1 and then of 1)
+        out = np.empty((self._steps + 1, *self._shadow_db.shape))
         out[0] = self._shadow_db
-        if self._steps > 1:  # written in place: no copy of the slot's steps
-            self._shadowing.walk(step_move_m, self._steps - 1, out=out[1:])
-        self._shadow_db = self._shadowing.walk(step_move_m, 1)[0]  # at the next epoch
-        return out
+        self._shadowing.walk(step_move_m, self._steps, out=out[1:])
+        self._shadow_db = out[-1].copy()  # at the next epoch
+        return out[:-1]
 
     def _fading_steps(self, doppler_mps: np.ndarray) -> np.ndarray | None:
         """Step the AR(1) fading through the slot: ``(steps, N, M)``; None for SoS."""
