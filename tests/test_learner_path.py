@@ -19,6 +19,7 @@ from mecsim.config import SchedulerSpec, load_scenario
 from mecsim.engine.records import TrainingWriter, read_table, table_path, training_columns
 from mecsim.engine.runner import run_scenario
 from mecsim.registry import checkpoint_params
+from mecsim.report.build import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = str(ROOT / "scenarios" / "tiny.yaml")
@@ -102,6 +103,11 @@ def test_train_then_run_checkpoint_loads_user_learner(user_dir):
     assert proc.returncode == 0, proc.stderr
     assert set(first_slot_targets(user_dir / "loaded")) == {1}  # the loaded state decides
     assert set(first_slot_targets(user_dir / "fresh")) == {0}
+
+    report = build_report(user_dir / "lp.json.run", user_dir / "r.html")
+    text = report.path.read_text()
+    assert "no per-agent loss rows" in text  # not "no training.parquet": it is there
+    assert not report.notes
 
 
 def test_scenario_item_checkpoint_loads_any_learner(user_dir, monkeypatch):
