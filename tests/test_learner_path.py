@@ -18,7 +18,7 @@ import pytest
 from mecsim.config import SchedulerSpec, load_scenario
 from mecsim.engine.records import TrainingWriter, read_table, table_path, training_columns
 from mecsim.engine.runner import run_scenario
-from mecsim.registry import checkpoint_params
+from mecsim.registry import accepts_param, checkpoint_params
 from mecsim.report.build import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +153,9 @@ def test_checkpoint_params_keeps_it_only_where_the_constructor_takes_it(user_dir
     params, path = checkpoint_params("dirs", {"checkpoint": "b", "train": False})
     assert (params, path) == ({"checkpoint": "b", "train": False}, "b")
     assert checkpoint_params("greedy", {}) == ({}, None)
+    # run --checkpoint sets train: false only on a learner that takes it
+    assert not accepts_param("mylearner.py:Learner", "train")
+    assert accepts_param("dirs", "train")
 
 
 def test_training_writer_unions_free_form_metrics(tmp_path):
