@@ -110,9 +110,10 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                           "sb3:PATH.zip runs a trained Stable-Baselines3 policy")
     run.add_argument("--checkpoint", action="append", default=[], metavar="[LABEL=]PATH",
                      help="evaluate a trained checkpoint frozen (repeatable): sets "
-                          "checkpoint: PATH and train: false on the scheduler LABEL (label or "
-                          "name), or without LABEL on the run's only learning scheduler (or "
-                          "the one the checkpoint was trained as, added to the run)")
+                          "checkpoint: PATH (and train: false where it takes one) on the "
+                          "scheduler LABEL (label or name), or without LABEL on the run's "
+                          "only learning scheduler (or the one the checkpoint was trained "
+                          "as, added to the run)")
     run.add_argument("--seed", type=int, help="scenario seed")
     run.add_argument("--slots", type=int, help="number of decision epochs")
     run.add_argument("--channels", action=argparse.BooleanOptionalAction, default=None,
@@ -225,7 +226,9 @@ def _run_specs(args, scenario) -> tuple[list, list[str]]:
                                  f"--checkpoint {given[k]}")
         given[k] = item
         spec = specs[k]
-        params = {**spec.params, "checkpoint": _checkpoint_arg(item)[1], "train": False}
+        params = {**spec.params, "checkpoint": _checkpoint_arg(item)[1]}
+        if _takes_train(spec.name):  # frozen where the learner has a train switch
+            params["train"] = False
         specs[k] = type(spec)(name=spec.name, params=params, label=spec.label)
     return specs, where
 
@@ -284,6 +287,16 @@ def _checkpoint_target(item: str, specs: list, where: list[str]) -> int:
         raise PreflightError(f"{option}: {specs[k].label} does not learn; it has no "
                              "checkpoint to load")
     return k
+
+
+def _takes_train(name: str) -> bool:
+    """Whether the scheduler ``name``'s constructor takes ``train`` (False if unresolved)."""
+    from mecsim.registry import accepts_param
+
+    try:
+        return accepts_param(name, "train")
+    except ValueError:
+        return False
 
 
 def _learns_name(name: str) -> bool:

@@ -200,7 +200,7 @@ def check_schedulers(specs: Sequence[Any], where: Sequence[str] | None = None,
             or checkpoint that does not fit; the message names the key
             (``schedulers.1.name``, ``.params``, ``.params.checkpoint``).
     """
-    from mecsim.registry import make, scheduler_class
+    from mecsim.registry import checkpoint_params, load_checkpoint, make, scheduler_class
 
     network = None
 
@@ -213,7 +213,7 @@ def check_schedulers(specs: Sequence[Any], where: Sequence[str] | None = None,
         except ValueError as exc:
             raise PreflightError(f"{sub('name')}: {_one_line(exc)}") from None
         try:
-            scheduler = make(spec.name, **dict(spec.params))
+            scheduler = make(spec.name, **checkpoint_params(spec.name, dict(spec.params))[0])
         except (ValueError, TypeError, OverflowError) as exc:
             raise PreflightError(f"{sub('params')}: {_one_line(exc)}") from None
         if scenario is None or not spec.params.get("checkpoint"):
@@ -224,7 +224,8 @@ def check_schedulers(specs: Sequence[Any], where: Sequence[str] | None = None,
 
             network = network_of(scenario, World(scenario, scenario.seed))
         try:
-            scheduler.reset(0, network)  # loads the checkpoint
+            scheduler.reset(0, network)
+            load_checkpoint(scheduler, spec.params["checkpoint"])  # any save/load scheduler
         except (ValueError, OSError, RuntimeError, KeyError) as exc:
             raise PreflightError(f"{sub('params.checkpoint')}: {_one_line(exc)}") from None
 

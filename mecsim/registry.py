@@ -20,6 +20,12 @@ Four ways a scheduler becomes reachable by :func:`make`:
    trained on the parallel env (the ``rl`` extra; see ``docs/training.md``).
    ``python -m mecsim run ... --scheduler sb3:agent.zip`` uses it.
 
+**Checkpoints.** A scheduler item's ``checkpoint: PATH`` parameter works for every
+scheduler that implements ``save``/``load``: :func:`checkpoint_params` keeps it in the
+constructor's params only where the constructor accepts it (DIRS and the DRL peers read
+it from their config), and the caller loads it with :func:`load_checkpoint` after
+``reset``, whatever the class (``load`` must therefore be idempotent).
+
 The built-ins and the entry points are loaded once, on the first use of the registry
 (:func:`make`, :func:`registered`, :func:`spec`, :func:`register`), never at import time.
 An entry point whose id is already taken (by a built-in) is ignored with a
@@ -475,3 +481,56 @@ def scheduler_class(id_or_entry_point: str) -> type[Scheduler]:
 def unregister(id: str) -> None:
     """Remove a registration from the process-wide registry."""
     REGISTRY.unregister(id)
+
+
+#: The generic scheduler parameter naming a checkpoint to start from.
+CHECKPOINT_PARAM = "checkpoint"
+
+
+def accepts_param(id_or_entry_point: str, param: str) -> bool:
+    """Whether the scheduler's constructor takes ``param`` (by name or ``**kwargs``).
+
+    Raises:
+        ValueError: If the scheduler cannot be resolved.
+    """
+    return not _unknown_params(scheduler_class(id_or_entry_point), {param: None})
+
+
+def checkpoint_params(id_or_entry_point: str, params: dict[str, Any]
+                      ) -> tuple[dict[str, Any], str | None]:
+    """Split the generic ``checkpoint`` parameter off a scheduler's params.
+
+    Args:
+        id_or_entry_point: The scheduler's id or ``module:Class``.
+        params: Its params (not changed).
+
+    Returns:
+        The params to make it with (``checkpoint`` kept only where the constructor accepts
+        it, or where the scheduler cannot be resolved: :func:`make` then says why), and the
+        checkpoint to :func:`load_checkpoint` after ``reset`` (None without one).
+    """
+    path = params.get(CHECKPOINT_PARAM)
+    if path is None:
+        return dict(params), None
+    try:
+        keep = accepts_param(id_or_entry_point, CHECKPOINT_PARAM)
+    except ValueError:
+        keep = True
+    made = dict(params) if keep else {k: v for k, v in params.items() if k != CHECKPOINT_PARAM}
+    return made, str(path)
+
+
+def load_checkpoint(scheduler: Scheduler, path: str | Path) -> None:
+    """Load ``path`` into a scheduler that was ``reset``: its own :meth:`Scheduler.load`.
+
+    Raises:
+        ValueError: If ``load`` fails (its own ``ValueError``, or an ``OSError``,
+            ``KeyError`` or ``TypeError`` it raised, named with the file).
+    """
+    try:
+        scheduler.load(path)
+    except ValueError:
+        raise
+    except (OSError, KeyError, TypeError) as exc:
+        raise ValueError(f"cannot load checkpoint {path} into {type(scheduler).__name__}: "
+                         f"{type(exc).__name__}: {exc}") from exc

@@ -296,18 +296,29 @@ class Scheduler(ABC):
         """Return (and forget) the training-log rows recorded since the last call.
 
         The engine calls it after every epoch and appends the rows to the run's
-        ``training.parquet`` (columns: :data:`mecsim.engine.records.TRAINING_COLUMNS`; a
-        missing key is written as null). Schedulers that do not learn log nothing.
+        ``training.parquet``. A key of :data:`mecsim.engine.records.TRAINING_COLUMNS`
+        keeps that column's type; any other key is a free-form metric whose values must be
+        numbers (or None), written as a float64 column of that name. The table holds the
+        union of the keys logged (a missing key is null); log ``slot`` or ``step`` to place
+        a row in time. Schedulers that do not learn log nothing (``docs/training.md``).
         """
         return []
 
     def save(self, path: str | Path) -> None:
-        """Save what the scheduler needs to make the same decisions again (JSON params)."""
+        """Save what the scheduler needs to make the same decisions again (JSON params).
+
+        ``mecsim train`` calls it at the end of the training run; :meth:`load` reads it back.
+        """
         Path(path).write_text(json.dumps({"class": type(self).__qualname__,
                                           "params": self.params}, sort_keys=True))
 
     def load(self, path: str | Path) -> None:
         """Restore what :meth:`save` wrote.
+
+        Called after :meth:`reset` for a scheduler item with ``checkpoint: PATH``, whatever
+        the scheduler (:func:`mecsim.registry.load_checkpoint`); a scheduler whose
+        constructor takes ``checkpoint`` and loads it in ``reset`` is loaded again, so
+        ``load`` must be idempotent.
 
         Raises:
             ValueError: If the file is missing, unreadable or for another class.

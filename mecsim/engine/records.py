@@ -442,9 +442,7 @@ def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
     """Read a table: a folder of parts (hidden temporaries skipped) or a single file."""
     path = Path(path)
     if path.is_dir():
-        import pyarrow.dataset as ds
-
-        return ds.dataset(path, format="parquet").to_table(columns=columns)
+        return _dataset(path).to_table(columns=columns)
     return pq.read_table(path, columns=columns)
 
 
@@ -452,10 +450,25 @@ def table_columns(path: Path) -> list[str]:
     """The column names of a table (a folder of parts or a single file)."""
     path = Path(path)
     if path.is_dir():
-        import pyarrow.dataset as ds
-
-        return ds.dataset(path, format="parquet").schema.names
+        return _dataset(path).schema.names
     return pq.read_schema(path).names
+
+
+def _dataset(folder: Path):
+    """The dataset of a folder of parts; ``training``'s on the union of its parts' columns.
+
+    The parts of ``training.parquet`` may differ by a learner's free-form metrics
+    (:class:`TrainingWriter`); every other table's parts share one schema (the first's).
+    """
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(folder, format="parquet")
+    if folder.name != table_path(folder.parent, "training").name:
+        return dataset
+    schemas = [f.physical_schema for f in dataset.get_fragments()]
+    if all(s.equals(schemas[0]) for s in schemas[1:]):
+        return dataset
+    return ds.dataset(folder, schema=pa.unify_schemas(schemas), format="parquet")
 
 
 def table_bytes(path: Path) -> int:
@@ -562,9 +575,11 @@ def channel_schema() -> pa.Schema:
 
 
 #: Columns of ``training.parquet`` (a long table: each row fills the columns of its kind).
+#: DIRS and the DRL peers log these; a learner may log any other key too: a number, written
+#: as a float64 column of that name (:func:`training_columns`, :class:`TrainingWriter`).
 TRAINING_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("scheduler", pa.string()),  # label of the scheduler
-    ("kind", pa.string()),  # "update" | "slot" | "levy" | "imitation"
+    ("kind", pa.string()),  # "update" | "slot" | "levy" | "imitation" | a learner's own
     ("slot", pa.int32()),  # epoch of the row (update, slot, levy)
     ("step", pa.int32()),  # update or pre-training step
     ("agent", pa.int16()),  # MEC index j (1-based) of a per-agent loss
@@ -581,23 +596,76 @@ TRAINING_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("accuracy", pa.float64()),
     ("demonstrations", pa.int32()),
 )
+_TRAINING_NAMES = frozenset(name for name, _ in TRAINING_COLUMNS)
+#: The Arrow type of a free-form training metric (a key outside :data:`TRAINING_COLUMNS`).
+METRIC_TYPE = pa.float64()
 
 
 def training_schema() -> pa.Schema:
-    """Schema of ``training.parquet``."""
+    """Schema of ``training.parquet``: :data:`TRAINING_COLUMNS` (free-form metrics follow)."""
     return pa.schema(list(TRAINING_COLUMNS))
 
 
 def training_columns(label: str, rows: list[dict]) -> dict[str, list]:
-    """Turn log rows (dicts with any subset of the columns) into columns for the writer.
+    """Turn log rows (dicts of any keys) into columns for :class:`TrainingWriter`.
+
+    Every column of :data:`TRAINING_COLUMNS` is returned (a key a row lacks is None, a
+    null); so is every other key of any row (a free-form metric, in order of first use),
+    whose values must be numbers (``int``, ``float``, ``bool``, numpy scalars) or None.
 
     Raises:
-        ValueError: If a row has a key that is not a training column.
+        ValueError: If a key is not a string, or a free-form metric's value not a number.
     """
-    names = [name for name, _ in TRAINING_COLUMNS]
-    unknown = {k for row in rows for k in row} - set(names)
-    if unknown:
-        raise ValueError(f"training log rows have unknown columns {sorted(unknown)}")
+    extra: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            if key not in _TRAINING_NAMES:
+                extra[key] = None
+    for key in extra:
+        _check_metric(key, [row.get(key) for row in rows])
+    names = [name for name, _ in TRAINING_COLUMNS] + list(extra)
     cols = {name: [row.get(name) for row in rows] for name in names}
     cols["scheduler"] = [label] * len(rows)
     return cols
+
+
+def _check_metric(key: Any, values: list) -> None:
+    """Raise ValueError unless ``key`` is a string and ``values`` numbers or None."""
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"training log rows have a key {key!r}: keys must be names")
+    bad = next((v for v in values if v is not None and not isinstance(v, (int, float,
+                                                                         np.number, np.bool_))),
+               None)
+    if bad is not None:
+        raise ValueError(f"training log metric {key!r} has the value {bad!r}: a free-form "
+                         "metric must be a number (or None)")
+
+
+class TrainingWriter(TableWriter):
+    """The writer of ``training.parquet``: its schema grows with a learner's own metrics.
+
+    It starts with :func:`training_schema`; a batch with a key outside it adds a
+    :data:`METRIC_TYPE` column (null in the rows buffered before it and in later batches
+    without it). Each part holds the columns seen so far; :func:`read_table` unifies them.
+    """
+
+    def __init__(self, folder: Path, owner: int) -> None:
+        super().__init__(folder, training_schema(), owner)
+
+    def append(self, columns: dict[str, Any]) -> None:
+        """Buffer rows from :func:`training_columns` (missing columns are nulls)."""
+        new = [pa.field(k, METRIC_TYPE) for k in columns if self.schema.get_field_index(k) < 0]
+        if new:
+            self._widen(new)
+        rows = len(columns["scheduler"])
+        super().append({f.name: columns[f.name] if f.name in columns else [None] * rows
+                        for f in self.schema})
+
+    def _widen(self, fields: list[pa.Field]) -> None:
+        """Add ``fields`` to the schema and, as nulls, to the batches buffered so far."""
+        self.schema = pa.schema([*self.schema, *fields])
+        self._pending = [
+            pa.RecordBatch.from_arrays(
+                [*b.columns, *(pa.nulls(b.num_rows, f.type) for f in fields)],
+                schema=self.schema)
+            for b in self._pending]

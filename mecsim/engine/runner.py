@@ -58,6 +58,7 @@ from mecsim.engine.records import (
     TABLES,
     Staged,
     TableWriter,
+    TrainingWriter,
     channel_schema,
     flush_interval_s,
     json_text,
@@ -69,7 +70,6 @@ from mecsim.engine.records import (
     table_path,
     task_schema,
     training_columns,
-    training_schema,
     write_text_atomic,
 )
 from mecsim.engine.simulation import SchedulerError, Simulation
@@ -215,14 +215,19 @@ def _run_one(scenario, spec, make, files: RunFiles, result: SchedulerResult, tic
             result.wall_s = time.perf_counter() - started
             files.commit(result, sim)
 
+    from mecsim.registry import checkpoint_params, load_checkpoint
+
     finished = False
     try:
-        scheduler = make(spec.name, **_params(scenario, spec))
+        params, checkpoint = checkpoint_params(spec.name, _params(scenario, spec))
+        scheduler = make(spec.name, **params)
         on_world = _world_writer(files) if "channels" in files.writers else None
         sim = Simulation(scenario, scheduler, spec.label, scenario.seed,
                          on_tasks=files.writers["tasks"].append, on_slot=on_slot,
                          on_world=on_world, check_stop=stop.check, urgent=stop.urgent)
         scheduler.reset(scheduler_seed(scenario.seed, result.index), sim.network)
+        if checkpoint is not None:  # any scheduler with save/load: after reset, as documented
+            load_checkpoint(scheduler, checkpoint)
         sim.run(scenario.slots, tick)
         finished = True
     except SchedulerError as exc:
@@ -279,8 +284,7 @@ class RunFiles:
         """The running scheduler's writer of ``table`` (``training``: made when first used)."""
         if table not in self.writers:
             owner = self.writers["tasks"].owner
-            self.writers[table] = TableWriter(table_path(self.out, table), training_schema(),
-                                              owner)
+            self.writers[table] = TrainingWriter(table_path(self.out, table), owner)
         return self.writers[table]
 
     def due(self) -> bool:

@@ -413,7 +413,9 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
             slot_note = f" Only {len(keep)} of {len(names)} lines are drawn."
     n_runs = training["run"].nunique() if training is not None else 0
     over = f" Mean over {n_runs} runs." if n_runs > 1 else ""
-    no_training = "no training.parquet (no learning scheduler ran)"
+    no_training = ("no training.parquet (no learning scheduler ran)" if training is None else
+                   "no per-agent loss rows (kind 'update') in training.parquet; a learner's "
+                   "own metrics are in that table (docs/training.md)")
     sections.append(("DIRS training and per-slot curves", [
         item("loss", F.TITLES["loss"],
              "Each agent's loss per update: L_I (or L_D) during pre-training on the "
