@@ -79,9 +79,9 @@ class FcfsLines:
         self._spans = np.empty(0)  # [s] lengths of steps 1.. of the current slot
         self._grid = np.arange(2)  # boundaries of the current slot's steps [step]
         self.queued_work = 0.0  # work of the jobs not in service [bit or cycle]
-        # rates of queued jobs for the current slot, computed ahead in one call per batch
-        self._ready: dict[Job, np.ndarray] = {}
-        self._ready_mean: dict[Job, float] = {}  # their means over the slot's steps
+        # this slot's rates of jobs not yet started, computed ahead in one call per batch,
+        # with their means over the slot's steps
+        self._ready: dict[Job, tuple[np.ndarray, float]] = {}
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -101,8 +101,8 @@ class FcfsLines:
         """Time each of ``n`` lines needs for the work it holds at ``now`` [s], ``(n,)``.
 
         Each job counts at its mean rate over the current slot's steps (a queued upload's
-        rates are computed for the estimate, not kept); a job with no rate at all counts
-        as ``inf``.
+        rates are computed for the estimate and kept for when it starts); a job with no
+        rate at all counts as ``inf``.
         """
         out = np.zeros(n)
         if not self._queues:
@@ -129,8 +129,8 @@ class FcfsLines:
                 rate[k] = float(np.add.reduce(job.rates)) / len(job.rates)  # np.mean, faster
         if missing:
             self._prepare([devs[k] for k in missing], [jobs[k] for k in missing])
-            mean = self._ready_mean
-            rate[missing] = [mean[jobs[k]] for k in missing]
+            ready = self._ready
+            rate[missing] = [ready[jobs[k]][1] for k in missing]
         return rate
 
     # ------------------------------------------------------------------ changes
@@ -146,7 +146,6 @@ class FcfsLines:
         self._spans = np.diff(self._edges)  # [s] of steps 1.. (as the edges round them)
         self._grid = np.arange(steps + 1)  # step boundaries, in steps
         self._ready.clear()  # the old slot's rates
-        self._ready_mean.clear()
         self._plan(list(self._queues), start_s)
 
     def add(self, iotd: np.ndarray, jobs: list[Job], now: float) -> None:
@@ -172,7 +171,6 @@ class FcfsLines:
         """Take ``job`` off its line at ``now``; return the time it was in service [s]."""
         queue = self._queues[iotd]
         self._ready.pop(job, None)
-        self._ready_mean.pop(job, None)
         if queue[0] is not job:
             queue.remove(job)
             self.queued_work -= job.left
@@ -188,15 +186,13 @@ class FcfsLines:
         """
         self._queues.clear()
         self._ready.clear()
-        self._ready_mean.clear()
         self.queued_work = 0.0
         self._rates, self._on_done = _no_rates, _ended
 
     # ------------------------------------------------------------------ inside
     def _start(self, job: Job, now: float) -> None:
         job.started_s = job.as_of_s = now
-        job.rates = self._ready.pop(job, None)  # None: computed when planned
-        self._ready_mean.pop(job, None)
+        job.rates = self._ready.pop(job, (None, None))[0]  # None: computed when planned
 
     def _prepare(self, devs: list[int], jobs: list[Job]) -> None:
         """Compute this slot's rates of ``jobs`` not yet known, in one call, for later."""
@@ -210,10 +206,8 @@ class FcfsLines:
         # a mean over axis 0 adds the steps in order, column by column: the same value
         # whatever other jobs are in the call
         means = rates.mean(axis=0).tolist()
-        mean = self._ready_mean
         for col, k in enumerate(todo):
-            ready[jobs[k]] = rates[:, col]
-            mean[jobs[k]] = means[col]
+            ready[jobs[k]] = (rates[:, col], means[col])
 
     def _next(self, dev: int, now: float) -> None:
         """The job in service of ``dev`` has left: start the next one, if any."""
