@@ -19,8 +19,9 @@ from mecsim.engine.world import SlotWorld, World
 
 #: Fewer links than this: drawing in a thread does not pay. The world's work is then many
 #: small numpy calls (a slot of ``dense_100``: 600 links, 100 fading steps), mostly Python
-#: that holds the GIL, and the two threads only take turns: ``dense_100`` ran about 30 %
-#: slower with it, 1,000 x 100 links 5-10 % faster, 10,000 x 100 about 12 % faster.
+#: that holds the GIL, and the two threads only take turns: ``dense_100``'s four schedulers
+#: took 26.1 s with it against 22.4 s; 1,000 x 100 links ran about 9 % faster, 10,000 x 100
+#: 12-15 % faster.
 MIN_LINKS = 10_000
 
 

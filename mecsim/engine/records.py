@@ -165,12 +165,9 @@ class TableWriter:
     def _join_raw(self) -> None:
         """``coalesce``: the held batches as one record batch, each column joined first."""
         raw, self._raw = self._raw, []
-        rows = self.pending_rows
-        self.pending_rows = 0
-        if raw:
-            self._pending_batch({f.name: _joined([b[k] for b in raw])
-                                 for k, f in enumerate(self.schema)})
-        self.pending_rows = rows
+        self.pending_rows = 0  # held rows only (coalesce): counted again as one batch
+        self._pending_batch({f.name: _joined([b[k] for b in raw])
+                             for k, f in enumerate(self.schema)})
 
     def stage(self) -> Staged | None:
         """Write the buffered rows whole to the next part's temporary name (None if none)."""

@@ -577,36 +577,8 @@ class Simulation:
         return batch, i, r
 
     def _local_done(self, job: Job, now: float) -> None:
-        """A local task's work is done at ``now``: :meth:`_left_line` and :meth:`_end`, inline.
-
-        Called once per local task, so written for speed; the same figures, in the same
-        order (a task in flight has no drop reason to reset).
-        """
-        token = job.token
-        batch, i = token
-        self._in_line.pop(token, None)
-        r = i if batch.pos is None else batch.pos[i]
-        cols = batch.cols
-        started = job.started_s
-        energy = float(cols["realized_energy_j"][r]) + job.power_w * (now - started)  # [J]
-        cols["realized_energy_j"][r] = energy
-        start = cols["start_s"]
-        if start[r] != start[r]:
-            start[r] = started
-        cols["status"][r] = COMPLETED
-        cols["done_s"][r] = now
-        latency = now - float(cols["arrival_s"][r])  # [s]
-        cols["realized_latency_s"][r] = latency
-        total = self._ended[COMPLETED]
-        total[0] += 1.0
-        total[1] += latency
-        total[2] += energy
-        total[3] += self.params.phi_t * latency + self.params.phi_e * energy
-        self.counters.completed += 1
-        batch.open -= 1
-        if batch.open == 0:
-            del self._open[batch.slot]
-            self._flush(batch)
+        batch, i, _ = self._left_line(job, now)
+        self._end(batch, i, COMPLETED, 0, now)
 
     def _upload_done(self, job: Job, now: float) -> None:
         batch, i, r = self._left_line(job, now)
