@@ -61,7 +61,8 @@ DEADLINE, MEC_FAILURE, INVALID = 1, 2, 3
 # timeout each; False keeps the event-by-event path, the reference of tests/test_engine_bulk.py
 LOCAL_IN_BULK = True
 #: Draw the next slot's world in a background thread while this slot is simulated
-#: (:mod:`mecsim.engine.prefetch`; identical results). False: one thread.
+#: (:mod:`mecsim.engine.prefetch`), or for a small world only its shadowing normals
+#: (:mod:`mecsim.engine.normals`); identical results. False: one thread.
 PREFETCH_WORLD = True
 DEADLINE_MARGIN = 1e-9  # relative: a local finish this close to its deadline keeps the event
 
@@ -273,6 +274,7 @@ class Simulation:
         if self._ahead is not None:
             self._ahead.close()
             self._ahead = None
+        self.world.close()
         self._on_tasks = self._on_slot = _closed
         self._on_world = self._check_stop = self._progress = None
         self._urgent = nullcontext
@@ -306,6 +308,8 @@ class Simulation:
         ahead = None
         if PREFETCH_WORLD and prefetch.worth_it(self.world, slots):
             ahead = self._ahead = WorldAhead(self.world)
+        elif PREFETCH_WORLD and slots > 1:
+            self.world.draw_normals_ahead()
         for k in range(slots):
             if self._check_stop is not None:
                 self._check_stop()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mecsim.engine.normals import NormalsAhead
 from mecsim.physics.arrivals import make_arrivals, make_distribution
 from mecsim.physics.fading import (
     SPEED_OF_LIGHT_MPS,
@@ -128,7 +129,9 @@ class World:
         else:
             self._sos = None
             self._ar1 = Fading(n, cols, rng["fading"], rician_k=rician_k)
-        self._shadowing = Shadowing(n, cols, rng["shadowing"], std_db=fad.shadowing_std_db,
+        self._rng_shadowing = rng["shadowing"]
+        self._normals: NormalsAhead | None = None  # draw_normals_ahead
+        self._shadowing = Shadowing(n, cols, self._rng_shadowing, std_db=fad.shadowing_std_db,
                                     decorrelation_m=fad.shadowing_decorrelation_m)
         self._shadow_db: np.ndarray | None = None  # [dB] shadowing at the next epoch
         self._travelled_m = np.zeros(n)  # [m] Doppler distance of each device
@@ -160,6 +163,34 @@ class World:
         """Number of device-MEC links the world keeps (``N M``, or ``N K``)."""
         return self.scenario.iotds.count * (self.scenario.mecs.count if self._k is None
                                             else self._k)
+
+    def draw_normals_ahead(self) -> bool:
+        """Draw the shadowing walk's normals in a background thread from now on.
+
+        The values are the same, bit for bit (:class:`mecsim.engine.normals.NormalsAhead`);
+        a block holds two slots' worth. Call :meth:`close` when done.
+
+        Returns:
+            Whether it is on: not when the shadowing draws nothing after the first epoch
+            (none, or fixed) or a slot has a single fading step.
+        """
+        fad = self.scenario.channel.fading
+        if (self._normals is not None or fad.shadowing_std_db == 0.0 or self._steps < 2
+                or fad.shadowing_decorrelation_m is None):
+            return self._normals is not None
+        self._normals = NormalsAhead(self._rng_shadowing, 2 * self._steps * self.links)
+        self._shadowing.draw_with(self._normals.take)
+        return True
+
+    @property
+    def normals_ahead(self) -> bool:
+        """Whether the shadowing's normals are drawn ahead (:meth:`draw_normals_ahead`)."""
+        return self._normals is not None
+
+    def close(self) -> None:
+        """Wait for normals being drawn ahead (idempotent; the world may go on)."""
+        if self._normals is not None:
+            self._normals.close()
 
     def next_slot(self) -> SlotWorld:
         """Advance the world to the next epoch and return it."""

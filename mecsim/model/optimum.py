@@ -543,17 +543,18 @@ def relaxation_bound(problem: SlotProblem, iterations: int = 300,
     sums = root @ x  # column 0 (local) unused: its weight is 0
     linear = float((np.where(allowed, table, 0.0) * x).sum())  # C.x
     enough = np.inf if stop_at is None else stop_at - _EXACT_RTOL * max(abs(stop_at), 1.0)
-    column, cells, twice = root[:, None], width * np.arange(n), 2.0 * weight
+    column, twice = root[:, None], 2.0 * weight
     targets, taus = np.empty((iterations, n), dtype=np.int32), []  # the x of each step
+    grad = np.empty_like(table)
     best = -np.inf
     for k in range(iterations):
         if deadline is not None and k > 0 and time.perf_counter() > deadline:
             break
         coef = twice * sums  # d/dS_j of w_j S_j^2
-        grad = column * coef
+        np.multiply(column, coef, out=grad)
         grad += table  # inf where not allowed
-        target = targets[k] = np.argmin(grad, axis=1)
-        vertex = float(grad.take(target + cells).sum())  # grad.s at the best vertex s
+        target = targets[k] = grad.argmin(axis=1)
+        vertex = float(grad.min(axis=1).sum())  # grad.s at the best vertex s
         quad = 0.5 * float(coef @ sums)  # sum_j w_j S_j^2
         best = max(best, vertex - quad)
         gap = linear + 2.0 * quad - vertex  # grad.(x - s)

@@ -31,6 +31,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 # scipy.special (about 0.15 s to import) is imported by ``jakes_rho`` only, when called.
@@ -526,15 +528,20 @@ class Shadowing:
         rng: Generator of the shadowing (give it a stream of its own).
         std_db: Standard deviation [dB], >= 0 (0: none).
         decorrelation_m: Decorrelation distance [m], > 0, or ``None`` (fixed shadowing).
+        normals: ``normals(shape)``: the next standard normals of ``rng``'s sequence, as
+            ``rng.standard_normal(shape)`` would draw them (the default), e.g. drawn
+            ahead in another thread (:class:`mecsim.engine.prefetch.NormalsAhead`).
 
     Raises:
         ValueError: If an argument is invalid (the message names it).
     """
 
     def __init__(self, n: int, m: int, rng: np.random.Generator, *, std_db: float,
-                 decorrelation_m: float | None) -> None:
+                 decorrelation_m: float | None,
+                 normals: Callable[[tuple[int, ...]], np.ndarray] | None = None) -> None:
         self._shape = (_check_count("n", n), _check_count("m", m))
         self._rng = _check_rng("rng", rng)
+        self._normals = rng.standard_normal if normals is None else normals
         self._std_db = _check_scalar("std_db", std_db, low=0.0)
         if decorrelation_m is not None:
             if isinstance(decorrelation_m, bool) or np.ndim(decorrelation_m) != 0:
@@ -575,6 +582,10 @@ class Shadowing:
         """
         return self.walk(moved_m, 1)[0]
 
+    def draw_with(self, normals: Callable[[tuple[int, ...]], np.ndarray]) -> None:
+        """Take the standard normals from ``normals(shape)`` from now on (see ``normals``)."""
+        self._normals = normals
+
     def walk(self, moved_m: np.ndarray, steps: int, out: np.ndarray | None = None
              ) -> np.ndarray:
         """Take ``steps`` steps of ``moved_m`` each and return the shadowing after each.
@@ -612,7 +623,7 @@ class Shadowing:
             return out
         state, first = self._shadowing_db, 0
         if state is None:  # the first step: the stationary draw
-            out[0] = self._rng.standard_normal(self._shape)
+            out[0] = self._normals(self._shape)
             out[0] *= self._std_db
             state, first = out[0], 1
         if self._decorrelation_m is None:  # fixed: the first draw, for the whole run
@@ -622,7 +633,7 @@ class Shadowing:
             # multiplied by 0.
             moving = np.flatnonzero(moved > 0.0)
             rho = np.exp(-moved[moving] / self._decorrelation_m)[:, None]
-            fresh = self._rng.standard_normal((steps - first, moving.size, self._shape[1]))
+            fresh = self._normals((steps - first, moving.size, self._shape[1]))
             fresh *= self._std_db * np.sqrt(1.0 - rho**2)
             out[first:] = state
             if moving.size:  # S_k = rho S_(k-1) + fresh_k, in place in fresh
@@ -648,7 +659,7 @@ class Shadowing:
         links = np.asarray(links, dtype=np.int64)
         if self._std_db == 0.0 or self._shadowing_db is None:
             return np.zeros(links.size)
-        fresh = self._std_db * self._rng.standard_normal(links.size)
+        fresh = self._std_db * self._normals((links.size,))
         self._shadowing_db.reshape(-1)[links] = fresh
         return fresh
 
