@@ -111,3 +111,18 @@ def test_a_run_draws_normals_ahead_and_gives_the_same_results(monkeypatch):
         mine, reference = _tables(Path(a)), _tables(Path(b))
     for name in mine:
         pd.testing.assert_frame_equal(mine[name], reference[name], check_exact=True)
+
+
+def test_a_large_world_draws_no_normals_ahead(monkeypatch):
+    """From ``MIN_LINKS`` links the whole world is drawn ahead (or, with candidate links,
+    nothing): no block of normals as large as two slots of a million links."""
+    from mecsim.engine import prefetch
+
+    scenario = load_scenario(DENSE, ["slots=3", "output.channels=false",
+                                     "schedulers=[local]"])
+    monkeypatch.setattr(prefetch, "MIN_LINKS", 600)  # dense_100 has 600 links: "large"
+    asked = []
+    monkeypatch.setattr(World, "draw_normals_ahead", lambda self: asked.append(1) or True)
+    with tempfile.TemporaryDirectory() as out:
+        run_scenario(scenario, out)
+    assert asked == []

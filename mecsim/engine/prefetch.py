@@ -30,6 +30,11 @@ def worth_it(world: World, slots: int) -> bool:
     return slots > 1 and world.prefetchable and world.links >= MIN_LINKS
 
 
+def normals_worth_it(world: World, slots: int) -> bool:
+    """Whether to draw a small world's shadowing normals ahead instead (below ``MIN_LINKS``)."""
+    return slots > 1 and world.links < MIN_LINKS
+
+
 class WorldAhead:
     """Hands out a world's slots in order, drawing each next one in a background thread.
 

@@ -308,7 +308,7 @@ class Simulation:
         ahead = None
         if PREFETCH_WORLD and prefetch.worth_it(self.world, slots):
             ahead = self._ahead = WorldAhead(self.world)
-        elif PREFETCH_WORLD and slots > 1:
+        elif PREFETCH_WORLD and prefetch.normals_worth_it(self.world, slots):
             self.world.draw_normals_ahead()
         for k in range(slots):
             if self._check_stop is not None:

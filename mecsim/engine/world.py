@@ -168,7 +168,8 @@ class World:
         """Draw the shadowing walk's normals in a background thread from now on.
 
         The values are the same, bit for bit (:class:`mecsim.engine.normals.NormalsAhead`);
-        a block holds two slots' worth. Call :meth:`close` when done.
+        a block holds two slots' worth, at most ``NORMALS_BLOCK``. Call :meth:`close` when
+        done.
 
         Returns:
             Whether it is on: not when the shadowing draws nothing after the first epoch
@@ -178,7 +179,8 @@ class World:
         if (self._normals is not None or fad.shadowing_std_db == 0.0 or self._steps < 2
                 or fad.shadowing_decorrelation_m is None):
             return self._normals is not None
-        self._normals = NormalsAhead(self._rng_shadowing, 2 * self._steps * self.links)
+        block = min(2 * self._steps * self.links, NORMALS_BLOCK)
+        self._normals = NormalsAhead(self._rng_shadowing, block)
         self._shadowing.draw_with(self._normals.take)
         return True
 
@@ -358,6 +360,7 @@ class World:
         return gain
 
 
+NORMALS_BLOCK = 1 << 20  # normals drawn ahead at a time, at most (8 MiB)
 _CHUNK_LINKS = 1 << 20  # links per chunk of IoTDs when computing distances
 
 
