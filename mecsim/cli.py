@@ -382,11 +382,30 @@ def _list(args) -> int:
     table = Table(title="schedulers")
     table.add_column("id")
     table.add_column("entry point")
+    table.add_column("needs")
     for name in registered():
-        table.add_row(name, str(spec(name).entry_point))
+        table.add_row(name, str(spec(name).entry_point), _needs(name))
     console.print(table)
     console.print(_scenario_table())
     return 0
+
+
+def _needs(name: str) -> str:
+    """The ``needs`` cell of ``list``: ``learn extra`` for a scheduler that needs one.
+
+    ``, not installed`` is added where a module of that extra is missing (found without
+    importing it); empty for a scheduler that needs no extra.
+    """
+    import importlib.util
+
+    from mecsim.registry import EXTRA_OF_MODULE, extra
+
+    wanted = extra(name)
+    if wanted is None:
+        return ""
+    modules = [m for m, e in EXTRA_OF_MODULE.items() if e == wanted]
+    missing = any(importlib.util.find_spec(m) is None for m in modules)
+    return f"{wanted} extra" + (", not installed" if missing else "")
 
 
 def _scenario_table():
