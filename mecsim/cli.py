@@ -300,11 +300,19 @@ def _takes_train(name: str) -> bool:
 
 
 def _learns_name(name: str) -> bool:
-    """Whether the scheduler registered as ``name`` learns (False when it cannot load)."""
-    from mecsim.registry import scheduler_class
+    """Whether the scheduler registered as ``name`` learns (False when it cannot load).
+
+    Raises:
+        mecsim.preflight.PreflightError: When its module needs an extra that is not
+            installed (a learner without torch): it may learn, so that is what is said.
+    """
+    from mecsim.preflight import PreflightError
+    from mecsim.registry import MissingExtraError, scheduler_class
 
     try:
         return learns(scheduler_class(name))
+    except MissingExtraError as exc:
+        raise PreflightError(str(exc)) from None
     except ValueError:
         return False
 

@@ -64,12 +64,18 @@ def _tiny_sweep(folder: Path, schedulers: str) -> Path:
 def test_without_torch_the_baselines_run_and_a_learner_is_one_line_exit_2(tmp_path):
     sweep = _tiny_sweep(tmp_path, "[local, dirs]")
     learners = ["--set", "schedulers=[local, dirs]"]
+    trained = tmp_path / "trained.pt"  # a checkpoint whose sidecar says it is DIRS's
+    trained.write_bytes(b"not read")
+    (tmp_path / "trained.pt.meta.json").write_text('{"scheduler": {"name": "dirs"}}')
     runs = [["run", str(TINY), "--slots", "2", "--quiet", "--out", str(tmp_path / "ok")],
             ["run", str(TINY), "--slots", "2", "--quiet", "--scheduler", "dirs",
              "--out", str(tmp_path / "dirs")],
             ["validate", str(TINY), *learners],
             ["train", str(TINY), "--out", str(tmp_path / "ck.pt")],
-            ["sweep", str(sweep), "--out", str(tmp_path / "sweep"), "--quiet"]]
+            ["sweep", str(sweep), "--out", str(tmp_path / "sweep"), "--quiet"],
+            ["run", str(TINY), "--checkpoint", str(trained), "--out", str(tmp_path / "ck")],
+            ["run", str(TINY), *learners, "--checkpoint", f"dirs={trained}",
+             "--out", str(tmp_path / "ck")]]
     done = _drive("block", runs, tmp_path)
     assert not done["torch"]
     ok, *refused = done["done"]
@@ -84,7 +90,7 @@ def test_without_torch_the_baselines_run_and_a_learner_is_one_line_exit_2(tmp_pa
         assert "Traceback" not in item["err"]
     # refused before anything ran: no run folder, checkpoint or sweep folder
     assert not any((tmp_path / name).exists() for name in ("dirs", "ck.pt", "ck.pt.run",
-                                                          "sweep"))
+                                                          "sweep", "ck"))
 
 
 def test_the_learners_are_exactly_the_built_ins_that_need_the_learn_extra(tmp_path):
