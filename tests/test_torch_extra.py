@@ -17,6 +17,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "scenarios" / "tiny.yaml"
 NEEDS = "scheduler 'dirs' needs torch: pip install 'mecsim[learn]'"
@@ -153,3 +155,21 @@ def test_torch_is_an_extra_not_a_requirement():
     extras = cfg["options.extras_require"]
     for name in ("learn", "test", "rl", "dev"):
         assert "torch<=2.13.0" in extras[name].split(), name
+
+
+def test_a_plug_in_that_needs_a_missing_extra_is_named_with_it(tmp_path, monkeypatch):
+    from mecsim.registry import MissingExtraError, load_class
+
+    monkeypatch.setitem(sys.modules, "stable_baselines3", None)  # as if not installed
+    plugin = tmp_path / "needs_rl.py"
+    plugin.write_text("import stable_baselines3.common\n")
+    with pytest.raises(MissingExtraError) as caught:
+        load_class(f"{plugin}:Agent")
+    assert (caught.value.module, caught.value.extra) == ("stable_baselines3", "rl")
+    assert str(caught.value) == (f"scheduler '{plugin}:Agent' needs stable_baselines3: "
+                                 "pip install 'mecsim[rl]'")
+    other = tmp_path / "broken.py"
+    other.write_text("import no_such_module_here\n")  # not an extra: the usual message
+    with pytest.raises(ValueError, match="failed to import") as caught:
+        load_class(f"{other}:Agent")
+    assert not isinstance(caught.value, MissingExtraError)
