@@ -82,12 +82,17 @@ def _synopses(page: Path) -> list[str]:
     """The ``python -m mecsim ...`` / ``mecsim ...`` lines of a page's code blocks."""
     blocks = re.findall(r"```\w*\n(.*?)```", page.read_text(), flags=re.S)
     lines = [line.strip() for b in blocks for line in b.replace("\\\n", " ").splitlines()]
-    joined, out = "", []
+    out: list[str] = []
+    going_on = False  # the line before was a synopsis (or went on with one)
     for line in lines:  # a synopsis may go on over indented lines: "   [--quick]"
-        if line.startswith("[") and joined:
+        if line.startswith("[") and going_on:
             out[-1] += " " + line
         elif re.match(r"(python -m )?mecsim ", line):
             out.append(line)
+        else:
+            going_on = False
+            continue
+        going_on = True
     return [re.sub(r"^(python -m )?mecsim ", "", x).split("#")[0] for x in out]
 
 
