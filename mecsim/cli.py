@@ -300,11 +300,19 @@ def _takes_train(name: str) -> bool:
 
 
 def _learns_name(name: str) -> bool:
-    """Whether the scheduler registered as ``name`` learns (False when it cannot load)."""
-    from mecsim.registry import scheduler_class
+    """Whether the scheduler registered as ``name`` learns (False when it cannot load).
+
+    Raises:
+        mecsim.preflight.PreflightError: When its module needs an extra that is not
+            installed (a learner without torch): it may learn, so that is what is said.
+    """
+    from mecsim.preflight import PreflightError
+    from mecsim.registry import MissingExtraError, scheduler_class
 
     try:
         return learns(scheduler_class(name))
+    except MissingExtraError as exc:
+        raise PreflightError(str(exc)) from None
     except ValueError:
         return False
 
@@ -382,11 +390,30 @@ def _list(args) -> int:
     table = Table(title="schedulers")
     table.add_column("id")
     table.add_column("entry point")
+    table.add_column("needs")
     for name in registered():
-        table.add_row(name, str(spec(name).entry_point))
+        table.add_row(name, str(spec(name).entry_point), _needs(name))
     console.print(table)
     console.print(_scenario_table())
     return 0
+
+
+def _needs(name: str) -> str:
+    """The ``needs`` cell of ``list``: ``learn extra`` for a scheduler that needs one.
+
+    ``, not installed`` is added where a module of that extra is missing (found without
+    importing it); empty for a scheduler that needs no extra.
+    """
+    import importlib.util
+
+    from mecsim.registry import EXTRA_OF_MODULE, extra
+
+    wanted = extra(name)
+    if wanted is None:
+        return ""
+    modules = [m for m, e in EXTRA_OF_MODULE.items() if e == wanted]
+    missing = any(importlib.util.find_spec(m) is None for m in modules)
+    return f"{wanted} extra" + (", not installed" if missing else "")
 
 
 def _scenario_table():

@@ -63,6 +63,28 @@ BUILTIN_PACKAGE = "schedulers"
 #: ``sb3:PATH`` names a Stable-Baselines3 policy file, run by a class of :data:`SB3_MODULE`.
 SB3_PREFIX = "sb3:"
 SB3_MODULE = "schedulers.sb3_policy"
+#: Optional dependencies and the extra of ``setup.cfg`` that installs each: a scheduler
+#: whose module cannot import one of them is reported as needing that extra.
+EXTRA_OF_MODULE = {"torch": "learn", "gymnasium": "rl", "pettingzoo": "rl",
+                   "stable_baselines3": "rl"}
+
+
+class MissingExtraError(ValueError):
+    """A scheduler's module needs an optional dependency that is not installed.
+
+    Attributes:
+        module: The missing top-level module (``torch``).
+        extra: The extra that installs it (``learn``).
+    """
+
+    def __init__(self, label: str, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(self.needs(label))
+
+    def needs(self, label: str) -> str:
+        """``scheduler 'LABEL' needs torch: pip install 'mecsim[learn]'``."""
+        return f"scheduler {label!r} needs {self.module}: pip install 'mecsim[{self.extra}]'"
 
 
 @dataclass(frozen=True)
@@ -177,6 +199,20 @@ class Registry:
         except (KeyError, TypeError):
             raise ValueError(self._unknown(id)) from None
 
+    def extra(self, id: str) -> str | None:
+        """The extra of ``setup.cfg`` a built-in scheduler needs (``learn``), else None.
+
+        Read from the built-in package's ``EXTRAS`` without importing the scheduler; None
+        for a scheduler that is not a built-in (an entry point's or a user's).
+
+        Raises:
+            ValueError: If ``id`` is not registered.
+        """
+        if self.spec(id).source != "builtin" or self._builtin_package is None:
+            return None
+        extras = getattr(_builtin_package(self._builtin_package), "EXTRAS", {})
+        return extras.get(id)
+
     def scheduler_class(self, id_or_entry_point: str) -> type[Scheduler]:
         """Return the class a registered id or a ``module:Class`` string names (not an instance).
 
@@ -232,6 +268,8 @@ class Registry:
         if isinstance(spec.entry_point, str):
             try:
                 cls = load_class(spec.entry_point)
+            except MissingExtraError as exc:
+                raise MissingExtraError(name, exc.module, exc.extra) from None
             except ValueError as exc:
                 raise ValueError(f"scheduler {name!r}: {exc}") from exc
         else:
@@ -313,6 +351,8 @@ def load_class(entry_point: str) -> type[Scheduler]:
     """Import ``"package.module:Class"`` (``Class`` may be dotted: ``Outer.Inner``).
 
     Raises:
+        MissingExtraError: If the module needs an optional dependency that is not installed
+            (:data:`EXTRA_OF_MODULE`): a ``ValueError`` whose message names the extra.
         ValueError: If the string is malformed, the module or attribute cannot be imported,
             or the object is not a concrete :class:`Scheduler` subclass; the message names it.
     """
@@ -320,6 +360,12 @@ def load_class(entry_point: str) -> type[Scheduler]:
     try:
         obj: Any = (_import_file(module_name) if module_name.endswith(".py")
                     else _import_module(module_name))
+    except ImportError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing in EXTRA_OF_MODULE:
+            raise MissingExtraError(entry_point, missing, EXTRA_OF_MODULE[missing]) from None
+        raise ValueError(f"cannot import scheduler {entry_point!r}: module {module_name!r} "
+                         f"failed to import ({type(exc).__name__}: {exc})") from exc
     except Exception as exc:  # noqa: BLE001 - any import failure is reported the same way
         raise ValueError(f"cannot import scheduler {entry_point!r}: module {module_name!r} "
                          f"failed to import ({type(exc).__name__}: {exc})") from exc
@@ -471,6 +517,11 @@ def registered() -> list[str]:
 def spec(id: str) -> Registration:
     """Return the registration of ``id`` (see :meth:`Registry.spec`)."""
     return REGISTRY.spec(id)
+
+
+def extra(id: str) -> str | None:
+    """The extra a registered scheduler needs, or None (see :meth:`Registry.extra`)."""
+    return REGISTRY.extra(id)
 
 
 def scheduler_class(id_or_entry_point: str) -> type[Scheduler]:

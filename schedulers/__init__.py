@@ -21,6 +21,9 @@ actor_critic     ``schedulers.actor_critic:ActorCritic``      the paper's Actor-
 ddpg             ``schedulers.ddpg:Ddpg``                     the paper's DDPG baseline
 ===============  ===========================================  ======================================
 
+The learners (:data:`EXTRAS`) import torch, which ``pip install 'mecsim[learn]'`` installs;
+the others run on mecsim's own dependencies.
+
 ``random`` and ``greedy`` apply the insufficient-resources rule of
 :mod:`schedulers._capacity` (see ``docs/schedulers.md``).
 """
@@ -48,6 +51,11 @@ BUILTINS: dict[str, tuple[str, dict[str, Any]]] = {
     "actor_critic": ("schedulers.actor_critic:ActorCritic", {}),
     "ddpg": ("schedulers.ddpg:Ddpg", {}),
 }
+
+#: The extra of ``setup.cfg`` each built-in needs beyond mecsim's own dependencies (the
+#: learners import torch); a built-in not named here needs none.
+EXTRAS: dict[str, str] = {id: "learn" for id in ("dirs", "dirs_shared", "droo", "lydroo",
+                                                 "actor_critic", "ddpg")}
 
 
 def register_builtins(registry: Any) -> None:

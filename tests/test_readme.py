@@ -69,6 +69,10 @@ def test_the_readmes_claims_about_dense_100_match_the_scenario():
     assert iotds and (int(iotds[1]), int(iotds[2])) == (scenario.iotds.count,
                                                         scenario.mecs.count)
     assert f"{scenario.slots} slots" in quick
+    step = re.search(r"fading updated every (\d+) ms", quick)
+    assert step and float(step[1]) / 1000 == scenario.channel.fading.step_s
+    ran = re.search(r"with `(\w+)`, `(\w+)`, `(\w+)` and `(\w+)`", " ".join(quick.split()))
+    assert ran and list(ran.groups()) == [s.name for s in scenario.schedulers]
     assert f"results/dense_100-seed{scenario.seed}-TIME" in quick
     report = (ROOT / "docs" / "report.md").read_text()
     for n, m in re.findall(r"`dense_100\.yaml` \((\d+) IoTDs, (\d+) MECs\)", report):

@@ -356,7 +356,7 @@ def test_ray_executor_equals_local_cell_for_cell(ray_instance, local_run, tmp_pa
 def test_the_sweep_command_ends_with_a_results_table(tmp_path, capsys):
     path = write_sweep(tmp_path, """
         base: TINY
-        grid: {iotds.count: [3, 5]}
+        grid: {iotds.count: [5, 3]}
         schedulers: [optimal, local]
         seeds: [0, 1]
         slots: 12
@@ -366,10 +366,35 @@ def test_the_sweep_command_ends_with_a_results_table(tmp_path, capsys):
     out = capsys.readouterr().out
     df = pd.read_parquet(tmp_path / "out" / "sweep.parquet")
     rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["3"], ["5"])]
-    assert [r[:2] for r in rows] == [["3", "optimal"], ["3", "local"], ["5", "optimal"],
-                                     ["5", "local"]]  # grid order, then run order
-    for n, name, cost, *_ in rows:
-        mean = df[(df["iotds.count"] == int(n)) & (df.scheduler == name)][
-            "realized_cost_per_task"].mean()
-        assert float(cost) == pytest.approx(mean, rel=1e-3)
-    assert rows[0][5] == "1" and rows[1][-1] == "?"  # optimal's ratio; 12 slots: not judged
+    assert [r[:2] for r in rows] == [["5", "optimal"], ["5", "local"], ["3", "optimal"],
+                                     ["3", "local"]]  # run order: as written, not sorted
+    figures = [("realized_cost_per_task", 1.0), ("realized_cost_per_task_ratio_to_optimal", 1.0),
+               ("mean_realized_latency_s", 1.0), ("latency_p95_s", 1.0), ("drop_rate", 100.0),
+               ("offload_share", 100.0)]
+    for n, name, seeds, *cells in rows:
+        part = df[(df["iotds.count"] == int(n)) & (df.scheduler == name)]
+        assert int(seeds) == part["seed"].nunique() == 2
+        for (column, scale), cell in zip(figures, cells, strict=False):
+            assert float(cell) == pytest.approx(part[column].mean() * scale, rel=1e-3,
+                                                abs=1e-9), (n, name, column)
+        assert cells[-1] == "?"  # 12 slots: stability not judged
+    assert rows[0][4] == "1" and float(rows[1][4]) > 1.5  # local's cost against optimal's
+    assert f"fulltable:{tmp_path / 'out' / 'sweep.parquet'}" in "".join(out.split())
+    assert "4 cells: 4 run, 0 already done, 0 failed" in out
+
+
+def test_the_results_table_caps_its_rows_and_says_how_many_are_left_out(tmp_path):
+    from rich.console import Console
+
+    n = 7
+    rows = {"cell": [f"c{k}" for k in range(n)], "load": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3],
+            "seed": [0] * n, "scheduler": ["greedy"] * n, "complete": [True] * n,
+            "realized_cost_per_task": [float(k) for k in range(n)]}
+    path = tmp_path / "sweep.parquet"
+    pd.DataFrame(rows).to_parquet(path)
+    console = Console(width=200, record=True)
+    console.print(sweep_cli.results_table(path, ["load"], max_rows=3))
+    text = console.export_text()
+    shown = [line.split() for line in text.splitlines() if line.split()[1:2] == ["greedy"]]
+    assert [r[0] for r in shown] == ["0.9", "0.8", "0.7"]  # the first three, as run
+    assert f"4morerowsnotshown;fulltable:{path}" in "".join(text.split())

@@ -1,8 +1,10 @@
-"""Issue 15, items 1 and 3: an installed wheel runs the built-in scenarios by name and a
-user's schedulers from the working folder, through the ``mecsim`` script and ``python -m``.
+"""Issue 15, items 1, 3 and 7: an installed wheel runs the built-in scenarios by name and a
+user's schedulers from the working folder, through the ``mecsim`` script and ``python -m``,
+without torch (the ``learn`` extra).
 
 The first tests resolve scenario names in the checkout (fast); the last builds the wheel,
-installs it in a fresh virtual environment outside the checkout and runs it there.
+installs it in a fresh virtual environment outside the checkout (with this interpreter's
+packages but torch made unimportable there) and runs it there.
 """
 
 import configparser
@@ -163,8 +165,25 @@ def _build_and_install(tmp_path: Path) -> tuple[Path, Path, dict]:
     python = bin_dir / "python"
     _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
           "--no-index", str(wheel)], tmp_path, env)
+    site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                tmp_path, env).stdout.strip()
+    (Path(site) / "no_torch.pth").write_text(NO_TORCH)  # as if torch were not installed
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     return wheel, python, env
+
+
+#: A ``.pth`` line run at every start of the venv's Python (its workers too): torch cannot
+#: be imported, as where the ``learn`` extra is not installed.
+NO_TORCH = "import sys; sys.modules['torch'] = None\n"
+
+
+def _requires(wheel: Path) -> list[str]:
+    """The wheel's ``Requires-Dist`` lines."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        text = archive.read(name).decode()
+    return [line.split(":", 1)[1].strip() for line in text.splitlines()
+            if line.startswith("Requires-Dist:")]
 
 
 def _ran(out: Path) -> dict:
@@ -179,6 +198,9 @@ def test_the_wheel_runs_built_in_scenarios_and_user_schedulers_from_anywhere(tmp
     shipped = {Path(n).stem for n in zipfile.ZipFile(wheel).namelist()
                if n.startswith("mecsim/scenarios/") and n.endswith(".yaml")}
     assert shipped == set(SCENARIOS)
+    torch = [r for r in _requires(wheel) if re.match(r"torch\b", r)]
+    assert torch and all("extra ==" in r for r in torch), torch  # only through extras
+    assert any("extra == \"learn\"" in r for r in torch), torch
     work = tmp_path / "work"  # the user's folder, outside the checkout
     (work / "sub").mkdir(parents=True)
     (work / "mine.py").write_text(USER_SCHEDULER)
@@ -204,6 +226,12 @@ def test_the_wheel_runs_built_in_scenarios_and_user_schedulers_from_anywhere(tmp
                              "other.py:AllLocal"], how
         costs = {ran[k]["mean_cost_per_slot"] for k in ran if k != "greedy"}
         assert len(costs) == 1 and all(ran[k]["complete"] for k in ran), how
+    refused = subprocess.run([*script, "run", "tiny", "--slots", "2", "--scheduler", "dirs",
+                              "--out", str(work / "out-dirs")], capture_output=True,
+                             text=True, cwd=work, env=env, timeout=180)
+    assert refused.returncode == 2 and refused.stderr.strip().endswith(
+        "scheduler 'dirs' needs torch: pip install 'mecsim[learn]'"), refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
 
 
 def test_the_docs_name_every_built_in_scenario_and_quote_the_error(tmp_path, monkeypatch):

@@ -103,9 +103,9 @@ def run_command(args: argparse.Namespace) -> int:
         console.print(f"[bold red]failed:[/] {escape(record.cell)}: {escape(record.error or '')}",
                       soft_wrap=True)
     if result.table is not None and Path(result.table).exists():
-        summary = results_table(Path(result.table), list(sweep.spec.grid), sweep.labels)
+        summary = results_table(Path(result.table), list(sweep.spec.grid))
         if summary is not None:
-            Console(highlight=False).print(summary)
+            _print_table(summary)
     total = len(sweep.cells)
     print(f"{total} cells: {len(result.ran) - len(result.failed)} run, "
           f"{len(result.skipped)} already done, {len(result.failed)} failed "
@@ -113,23 +113,38 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_CELL_FAILED if result.failed else 0
 
 
+#: The end table's figures: (column of sweep.parquet, header, format, scale).
+TABLE_COLUMNS = (("realized_cost_per_task", "cost/\ntask", "{:.4g}", 1.0),
+                 ("realized_cost_per_task_ratio_to_optimal", "×\noptimal", "{:.4g}", 1.0),
+                 ("mean_realized_latency_s", "latency\nmean s", "{:.4g}", 1.0),
+                 ("latency_p95_s", "\np95 s", "{:.4g}", 1.0),
+                 ("drop_rate", "drops\n%", "{:.3g}", 100.0),
+                 ("offload_share", "offload\n%", "{:.3g}", 100.0))
+#: Rows the end table shows at most; the rest are counted in its caption.
+MAX_ROWS = 40
 
-#: The columns of the end table: (column of sweep.parquet, header, format).
-TABLE_COLUMNS = (("realized_cost_per_task", "realized cost/task", "{:.4g}"),
-                 ("latency_p95_s", "p95 latency s", "{:.4g}"),
-                 ("mean_cost_per_slot", "model cost/slot", "{:.4g}"),
-                 ("ratio_to_optimal", "model / optimal", "{:.4g}"),
-                 ("offload_share", "offloaded", "{:.3g}"))
 
-
-def results_table(path: Path, keys: list[str], order: tuple[str, ...] | list[str]):
+def results_table(path: Path, keys: list[str], max_rows: int = MAX_ROWS):
     """The sweep's end table: per grid point and scheduler, means over the seeds.
 
-    Columns: each grid key, the scheduler (in run order), realized cost per task, p95
-    realized latency, model cost per slot, its ratio to ``optimal``'s and the share of the
-    placed tasks offloaded (those present in ``sweep.parquet``), and ``stable``: how many
-    of the seeds whose stability was judged had a stable run (``?``: none judged, the runs
-    were too short). Failed cells are left out. ``None`` when the table has no complete row.
+    Rows in run order: the order in which each (grid point, scheduler) first appears in
+    ``sweep.parquet``, which is the sweep's cell order (the grid as written) and, within a
+    cell, the schedulers' order; never sorted. Columns: each grid key, the scheduler,
+    ``seeds`` (how many seeds completed: the means are over these), then the means of
+    realized cost per completed task, its ratio to ``optimal``'s (each seed's ratio,
+    averaged), mean and p95 realized latency, drop rate and offloaded share (%), and
+    ``stable``: how many of the seeds whose stability was judged had a stable run (``?``:
+    none judged, the runs were too short). A column missing from ``sweep.parquet`` is left
+    out. Failed cells are left out. At most ``max_rows`` rows; the caption says how many
+    more there are and that the full table is ``sweep.parquet``.
+
+    Args:
+        path: ``OUT/sweep.parquet``.
+        keys: The grid keys (columns of the table).
+        max_rows: Rows shown at most.
+
+    Returns:
+        A rich ``Table``, or None when ``sweep.parquet`` has no complete row.
     """
     import pandas as pd
     from rich.table import Table
@@ -141,28 +156,48 @@ def results_table(path: Path, keys: list[str], order: tuple[str, ...] | list[str
         return None
     keys = [k for k in keys if k in df.columns]
     columns = [c for c in TABLE_COLUMNS if c[0] in df.columns]
-    rank = {name: k for k, name in enumerate(order)}
-    table = Table(title=f"{path.parent.name}: means over seeds", box=None, header_style="bold")
+    groups = list(df.groupby([*keys, "scheduler"], sort=False, dropna=False))
+    shown = groups[:max(0, max_rows)]
+    caption = f"full table: {path}"
+    if len(groups) > len(shown):
+        caption = f"{len(groups) - len(shown)} more rows not shown; " + caption
+    table = Table(title=f"{path.parent.name}: means over seeds", caption=caption,
+                  caption_justify="left", box=None, header_style="bold")
     for key in keys:
-        table.add_column(key, justify="right")
-    table.add_column("scheduler")
-    for _, header, _ in columns:
+        table.add_column(key, justify="right", no_wrap=True)
+    table.add_column("scheduler", no_wrap=True)
+    table.add_column("seeds", justify="right")
+    for _, header, _, _ in columns:
         table.add_column(header, justify="right")
     table.add_column("stable", justify="right")
-    groups = df.groupby([*keys, "scheduler"], sort=False, dropna=False)
-    rows = sorted(groups, key=lambda g: (tuple(_sortable(v) for v in g[0][:-1]),
-                                         rank.get(g[0][-1], len(rank))))
-    for values, part in rows:
-        cells = [str(v) for v in values[:-1]] + [str(values[-1])]
-        for column, _, fmt in columns:
-            mean = pd.to_numeric(part[column], errors="coerce").mean()
-            cells.append("-" if pd.isna(mean) else fmt.format(mean))
-        judged = [f for f in part.get("stable", pd.Series(dtype=object)).tolist()
-                  if f is not None and f == f]
-        cells.append(f"{sum(bool(f) for f in judged)}/{len(judged)}" if judged else "?")
-        table.add_row(*cells)
+    for values, part in shown:
+        table.add_row(*_row(values, part, columns))
     return table
 
 
-def _sortable(value):
-    return (0, value) if isinstance(value, (int, float)) else (1, str(value))
+def _print_table(table) -> None:
+    """Print the end table on stdout, never squeezed where stdout is not a terminal.
+
+    A terminal gets rich's fitting to its width; a file or a pipe (80 columns to rich)
+    gets the table's full width, so that no name or number is cut.
+    """
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        wide = console.measure(table, options=console.options.update_width(10_000))
+        console = Console(highlight=False, width=max(80, wide.maximum))
+    console.print(table)
+
+
+def _row(values: tuple, part, columns) -> list[str]:
+    """One row of the end table: the group's grid values, scheduler, seeds and means."""
+    import pandas as pd
+
+    cells = [str(v) for v in values]
+    cells.append(str(part["seed"].nunique() if "seed" in part.columns else len(part)))
+    for column, _, fmt, scale in columns:
+        mean = pd.to_numeric(part[column], errors="coerce").mean()
+        cells.append("-" if pd.isna(mean) else fmt.format(mean * scale))
+    judged = [f for f in part.get("stable", pd.Series(dtype=object)).tolist()
+              if f is not None and f == f]
+    cells.append(f"{sum(bool(f) for f in judged)}/{len(judged)}" if judged else "?")
+    return cells
