@@ -581,7 +581,7 @@ def relaxation_bound(problem: SlotProblem, iterations: int = 300,
     linear = float((np.where(allowed, table, 0.0) * x).sum())  # C.x
     enough = np.inf if stop_at is None else stop_at - _EXACT_RTOL * max(abs(stop_at), 1.0)
     column, twice = root[:, None], 2.0 * weight
-    targets, taus = np.empty((iterations, n), dtype=np.int32), []  # the x of each step
+    targets, taus = np.empty((iterations, n), dtype=np.intp), []  # the x of each step
     grad = np.empty_like(table)
     best = -np.inf
     for k in range(iterations):
@@ -590,7 +590,7 @@ def relaxation_bound(problem: SlotProblem, iterations: int = 300,
         coef = twice * sums  # d/dS_j of w_j S_j^2
         np.multiply(column, coef, out=grad)
         grad += table  # inf where not allowed
-        target = targets[k] = grad.argmin(axis=1)
+        target = grad.argmin(axis=1, out=targets[k])
         vertex = float(grad.min(axis=1).sum())  # grad.s at the best vertex s
         quad = 0.5 * float(coef @ sums)  # sum_j w_j S_j^2
         best = max(best, vertex - quad)
@@ -602,7 +602,8 @@ def relaxation_bound(problem: SlotProblem, iterations: int = 300,
         curve = float(step @ (weight * step))
         tau = 1.0 if curve <= 0 else min(1.0, gap / (2.0 * curve))
         linear += tau * (vertex - float(coef @ to) - linear)
-        sums = sums + tau * step
+        step *= tau
+        sums += step
         taus.append(tau)
     return _iterate(x, targets[:len(taus)], np.array(taus)), best
 
