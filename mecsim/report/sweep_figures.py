@@ -172,7 +172,7 @@ def _switches(fig: go.Figure) -> list[dict]:
                      "args": [{f"{y}.type": kind for y in yaxes}]}
                     for kind in ("linear", "log")]
     common = {"type": "buttons", "direction": "right", "showactive": True, "active": 0,
-              "y": 1.0, "yanchor": "bottom", "pad": {"t": 0, "b": 28},
+              "y": 1.0, "yanchor": "bottom", "pad": {"t": 0, "b": 12},
               "font": {"size": 11}}
     return [{**common, "buttons": stat_buttons, "x": 0.0, "xanchor": "left"},
             {**common, "buttons": axis_buttons, "x": 1.0, "xanchor": "right"}]
@@ -233,10 +233,19 @@ def sweep_metrics(sweep: pd.DataFrame | None, x: str, panels: Sequence[tuple[str
         fig.update_xaxes(**integer_ticks(df[x]))
     elif pd.api.types.is_numeric_dtype(df[x]) and df[x].nunique() <= 12:
         fig.update_xaxes(tickmode="array", tickvals=np.sort(df[x].unique()).tolist())
-    for row, (_, label) in enumerate(panels, 1):
+    for row, (value, label) in enumerate(panels, 1):
         fig.update_yaxes(title_text=label, row=row, col=1)
+        if value in NON_NEGATIVE:
+            fig.update_yaxes(rangemode="nonnegative", row=row)
     fig = F._layout(fig, title, height=320 + 220 * rows)
-    fig.update_layout(updatemenus=_switches(fig), margin={"t": 110})
+    return _menus_below_title(fig, _switches(fig))
+
+
+def _menus_below_title(fig: go.Figure, menus: list[dict]) -> go.Figure:
+    """Put the title at the top of the figure and the menus between it and the panels."""
+    fig.update_layout(updatemenus=menus, margin={"t": 125},
+                      title={"y": 1.0, "yref": "container", "yanchor": "top",
+                             "pad": {"t": 14}})
     return fig
 
 
@@ -347,7 +356,8 @@ def seed_band(part: pd.DataFrame, value: str, window: int | None) -> tuple[pd.Da
 
     Returns:
         ``(frame, window)``: ``slot`` index with ``mean``, ``lower``, ``upper`` (NaN where
-        fewer than two runs have the slot) and ``count``.
+        fewer than two runs have the slot; ``lower`` cut at 0 when no value is negative)
+        and ``count``.
     """
     smooth, used = {}, 1
     for run, rows in part.dropna(subset=[value]).groupby("run", sort=False):
@@ -358,7 +368,10 @@ def seed_band(part: pd.DataFrame, value: str, window: int | None) -> tuple[pd.Da
     count = wide.notna().sum(axis=1)
     mean = wide.mean(axis=1)
     half = ci_half_width(wide.std(axis=1).to_numpy(), count.to_numpy())
-    out = pd.DataFrame({"mean": mean, "lower": mean - half, "upper": mean + half,
+    lower = mean - half
+    if part[value].min() >= 0:  # a quantity that cannot be negative: the band stops at 0
+        lower = lower.clip(lower=0.0)
+    out = pd.DataFrame({"mean": mean, "lower": lower, "upper": mean + half,
                         "count": count})
     return out, used
 
@@ -380,7 +393,6 @@ def _sweep_lines(fig: go.Figure, per_slot: pd.DataFrame, value: str, colors: dic
             if len(ok):
                 bx, up = F._thin(ok.index.to_numpy(), ok["upper"].to_numpy(), limit)
                 _, low = F._thin(ok.index.to_numpy(), ok["lower"].to_numpy(), limit)
-                curves[setting] += [(bx, up), (bx, low)]
                 fig.add_scatter(x=np.concatenate([bx, bx[::-1]]),
                                 y=np.concatenate([up, low[::-1]]), fill="toself",
                                 fillcolor=F._rgba(colors[name], 0.2), mode="lines",
@@ -413,7 +425,7 @@ def _setting_menu(fig: go.Figure, settings: list[str], ranges: dict[str, list]) 
                                  layout]})
     return [{"type": "dropdown", "buttons": buttons, "active": 0, "showactive": True,
              "x": 0.0, "xanchor": "left", "y": 1.0, "yanchor": "bottom",
-             "pad": {"b": 30}}]
+             "pad": {"b": 12}}]
 
 
 def slot_curves(per_slot: pd.DataFrame | None, panels: Sequence[tuple[str, str]], title: str,
@@ -428,7 +440,7 @@ def slot_curves(per_slot: pd.DataFrame | None, panels: Sequence[tuple[str, str]]
     mean over seeds of each seed's rolling mean (``meta`` kind ``mean``) and a band, its
     95 % Student-t interval over seeds (kind ``band``; none with one seed). The y range of
     each panel comes from :func:`robust_range` (per setting), so a start-up transient does
-    not set it; the full curves stay in the figure.
+    not set it (the bands do not either); the full curves stay in the figure.
 
     Args:
         per_slot: ``scheduler, slot`` and the panels' columns; ``run``; ``setting`` in a
@@ -478,8 +490,7 @@ def slot_curves(per_slot: pd.DataFrame | None, panels: Sequence[tuple[str, str]]
             if isinstance(trace.meta, dict) and trace.meta.get("setting") not in (None,
                                                                                  settings[0]):
                 trace.visible = False
-        fig.update_layout(updatemenus=_setting_menu(fig, settings, ranges),
-                          margin={"t": 120})
+        fig = _menus_below_title(fig, _setting_menu(fig, settings, ranges))
     return fig
 
 
