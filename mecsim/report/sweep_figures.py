@@ -242,8 +242,14 @@ def sweep_metrics(sweep: pd.DataFrame | None, x: str, panels: Sequence[tuple[str
 
 
 def _menus_below_title(fig: go.Figure, menus: list[dict]) -> go.Figure:
-    """Put the title at the top of the figure and the menus between it and the panels."""
-    fig.update_layout(updatemenus=menus, margin={"t": 125},
+    """Put the title at the top of the figure and the menus between it and the panels.
+
+    Above subplot titles (or a note at the panels' top edge) the menus sit higher.
+    """
+    lift = 26 if fig.layout.annotations else 0
+    menus = [{**m, "pad": {**m.get("pad", {}), "b": m.get("pad", {}).get("b", 0) + lift}}
+             for m in menus]
+    fig.update_layout(updatemenus=menus, margin={"t": 125 + lift},
                       title={"y": 1.0, "yref": "container", "yanchor": "top",
                              "pad": {"t": 14}})
     return fig
