@@ -68,7 +68,7 @@ def test_mean_has_the_student_t_interval_over_seeds():
     half = stats.t.ppf(0.975, 3) * values.std(ddof=1) / np.sqrt(4)
     assert random.y[-1] == pytest.approx(values.mean())
     assert random.error_y.array[-1] == pytest.approx(half)
-    # the interval reaches below 0 (mean 621, half-width 2425): cut at 0, cost >= 0
+    # the interval reaches below 0 (mean 621, half-width 1616): cut at 0, cost >= 0
     assert half > values.mean()
     assert random.error_y.arrayminus[-1] == pytest.approx(values.mean())
     greedy = _trace(fig, "greedy", "mean", "realized_cost_per_task")
@@ -76,7 +76,8 @@ def test_mean_has_the_student_t_interval_over_seeds():
     assert greedy.error_y.array[1] == pytest.approx(
         stats.t.ppf(0.975, 3) * g.std(ddof=1) / 2)
     assert greedy.error_y.arrayminus[1] == pytest.approx(greedy.error_y.array[1])
-    assert "95% CI, 4 seeds" in random.text[-1]
+    assert random.text[-1] == ("random<br>mecs.count=10<br>mean 621.2 ± 1.62e+03 "
+                               "(95% CI, 4 seeds)")
 
 
 def test_median_and_interquartile_range_are_offered():

@@ -121,7 +121,7 @@ def _is_integer(values: pd.Series) -> bool:
     return pd.api.types.is_integer_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
-def _hover(name: str, x: str, row: pd.Series, unstable: bool) -> tuple[str, str]:
+def _hover(name: str, x: str, at, row: pd.Series, unstable: bool) -> tuple[str, str]:
     """The hover texts of one point: mean ± CI, and median + IQR."""
     n = int(row["count"])
     seeds = f"{n} seed{'s' * (n != 1)}"
@@ -130,7 +130,7 @@ def _hover(name: str, x: str, row: pd.Series, unstable: bool) -> tuple[str, str]
              else f" ({seeds}: no interval)")
     median = f"median {row['median']:.4g} (IQR {row['q25']:.4g} to {row['q75']:.4g}, {seeds})"
     tail = "<br>some seed's run unstable" if unstable else ""
-    head = f"{name}<br>{x}={row[x]}<br>"
+    head = f"{name}<br>{x}={at}<br>"
     return head + mean + tail, head + median + tail
 
 
@@ -141,7 +141,8 @@ def _panels(df: pd.DataFrame, panels: Sequence[tuple[str, str]]) -> list[tuple[s
 def _stat_traces(fig: go.Figure, stats: pd.DataFrame, x: str, name: str, color: str,
                  value: str, flagged: list[bool], legend: bool, row: int, col: int) -> None:
     """Add one scheduler's mean (± CI, visible) and median (+ IQR, hidden) lines."""
-    texts = [_hover(name, x, r, f) for (_, r), f in zip(stats.iterrows(), flagged, strict=True)]
+    texts = [_hover(name, x, at, r, f) for at, (_, r), f in
+             zip(stats[x].tolist(), stats.iterrows(), flagged, strict=True)]
     symbols = ["circle-open" if f else "circle" for f in flagged]
     ci = stats["ci"].fillna(0.0).to_numpy()
     minus = np.minimum(ci, stats["mean"].clip(lower=0)) if value in NON_NEGATIVE else ci
