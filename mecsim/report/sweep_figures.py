@@ -304,7 +304,7 @@ def robust_range(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[float]
 
     From the points of ``curves`` (``(slots, values)`` pairs) after the first
     :data:`WARMUP` share of the slots: the 1st to 99th percentile, widened by
-    :data:`RANGE_MARGIN` of its span on each side and kept within the data's extent.
+    :data:`RANGE_MARGIN` of its span on each side (not below 0 where no value is).
     None when the full data fit in it already (autorange is then as good).
 
     Args:
@@ -323,7 +323,9 @@ def robust_range(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[float]
         return None
     lo, hi = np.percentile(later, RANGE_PERCENTILES)
     margin = RANGE_MARGIN * (hi - lo) or RANGE_MARGIN * abs(hi) or 1.0
-    lower, upper = max(lo - margin, every.min()), min(hi + margin, every.max())
+    lower, upper = lo - margin, hi + margin
+    if every.min() >= 0:  # never below 0 for a quantity that is never negative
+        lower = max(lower, 0.0)
     if lower <= every.min() and upper >= every.max():
         return None
     return [float(lower), float(upper)]
