@@ -97,10 +97,10 @@ def test_statistic_and_log_switches():
     stat_menu, axis_menu = fig.layout.updatemenus
     labels = [b.label for b in stat_menu.buttons]
     assert labels == ["mean ± 95% CI", "median + IQR"]
-    kinds = [t.meta["stat"] for t in fig.data]
+    kinds = [t.meta.get("stat") for t in fig.data]
     for button, stat in zip(stat_menu.buttons, ("mean", "median"), strict=True):
-        assert button.method == "restyle"
-        assert button.args[0]["visible"] == [k == stat for k in kinds]
+        assert button.method == "restyle"  # the legend's entries (no stat) stay
+        assert button.args[0]["visible"] == [k is None or k == stat for k in kinds]
     assert [b.label for b in axis_menu.buttons] == ["linear y", "log y"]
     yaxes = {k for k in fig.layout.to_plotly_json() if k.startswith("yaxis")}
     assert len(yaxes) == 4
@@ -113,12 +113,12 @@ def test_a_panel_per_metric_and_none_for_a_missing_column():
     fig = S.sweep_performance(df, "mecs.count")
     titles = [fig.layout[f"yaxis{k}"].title.text for k in ("", "2", "3", "4")]
     assert titles == [t for _, t in S.PERF_PANELS]
-    assert {t.meta["metric"] for t in fig.data} == {c for c, _ in S.PERF_PANELS}
+    assert {t.meta.get("metric") for t in fig.data} == {c for c, _ in S.PERF_PANELS} | {None}
     drops = _trace(fig, "random", "mean", "drop_rate")
     assert drops.y[0] == pytest.approx(np.mean([0.1 * s for s in SEEDS]))
     older = S.sweep_performance(df.drop(columns=["latency_p95_s"]), "mecs.count")
     assert "p95" not in str([a.title.text for a in older.select_yaxes()])
-    assert "latency_p95_s" not in {t.meta["metric"] for t in older.data}
+    assert "latency_p95_s" not in {t.meta.get("metric") for t in older.data}
     assert len(list(older.select_yaxes())) == 3
     bare = df.drop(columns=[c for c, _ in S.PERF_PANELS])
     assert S.sweep_performance(bare, "mecs.count") is None
@@ -126,7 +126,8 @@ def test_a_panel_per_metric_and_none_for_a_missing_column():
     old = S.sweep_axis(df.drop(columns=["realized_cost_per_task",
                                         "realized_cost_per_task_ratio_to_optimal"]),
                        "mecs.count")
-    assert {t.meta["metric"] for t in old.data} == {"mean_cost_per_slot", "ratio_to_optimal"}
+    assert {t.meta.get("metric") for t in old.data} == {"mean_cost_per_slot",
+                                                         "ratio_to_optimal", None}
 
 
 def test_one_seed_has_no_interval_and_unstable_points_stay_open():
@@ -138,6 +139,13 @@ def test_one_seed_has_no_interval_and_unstable_points_stay_open():
     assert list(local.marker.symbol) == ["circle-open", "circle", "circle"]
     assert list(_trace(fig, "local", "median", "realized_cost_per_task").marker.symbol) == [
         "circle-open", "circle", "circle"]
+    # the legend: a filled circle per scheduler (local's first point is open) and the key
+    legend = [t for t in fig.data if t.showlegend is not False]
+    assert [(t.name, t.marker.symbol) for t in legend] == [
+        ("local", "circle"), ("random", "circle"), ("greedy", "circle"),
+        ("some seed unstable", "circle-open")]
+    assert all(t.meta["kind"] == "legend" and t.x == (None,) for t in legend)
+    assert S.sweep_axis(df.assign(stable=True), "mecs.count").data[-1].name == "greedy"
 
 
 def test_integer_axes_get_integer_ticks():

@@ -139,7 +139,7 @@ def _panels(df: pd.DataFrame, panels: Sequence[tuple[str, str]]) -> list[tuple[s
 
 
 def _stat_traces(fig: go.Figure, stats: pd.DataFrame, x: str, name: str, color: str,
-                 value: str, flagged: list[bool], legend: bool, row: int, col: int) -> None:
+                 value: str, flagged: list[bool], row: int, col: int) -> None:
     """Add one scheduler's mean (± CI, visible) and median (+ IQR, hidden) lines."""
     texts = [_hover(name, x, at, r, f) for at, (_, r), f in
              zip(stats[x].tolist(), stats.iterrows(), flagged, strict=True)]
@@ -149,17 +149,34 @@ def _stat_traces(fig: go.Figure, stats: pd.DataFrame, x: str, name: str, color: 
     common = {"x": stats[x], "mode": "lines+markers", "name": name, "legendgroup": name,
               "line_color": color, "marker_symbol": symbols, "row": row, "col": col,
               "hovertemplate": "%{text}<extra></extra>"}
-    fig.add_scatter(y=stats["mean"], showlegend=legend, text=[t[0] for t in texts],
+    fig.add_scatter(y=stats["mean"], showlegend=False, text=[t[0] for t in texts],
                     error_y={"type": "data", "symmetric": False, "array": ci,
                              "arrayminus": minus, "visible": True},
                     meta={"scheduler": name, "stat": "mean", "metric": value}, **common)
-    fig.add_scatter(y=stats["median"], showlegend=legend, visible=False,
+    fig.add_scatter(y=stats["median"], showlegend=False, visible=False,
                     text=[t[1] for t in texts],
                     error_y={"type": "data", "symmetric": False,
                              "array": (stats["q75"] - stats["median"]).to_numpy(),
                              "arrayminus": (stats["median"] - stats["q25"]).to_numpy(),
                              "visible": True},
                     meta={"scheduler": name, "stat": "median", "metric": value}, **common)
+
+
+def _legend(fig: go.Figure, names: list[str], colors: dict[str, str], unstable: bool) -> None:
+    """Legend entries (data-less traces after the others, ``meta`` kind ``legend``).
+
+    One per scheduler, a filled circle whatever its first point, so that a scheduler whose
+    first point is unstable is not mistaken for one that always is; and, where some point
+    is, an open circle that says what it means.
+    """
+    for name in names:
+        fig.add_scatter(x=[None], y=[None], mode="lines+markers", name=name, legendgroup=name,
+                        line_color=colors[name], marker_symbol="circle",
+                        meta={"scheduler": name, "kind": "legend"})
+    if unstable:
+        fig.add_scatter(x=[None], y=[None], mode="markers", name="some seed unstable",
+                        marker={"symbol": "circle-open", "color": F.PAPER_COLOR},
+                        meta={"kind": "legend"})
 
 
 def _switches(fig: go.Figure) -> list[dict]:
@@ -219,17 +236,15 @@ def sweep_metrics(sweep: pd.DataFrame | None, x: str, panels: Sequence[tuple[str
             part = part[part[f] == v]
         for name in F._order(part["scheduler"]):
             mine = part[part["scheduler"] == name]
-            first = col == 1
             for row, (value, _) in enumerate(panels, 1):
                 stats = interval_stats(mine, [x], value)
                 if stats.empty:
                     continue
                 stats = stats.sort_values(x).reset_index(drop=True)
                 flagged = [(name, v, *combo) in unstable for v in stats[x]]
-                _stat_traces(fig, stats, x, name, colors[name], value, flagged, first, row,
-                             col)
-                first = False
+                _stat_traces(fig, stats, x, name, colors[name], value, flagged, row, col)
         fig.update_xaxes(title_text=F.axis_title(x), row=rows, col=col)
+    _legend(fig, F._order(df["scheduler"]), colors, bool(unstable))
     if _is_integer(df[x]):
         fig.update_xaxes(**integer_ticks(df[x]))
     elif pd.api.types.is_numeric_dtype(df[x]) and df[x].nunique() <= 12:
