@@ -156,12 +156,13 @@ def test_sweep_report(sweep_dir, tmp_path):
     assert "Failed cells" in text and "boom" in text
     notes = " ".join(report.notes)
     assert "slots.parquet: unreadable" in notes and ".partial" in notes
-    # objective against N at M = 2: mean and std over the two seeds
+    # objective against N at M = 2: mean and 95 % CI (Student t, 1 dof) over the two seeds
     fig = figs["sweep:iotds.count"]
     line = next(t for t in fig.data if t.name == "optimal" and t.xaxis == "x"
                 and t.yaxis == "y")
     expect = [np.mean([6.0 * n / 4 * (1 + 0.1 * s) for s in (0, 1)]) for n in (4, 6)]
-    spread = [np.std([6.0 * n / 4 * (1 + 0.1 * s) for s in (0, 1)], ddof=1) for n in (4, 6)]
+    spread = [np.std([6.0 * n / 4 * (1 + 0.1 * s) for s in (0, 1)], ddof=1) * 12.7062047
+              / np.sqrt(2) for n in (4, 6)]
     assert list(line.x) == [4, 6]
     np.testing.assert_allclose(line.y, expect)
     np.testing.assert_allclose(line.error_y.array, spread)

@@ -365,18 +365,21 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
                     "load_curves", F.TITLES["load_curves"], LOAD_CAPTION,
                     lambda: F.load_curves(sweep, F.LOAD, others, colors),
                     "no complete cell with realized latency or cost"))
+            from mecsim.report import sweep_figures as S
+
+            paper_axes = _paper_axes(runs, axes)
             for x in axes:
+                others = [a for a in axes if a != x]
                 overview.append(item(
-                    f"sweep:{x}", F.title_for_axis(x),
-                    "Per scheduler, from the top: realized cost per completed task "
-                    "(simulated) and its ratio to optimal's; per-slot model cost (the spec's "
-                    "objective) and the ratio of the summed slot costs to optimal's on the "
-                    "same slots (sweeps from before the realized columns show these two "
-                    "only). Mean over seeds, error bars one standard deviation; open "
-                    "circles: some seed's run was unstable (its backlog grows). Failed "
-                    "cells are left out.",
-                    lambda x=x: F.sweep_axis(ok, x, [a for a in axes if a != x], colors),
+                    f"sweep:{x}", F.title_for_axis(x, x in paper_axes), S.COST_CAPTION,
+                    lambda x=x, o=others: S.sweep_axis(ok, x, o, colors,
+                                                       paper=x in paper_axes),
                     "no complete cell"))
+                overview.append(item(
+                    f"sweep_perf:{x}", F.performance_title(x), S.PERF_CAPTION,
+                    lambda x=x, o=others: S.sweep_performance(ok, x, o, colors),
+                    "no complete cell with realized latency, energy or drops (an older "
+                    "sweep.parquet)"))
             if not axes:
                 overview.append(item(
                     "summary", F.TITLES["summary"],
@@ -402,17 +405,15 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
         online = training[training["kind"] == "slot"]
         for name, part in online.groupby("scheduler", sort=False):
             windows[name] = (float(part["slot"].min()), float(part["slot"].max()))
-    slot_series = per_slot
-    slot_note = ""
-    if per_slot is not None:
-        names = list(dict.fromkeys(per_slot["scheduler"]))
-        if len(names) > MAX_SLOT_SERIES:
-            keep = [n for n in names if n in windows][:MAX_SLOT_SERIES] or \
-                names[:MAX_SLOT_SERIES]
-            slot_series = per_slot[per_slot["scheduler"].isin(keep)]
-            slot_note = f" Only {len(keep)} of {len(names)} lines are drawn."
+    from mecsim.report.sweep_figures import RUN_SLOT_CAPTION, SLOT_CAPTION
+
     n_runs = training["run"].nunique() if training is not None else 0
     over = f" Mean over {n_runs} runs." if n_runs > 1 else ""
+    slot_series, slot_windows, slot_note = per_slot, windows, over + " " + RUN_SLOT_CAPTION
+    if kind == "sweep" and per_slot is not None:
+        slot_series = _slot_frame(per_slot, runs)
+        slot_windows = _label_windows(training, runs)
+        slot_note = " " + SLOT_CAPTION
     no_training = ("no training.parquet (no learning scheduler ran)" if training is None else
                    "no per-agent loss rows (kind 'update') in training.parquet; a learner's "
                    "own metrics are in that table (docs/training.md)")
@@ -423,8 +424,9 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
              lambda: F.training_loss(training), no_training),
         item("latency_energy", F.TITLES["latency_energy"],
              "Model latency and energy of each slot's tasks, summed (slots.parquet), "
-             "rolling mean; the shaded band is the online training." + over + slot_note,
-             lambda: F.latency_energy(slot_series, windows, colors), "no slots.parquet"),
+             "rolling mean; the shaded band is the online training." + slot_note,
+             lambda: F.latency_energy(slot_series, slot_windows, colors),
+             "no slots.parquet"),
         item("levy", F.TITLES["levy"],
              "Best objective after each Lévy iteration, mean over the logged searches "
              "(every 10th); the paper reports about "
@@ -433,9 +435,9 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
              lambda: F.levy_fitness(training), "no Lévy rows in training.parquet"),
         item("reward", F.TITLES["reward"],
              "Reward 1/objective per slot, rolling mean, for every scheduler; DIRS "
-             "variants (with/without Lévy or imitation) appear under their labels." + over
+             "variants (with/without Lévy or imitation) appear under their labels."
              + slot_note,
-             lambda: F.reward(slot_series, windows, colors), "no slots.parquet"),
+             lambda: F.reward(slot_series, slot_windows, colors), "no slots.parquet"),
     ]))
 
     # -- tables II and III
@@ -757,3 +759,75 @@ def export_png(report: Report, png_dir: str | Path) -> str:
         return f"PNG export failed: {type(exc).__name__}: {first}"
     written = sum(1 for path in paths if path.exists())
     return f"PNG: {written} images in {png_dir}"
+
+
+# -- sweeps: the paper's figures, per-slot settings (docs/report.md) -----------------------
+
+#: Scenario keys a sweep sets besides its grid, which do not make it another scenario.
+_RUN_KEYS = ("name", "seed", "slots", "schedulers", "output")
+
+
+def _paper_axes(runs: list[Run], axes: list[str]) -> set[str]:
+    """The grid column whose cost figure is the paper's (Fig. 9 or 10), if any.
+
+    It is when that column (``iotds.count`` or ``mecs.count``) is the only one that varies
+    besides the seed and every cell's ``scenario.yaml`` is the packaged ``paper`` scenario
+    with the cell's value of that column (name, seed, slots, schedulers and output aside).
+    A sweep without any cell ``scenario.yaml`` is not taken for the paper's.
+    """
+    if len(axes) != 1 or axes[0] not in F.PAPER_FIGURES:
+        return set()
+    x = axes[0]
+    files = [r.path / "scenario.yaml" for r in runs if (r.path / "scenario.yaml").is_file()]
+    try:
+        from mecsim.config import load_scenario, scenario_to_dict
+        from mecsim.scenario_files import builtin_scenarios
+
+        base = builtin_scenarios().get("paper")
+        if base is None or not files:
+            return set()
+        papers: dict[str, dict] = {}
+        for path in files:
+            cell = _scenario_core(scenario_to_dict(load_scenario(path)))
+            head, _, tail = x.partition(".")
+            value = str(cell[head][tail])
+            if value not in papers:
+                papers[value] = _scenario_core(scenario_to_dict(
+                    load_scenario(base, [f"{x}={value}"])))
+            if cell != papers[value]:
+                return set()
+    except Exception:  # noqa: BLE001 - an unreadable or stale scenario: not the paper's
+        return set()
+    return {x}
+
+
+def _scenario_core(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k not in _RUN_KEYS}
+
+
+def _slot_frame(per_slot: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
+    """A sweep's per-slot rows with ``setting`` (grid values without the seed) and labels.
+
+    ``scheduler`` becomes the scheduler's own label (without `` · setting``), so that
+    :func:`figures.latency_energy` can draw one setting at a time, averaging over seeds.
+    """
+    config = {r.id: r.config for r in runs}
+    df = per_slot.copy()
+    if "run" not in df.columns:
+        df["run"] = ""
+    setting = df["run"].map(config).fillna("")
+    pairs = {(s, c): str(s).removesuffix(f" · {c}") if c else str(s)
+             for s, c in zip(df["scheduler"], setting, strict=True)}
+    df["scheduler"] = [pairs[(s, c)] for s, c in zip(df["scheduler"], setting, strict=True)]
+    df["setting"] = setting.where(setting != "", "every cell")
+    return df
+
+
+def _label_windows(training: pd.DataFrame | None,
+                   runs: list[Run]) -> dict[str, tuple[float, float]]:
+    """Online-training slots per scheduler label over a sweep's cells (first to last)."""
+    if training is None or "kind" not in training.columns:
+        return {}
+    online = _slot_frame(training[training["kind"] == "slot"], runs)
+    return {name: (float(part["slot"].min()), float(part["slot"].max()))
+            for name, part in online.groupby("scheduler", sort=False)}

@@ -22,8 +22,8 @@ from mecsim.report import paper
 
 TITLES = {
     "summary": "Realized and per-slot model cost, and ratios to optimal, per scheduler",
-    "iotds.count": "Cost vs number of IoTDs (paper Fig. 9)",
-    "mecs.count": "Cost vs number of MECs (paper Fig. 10)",
+    "iotds.count": "Cost vs number of IoTDs",
+    "mecs.count": "Cost vs number of MECs",
     "load": "Cost vs offered load",
     "load_curves": "Realized latency and cost vs offered load, with the largest stable load",
     "loss": "DIRS training: per-agent loss (paper Fig. 5)",
@@ -71,15 +71,35 @@ LOAD_FIGURES = (
 )
 
 
+#: The paper's figures of the objective against a grid column, in the paper's scenario.
+PAPER_FIGURES = {"iotds.count": "Fig. 9", "mecs.count": "Fig. 10"}
+
+
 def axis_title(name: str) -> str:
     """Return a readable axis title for a sweep's grid column."""
     return {"iotds.count": "number of IoTDs N", "mecs.count": "number of MECs M",
             "load": LOAD_AXIS}.get(name, name)
 
 
-def title_for_axis(name: str) -> str:
-    """Return the title of the sweep figure along grid column ``name``."""
-    return TITLES.get(name, f"Cost vs {name}")
+def title_for_axis(name: str, paper: bool = False) -> str:
+    """Return the title of the sweep's cost figure along grid column ``name``.
+
+    Args:
+        name: The grid column.
+        paper: The sweep is the paper's (its base scenario is the paper's and only
+            ``name`` varies): the title names the paper's figure (``paper Fig. 9``).
+    """
+    title = TITLES.get(name, f"Cost vs {name}")
+    if paper and name in PAPER_FIGURES:
+        title += f" (paper {PAPER_FIGURES[name]})"
+    return title
+
+
+def performance_title(name: str) -> str:
+    """Return the title of the sweep's latency, energy and drops figure along ``name``."""
+    noun = {"iotds.count": "number of IoTDs", "mecs.count": "number of MECs",
+            "load": "offered load"}.get(name, name)
+    return f"Realized latency, energy and drops vs {noun}"
 
 
 def palette(names: Sequence[str]) -> dict[str, str]:
@@ -210,63 +230,17 @@ def scheduler_summary(summary: pd.DataFrame | None,
 
 
 def sweep_axis(sweep: pd.DataFrame | None, x: str, facets: Sequence[str] = (),
-               colors: dict[str, str] | None = None, max_facets: int = 6) -> go.Figure | None:
-    """Realized and per-slot model costs, and their ratios to optimal, against column ``x``.
+               colors: dict[str, str] | None = None, max_facets: int = 6,
+               paper: bool = False) -> go.Figure | None:
+    """Costs and their ratios to optimal against column ``x``: :func:`sweep_figures.sweep_axis`.
 
-    One row of panels per :data:`COST_FIGURES` column with values (realized cost per task,
-    its ratio to optimal's, per-slot model cost, its ratio: sweeps from before the realized
-    columns get the last two only). One line per scheduler: the mean over seeds with the
-    standard deviation as error bars; a point where some seed's run was flagged unstable is
-    drawn as an open circle. Where other grid columns (``facets``) vary too, one column of
-    panels per combination of their values (the first ``max_facets``).
-
-    Args:
-        sweep: Rows of ``sweep.parquet`` (failed cells already removed).
-        x: The grid column on the x axis (e.g. ``iotds.count``).
-        facets: The other grid columns that vary.
-        colors: Scheduler colours.
-        max_facets: Most panel columns drawn.
+    Per scheduler the mean over seeds with its 95 % confidence interval, or the median with
+    its interquartile range (a button), linear or log y axes (a button); see
+    :mod:`mecsim.report.sweep_figures`.
     """
-    if not _present(sweep, x, "scheduler", "mean_cost_per_slot"):
-        return None
-    df = sweep.dropna(subset=[x, "mean_cost_per_slot"])
-    if df.empty:
-        return None
-    panels = _cost_figures(df)
-    rows = len(panels)
-    facets, combos, fig = _facet_grid(df, x, facets, rows, max_facets)
-    colors = _colors(colors, df["scheduler"])
-    unstable = _unstable(df, ["scheduler", x, *facets])
-    for col, combo in enumerate(combos, start=1):
-        part = df
-        for f, v in zip(facets, combo, strict=True):
-            part = part[part[f] == v]
-        for name in _order(part["scheduler"]):
-            rows_s = part[part["scheduler"] == name]
-            for row, (value, _) in enumerate(panels, 1):
-                stats = _mean_std(rows_s.dropna(subset=[value]), [x], value)
-                if stats.empty:
-                    continue
-                stats = stats.sort_values(x)
-                flagged = [(name, v, *combo) in unstable for v in stats[x]]
-                fig.add_scatter(
-                    x=stats[x], y=stats["mean"], mode="lines+markers", name=name,
-                    legendgroup=name, showlegend=(col == 1 and row == 1),
-                    line_color=colors[name],
-                    marker_symbol=["circle-open" if f else "circle" for f in flagged],
-                    error_y={"type": "data", "array": stats["std"], "visible": True},
-                    customdata=np.stack([stats["count"], ["unstable" if f else ""
-                                                          for f in flagged]], axis=1),
-                    hovertemplate=(f"{name}<br>{x}=%{{x}}<br>%{{y:.4g}} ± %{{error_y.array:.3g}}"
-                                   " (seeds: %{customdata[0]}) %{customdata[1]}<extra></extra>"),
-                    row=row, col=col)
-        fig.update_xaxes(title_text=axis_title(x), row=rows, col=col)
-    values = np.sort(df[x].unique())
-    if len(values) <= 12 and np.issubdtype(values.dtype, np.number):
-        fig.update_xaxes(tickmode="array", tickvals=values.tolist())
-    for row, (_, title) in enumerate(panels, 1):
-        fig.update_yaxes(title_text=title, row=row, col=1)
-    return _layout(fig, title_for_axis(x), height=300 + 220 * rows)
+    from mecsim.report import sweep_figures
+
+    return sweep_figures.sweep_axis(sweep, x, facets, colors, max_facets, paper)
 
 
 def largest_stable_load(sweep: pd.DataFrame | None, x: str = LOAD) -> dict[str, float | None]:
@@ -488,49 +462,29 @@ def _windows(fig: go.Figure, windows: dict[str, tuple[float, float]] | None, row
         break  # one band: the first learning scheduler's
 
 
-def _rolling_lines(fig: go.Figure, per_slot: pd.DataFrame, value: str,
-                   colors: dict[str, str], window: int | None, row: int | None = None,
-                   showlegend: bool = True) -> int:
-    """Add one rolling-mean line per scheduler; return the window used."""
-    df = per_slot.dropna(subset=[value])
-    used = 1
-    for name in _order(df["scheduler"]):
-        curve = df[df["scheduler"] == name].groupby("slot")[value].mean().sort_index()
-        w = window or auto_window(len(curve))
-        used = max(used, w)
-        smooth = curve.rolling(w, min_periods=1).mean()
-        x, y = _thin(smooth.index.to_numpy(), smooth.to_numpy())
-        kw = {"row": row, "col": 1} if row else {}
-        fig.add_scatter(x=x, y=y, mode="lines", name=name, legendgroup=name,
-                        showlegend=showlegend, line_color=colors[name],
-                        hovertemplate=f"{name}<br>slot %{{x}}<br>%{{y:.4g}}<extra></extra>", **kw)
-    return used
-
-
 def latency_energy(per_slot: pd.DataFrame | None,
                    windows: dict[str, tuple[float, float]] | None = None,
                    colors: dict[str, str] | None = None,
                    window: int | None = None) -> go.Figure | None:
     """Rolling mean of each slot's model latency (top) and energy (bottom), per scheduler.
 
+    :func:`sweep_figures.slot_curves`: in a run one line per scheduler; in a sweep (a
+    ``setting`` column) one grid setting at a time (a dropdown), the mean over seeds with
+    its 95 % interval as a band. The y range leaves out a start-up transient.
+
     Args:
         per_slot: ``scheduler, slot, latency_s, energy_j`` (``slots.parquet``'s
-            ``model_latency_s`` / ``model_energy_j``), optional ``run`` (averaged over).
+            ``model_latency_s`` / ``model_energy_j``), optional ``run`` (averaged over;
+            in a sweep, the seeds) and ``setting`` (a sweep's grid setting).
         windows: ``{scheduler: (first, last)}`` online-training slots, shaded.
         colors: Scheduler colours.
         window: Rolling window in slots (default: :func:`auto_window`).
     """
-    if not _present(per_slot, "scheduler", "slot", "latency_s", "energy_j"):
-        return None
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
-    colors = _colors(colors, per_slot["scheduler"])
-    w = _rolling_lines(fig, per_slot, "latency_s", colors, window, row=1)
-    _rolling_lines(fig, per_slot, "energy_j", colors, window, row=2, showlegend=False)
-    _windows(fig, windows, 2)
-    fig.update_yaxes(title_text="latency per slot [s]", row=1, col=1)
-    fig.update_yaxes(title_text="energy per slot [J]", row=2, col=1)
-    fig.update_xaxes(title_text=f"slot (rolling mean over {w})", row=2, col=1)
-    return _layout(fig, TITLES["latency_energy"], height=560)
+    from mecsim.report.sweep_figures import slot_curves
+
+    return slot_curves(per_slot, (("latency_s", "latency per slot [s]"),
+                                  ("energy_j", "energy per slot [J]")),
+                       TITLES["latency_energy"], windows, colors, window)
 
 
 def levy_fitness(training: pd.DataFrame | None,
@@ -570,23 +524,18 @@ def reward(per_slot: pd.DataFrame | None,
            window: int | None = None) -> go.Figure | None:
     """Rolling mean of the reward ``1 / objective`` per slot, one line per scheduler.
 
+    As :func:`latency_energy`: in a sweep one grid setting at a time, with bands.
+
     Args:
-        per_slot: ``scheduler, slot, reward``, optional ``run`` (averaged over).
+        per_slot: ``scheduler, slot, reward``, optional ``run`` and ``setting``.
         windows: ``{scheduler: (first, last)}`` online-training slots, shaded.
         colors: Scheduler colours.
         window: Rolling window in slots (default: :func:`auto_window`).
     """
-    if not _present(per_slot, "scheduler", "slot", "reward"):
-        return None
-    if per_slot["reward"].notna().sum() == 0:
-        return None
-    fig = go.Figure()
-    colors = _colors(colors, per_slot["scheduler"])
-    w = _rolling_lines(fig, per_slot, "reward", colors, window)
-    _windows(fig, windows, 1)
-    fig.update_xaxes(title_text=f"slot (rolling mean over {w})")
-    fig.update_yaxes(title_text="reward 1 / objective")
-    return _layout(fig, TITLES["reward"], height=420)
+    from mecsim.report.sweep_figures import slot_curves
+
+    return slot_curves(per_slot, (("reward", "reward 1 / objective"),), TITLES["reward"],
+                       windows, colors, window)
 
 
 # -- tables II and III ---------------------------------------------------------------------
