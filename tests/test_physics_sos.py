@@ -180,6 +180,24 @@ def test_power_links_equals_power_exactly():
                                   sos.power(distance_m).ravel())
 
 
+@pytest.mark.parametrize("chunk", [1, 8, 50, 1 << 16])
+def test_evaluation_in_chunks_changes_nothing(monkeypatch, chunk):
+    """Links (and instants x sinusoids) are evaluated in cache-sized chunks: same bits."""
+    from mecsim.physics import fading
+
+    rng = np.random.default_rng(29)
+    n, m = 40, 5
+    sos = SumOfSinusoids(n, m, rng, wavelength_m=WAVELENGTH_M, rician_k=1.0)
+    iotd, mec = rng.integers(0, n, 90), rng.integers(0, m, 90)
+    travelled_m = rng.uniform(0.0, 1e4, (13, iotd.size))
+    grid_m = rng.uniform(0.0, 1e4, n)
+    monkeypatch.setattr(fading, "_EVAL_CHUNK", 1 << 30)  # one pass
+    whole, grid = sos.power_links(travelled_m, iotd, mec), sos.power(grid_m)
+    monkeypatch.setattr(fading, "_EVAL_CHUNK", chunk)
+    np.testing.assert_array_equal(sos.power_links(travelled_m, iotd, mec), whole)
+    np.testing.assert_array_equal(sos.power(grid_m), grid)
+
+
 def test_parameters_are_drawn_at_construction_only():
     n, m, q = 7, 3, 6
     rng = np.random.default_rng(28)

@@ -47,7 +47,10 @@ __all__ = [
 ]
 
 SPEED_OF_LIGHT_MPS = 299_792_458.0  # [m/s]
-_DRAW_CHUNK = 1 << 16  # links whose sum-of-sinusoids parameters are drawn (evaluated) at once
+_DRAW_CHUNK = 1 << 16  # links whose sum-of-sinusoids parameters are drawn at once
+# (instants x links x sinusoids) evaluated at once: the temporaries (8 bytes each) stay in a
+# core's L2 cache, which makes the evaluation about twice as fast as in one pass
+_EVAL_CHUNK = 1 << 16
 
 
 def jakes_rho(speed_mps: float | np.ndarray, carrier_hz: float | np.ndarray,
@@ -421,8 +424,9 @@ class SumOfSinusoids:
         """
         s = self._grid_distance(travelled_m)
         out = np.empty(s.shape[1])
-        for start in range(0, out.size, _DRAW_CHUNK):  # elementwise: chunks change nothing
-            part = slice(start, start + _DRAW_CHUNK)
+        chunk = max(1, _EVAL_CHUNK // self._sinusoids)
+        for start in range(0, out.size, chunk):  # elementwise: chunks change nothing
+            part = slice(start, start + chunk)
             out[part] = self._power(s[:, part], self._params[part], self._weights[part])[0]
         return out.reshape(self._shape)
 
@@ -456,7 +460,15 @@ class SumOfSinusoids:
                              f"got {s.shape}")
         _check_finite("travelled_m", s)
         links = dev * self._shape[1] + col
-        return self._power(s, self._params[links], self._weights[links])
+        chunk = max(1, _EVAL_CHUNK // max(s.shape[0] * self._sinusoids, 1))
+        if links.size <= chunk:
+            return self._power(s, self._params[links], self._weights[links])
+        out = np.empty(s.shape)
+        for start in range(0, links.size, chunk):  # elementwise: chunks change nothing
+            part = slice(start, start + chunk)
+            mine = links[part]
+            out[:, part] = self._power(s[:, part], self._params[mine], self._weights[mine])
+        return out
 
     def _grid_distance(self, travelled_m: np.ndarray) -> np.ndarray:
         """Check a ``(n,)`` distance and repeat it per link, as one instant: ``(1, n m)``."""
