@@ -65,3 +65,22 @@ def test_ar1_fading_links_are_cached_too():
     b = w.channel.gains(np.array([2, 1, 1]), np.array([5, 0, 0]))
     np.testing.assert_array_equal(b, a[:, [1, 0, 0]])
     assert b.shape == (w.channel.steps, 3)
+
+
+@pytest.mark.parametrize("chunk", [1, 100, 4096, 1 << 30])
+def test_gains_in_cache_sized_chunks_are_the_same(monkeypatch, chunk):
+    """A slot's new links are computed in chunks of ``_GAIN_CHUNK`` link-steps: same bits."""
+    from mecsim.engine import world as world_module
+
+    iotd = np.repeat(np.arange(100), 6)[:450]
+    mec = np.tile(np.arange(6), 100)[:450]
+    monkeypatch.setattr(world_module, "_GAIN_CHUNK", 1 << 30)
+    reference = World(load_scenario(DENSE, ["output.channels=false"]))
+    monkeypatch.setattr(world_module, "_GAIN_CHUNK", chunk)
+    chunked = World(load_scenario(DENSE, ["output.channels=false"]))
+    for _ in range(2):
+        a, b = reference.next_slot(), chunked.next_slot()
+        monkeypatch.setattr(world_module, "_GAIN_CHUNK", 1 << 30)
+        whole = a.channel.gains(iotd, mec)
+        monkeypatch.setattr(world_module, "_GAIN_CHUNK", chunk)
+        np.testing.assert_array_equal(b.channel.gains(iotd, mec), whole)
