@@ -41,11 +41,14 @@ class NormalsAhead:
         self._thread: threading.Thread | None = None
 
     def take(self, shape: tuple[int, ...]) -> np.ndarray:
-        """Return the next normals as a new ``shape`` float64 array (the caller may write it)."""
+        """Return the next normals as a ``shape`` float64 array the caller may write.
+
+        It may be a view of a block: no other ``take`` ever hands out that part again.
+        """
         count = int(np.prod(shape, dtype=np.int64))
         left = self._buf.size - self._pos
         if count <= left:
-            out = self._buf[self._pos:self._pos + count].copy()
+            out = self._buf[self._pos:self._pos + count]
             self._pos += count
             return out.reshape(shape)
         out = np.empty(count)

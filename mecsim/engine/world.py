@@ -168,7 +168,7 @@ class World:
         """Draw the shadowing walk's normals in a background thread from now on.
 
         The values are the same, bit for bit (:class:`mecsim.engine.normals.NormalsAhead`);
-        a block holds two slots' worth, at most ``NORMALS_BLOCK``. Call :meth:`close` when
+        a block holds four slots' worth, at most ``NORMALS_BLOCK``. Call :meth:`close` when
         done.
 
         Returns:
@@ -179,7 +179,7 @@ class World:
         if (self._normals is not None or fad.shadowing_std_db == 0.0 or self._steps < 2
                 or fad.shadowing_decorrelation_m is None):
             return self._normals is not None
-        block = min(2 * self._steps * self.links, NORMALS_BLOCK)
+        block = min(4 * self._steps * self.links, NORMALS_BLOCK)
         self._normals = NormalsAhead(self._rng_shadowing, block)
         self._shadowing.draw_with(self._normals.take)
         return True
