@@ -1,0 +1,61 @@
+"""One figure with a dropdown that picks which of several same-shaped figures is shown.
+
+The report draws the realized-performance figures of a sweep once per grid setting (the
+cells' settings other than the seed, pooled over seeds) and joins them with
+:func:`with_selector`: every figure's traces go into one figure, and a dropdown's buttons
+show one setting's traces and title at a time.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+#: Each trace's ``meta["setting"]`` names the setting it belongs to.
+SETTING = "setting"
+
+
+def with_selector(figures: dict[str, go.Figure | None], default: str | None = None,
+                  label: str = "setting:") -> go.Figure | None:
+    """Join same-shaped figures (the same subplots and axes) into one with a dropdown.
+
+    Args:
+        figures: ``{setting: figure}``, in menu order; ``None`` figures are left out.
+        default: The setting shown first (default: the first with a figure).
+        label: The text before the dropdown.
+
+    Returns:
+        The default's layout with every figure's traces (``meta["setting"]`` set on each;
+        only the default's visible), and one dropdown button per setting that shows its
+        traces and title; the figure itself when there is one setting; None when there is
+        none.
+    """
+    drawn = {k: f for k, f in figures.items() if f is not None}
+    if not drawn:
+        return None
+    if default not in drawn:
+        default = next(iter(drawn))
+    if len(drawn) == 1:
+        return drawn[default]
+    base = go.Figure(layout=drawn[default].layout)
+    owners: list[str] = []
+    for setting, fig in drawn.items():
+        for trace in fig.data:
+            meta = dict(trace.meta) if isinstance(trace.meta, dict) else {}
+            trace.update(meta={**meta, SETTING: setting},
+                         visible=(trace.visible if trace.visible is not None else True)
+                         if setting == default else False)
+            base.add_trace(trace)
+            owners.append(setting)
+    buttons = []
+    for setting, fig in drawn.items():
+        shown = [owner == setting for owner in owners]
+        buttons.append({"label": setting, "method": "update",
+                        "args": [{"visible": shown}, {"title.text": fig.layout.title.text}]})
+    menus = list(base.layout.updatemenus or [])
+    menus.append({"type": "dropdown", "x": 1.0, "y": 1.0, "xanchor": "right",
+                  "yanchor": "bottom", "pad": {"b": 28}, "buttons": buttons,
+                  "active": list(drawn).index(default), "showactive": True})
+    base.update_layout(updatemenus=menus, margin={"t": 110})
+    base.add_annotation(text=label, x=0.0, y=1.0, xref="paper", yref="paper",
+                        xanchor="left", yanchor="bottom", yshift=34, showarrow=False)
+    return base
