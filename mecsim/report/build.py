@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -787,39 +786,8 @@ def _anchor(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-
-
 def export_png(report: Report, png_dir: str | Path) -> str:
-    """Write each figure as ``KEY.png`` through kaleido; return one line saying what happened.
+    """Write each figure as ``KEY.png`` (:func:`mecsim.report.export.export_images`)."""
+    from mecsim.report.export import export_images
 
-    Never raises: without kaleido, or without the browser kaleido 1.x drives, or when
-    kaleido fails, the line says why the images were skipped.
-    """
-    try:
-        import kaleido
-    except ImportError:
-        return "PNG export skipped: kaleido is not installed (pip install kaleido)"
-    version = str(getattr(kaleido, "__version__", "1"))
-    if not version.startswith("0.") and not any(shutil.which(b) for b in BROWSERS):
-        return ("PNG export skipped: kaleido needs Chrome or Chromium and none was found "
-                "(e.g. apt-get install chromium)")
-    png_dir = Path(png_dir)
-    png_dir.mkdir(parents=True, exist_ok=True)
-    figs = list(report.figures.items())
-    paths = [png_dir / f"{_anchor(key)}.png" for key, _ in figs]
-    heights = [int(fig.layout.height or 500) for _, fig in figs]
-    try:
-        import plotly.io as pio
-
-        if hasattr(pio, "write_images") and not version.startswith("0."):
-            # one browser for all figures (plotly >= 6.1, kaleido >= 1)
-            pio.write_images([f for _, f in figs], paths, width=1100, height=heights)
-        else:
-            for (_, fig), path, height in zip(figs, paths, heights, strict=True):
-                fig.write_image(path, width=1100, height=height)
-    except Exception as exc:  # noqa: BLE001 - kaleido's errors vary by version
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        return f"PNG export failed: {type(exc).__name__}: {first}"
-    written = sum(1 for path in paths if path.exists())
-    return f"PNG: {written} images in {png_dir}"
+    return export_images(report, png_dir, "png")

@@ -26,15 +26,16 @@ def with_selector(figures: dict[str, go.Figure | None], default: str | None = No
     Returns:
         The default's layout with every figure's traces (``meta["setting"]`` set on each;
         only the default's visible), and one dropdown button per setting that shows its
-        traces and title; the figure itself when there is one setting; None when there is
-        none.
+        traces and title (a menu of one where the other settings have no figure, so that
+        the page says whose figure it is); the figure itself when there is one setting;
+        None when no setting has a figure.
     """
     drawn = {k: f for k, f in figures.items() if f is not None}
     if not drawn:
         return None
     if default not in drawn:
         default = next(iter(drawn))
-    if len(drawn) == 1:
+    if len(figures) == 1:
         return drawn[default]
     base = go.Figure(layout=drawn[default].layout)
     owners: list[str] = []
