@@ -46,8 +46,9 @@ def _write_one(fig: Any, path: Path, fmt: str, height: int) -> None:
 def export_images(report: Any, out_dir: str | Path, fmt: str = "png") -> str:
     """Write each figure of ``report`` as ``OUT_DIR/KEY.FMT``; return one line.
 
-    The figures are written together (one browser); if that fails, one by one, and the
-    line names the first figure that failed and why. An interactive figure's image is its
+    The figures are written together (one browser); any the batch did not write (it
+    failed, or skipped one) are written one by one, and the line names the first figure
+    that failed and why. An interactive figure's image is its
     first state: the map's first frame and scheduler, a menu's default setting.
 
     Args:
@@ -69,17 +70,23 @@ def export_images(report: Any, out_dir: str | Path, fmt: str = "png") -> str:
     figs = list(report.figures.items())
     paths = [out_dir / f"{_anchor(key)}.{fmt}" for key, _ in figs]
     heights = [int(fig.layout.height or 500) for _, fig in figs]
+    for path in paths:  # an old image must not pass for a new one
+        path.unlink(missing_ok=True)
     try:
         import plotly.io as pio
 
         pio.write_images([f for _, f in figs], paths, format=fmt, width=WIDTH,
                          height=heights)
-    except Exception:  # noqa: BLE001 - find which figure fails, one at a time
-        for (key, fig), path, height in zip(figs, paths, heights, strict=True):
-            try:
-                _write_one(fig, path, fmt, height)
-            except Exception as exc:  # noqa: BLE001 - kaleido's errors vary
-                return (f"{fmt.upper()} export failed at figure {key!r}: {_reason(exc)} "
-                        f"({sum(1 for p in paths if p.exists())} of {len(paths)} written)")
-    written = sum(1 for path in paths if path.exists())
-    return f"{fmt.upper()}: {written} images in {out_dir}"
+    except Exception:  # noqa: BLE001 - retried one at a time below, to name the figure
+        pass
+    for (key, fig), path, height in zip(figs, paths, heights, strict=True):
+        if path.exists():
+            continue
+        try:  # what the batch did not write (it failed, or skipped a figure)
+            _write_one(fig, path, fmt, height)
+        except Exception as exc:  # noqa: BLE001 - kaleido's errors vary
+            return (f"{fmt.upper()} export failed at figure {key!r}: {_reason(exc)} "
+                    f"({sum(1 for p in paths if p.exists())} of {len(paths)} written)")
+        if not path.exists():
+            return f"{fmt.upper()} export failed at figure {key!r}: no file was written"
+    return f"{fmt.upper()}: {len(paths)} images in {out_dir}"

@@ -914,7 +914,8 @@ def backlog(slots: pd.DataFrame | None, colors: dict[str, str] | None = None,
     if "backlog_tasks_total" in df.columns and df["backlog_tasks_total"].notna().any():
         panels.append(("backlog_tasks_total", "every task not ended (IoTDs and MECs)"))
     colors = _colors(colors, df["scheduler"])
-    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.05,
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True,
+                        vertical_spacing=min(0.12, 0.3 / len(panels)),
                         subplot_titles=[p[1] for p in panels])
     for row, (col, _) in enumerate(panels, start=1):
         for name in run_order(df["scheduler"], colors):
@@ -926,7 +927,7 @@ def backlog(slots: pd.DataFrame | None, colors: dict[str, str] | None = None,
         fig.update_yaxes(title_text="tasks", rangemode="tozero", row=row, col=1)
     fig.update_xaxes(title_text="slot", row=len(panels), col=1)
     integer_ticks(fig, df["slot"])
-    return _layout(fig, TITLES["backlog"], height=200 + 180 * len(panels))
+    return _layout(fig, TITLES["backlog"], height=220 + 200 * len(panels))
 
 
 def per_mec(table: pd.DataFrame | None,
@@ -954,12 +955,11 @@ def per_mec(table: pd.DataFrame | None,
                         subplot_titles=[t for _, t in panels])
     for row, (value, _) in enumerate(panels, start=1):
         for name in run_order(table["scheduler"], colors):
-            part = table[(table["scheduler"] == name) & table[value].notna()]
-            if part.empty:
-                continue
+            # every scheduler keeps its slot in every panel (NaN: no bar), so bars align
+            part = table[table["scheduler"] == name]
             scale = 100.0 if value in percent else 1.0
             fig.add_bar(x=part["mec"], y=scale * part[value], name=name, legendgroup=name,
-                        showlegend=row == 1, marker_color=colors[name],
+                        showlegend=row == 1, marker_color=colors[name], offsetgroup=name,
                         meta={"scheduler": name},
                         customdata=np.stack([part["placed"], part["offloaded"]], axis=1),
                         hovertemplate=(f"{name}<br>MEC %{{x}}: %{{y:.3g}}"
@@ -1123,12 +1123,12 @@ def placement_map(positions: pd.DataFrame | None, tasks: pd.DataFrame | None = N
             vis += [True] * (n_traces - len(vis))
             buttons.append({"label": name, "method": "update",
                             "args": [{"visible": vis}, {"title.text": _map_title(name, colors)}]})
-        menus.append({"type": "dropdown", "x": 0.5, "y": 1.1, "xanchor": "left",
-                      "yanchor": "bottom", "buttons": buttons, "active": 0, "showactive": True})
-        fig.add_annotation(text="scheduler:", x=0.49, y=1.1, xref="paper", yref="paper",
-                           xanchor="right", yanchor="bottom", showarrow=False)
+        from mecsim.report.selector import menu, menu_label
+
+        menus.append(menu(buttons, 0, y=1.02))
+        fig.add_annotation(**menu_label("scheduler:", names, y=1.02))
     slider = {
-        "active": 0, "x": 0.12, "len": 0.88, "y": -0.02, "yanchor": "top",
+        "active": 0, "x": 0.2, "len": 0.8, "y": -0.02, "yanchor": "top",
         "currentvalue": {"prefix": (f"slot (every {stride} slots shown) " if stride > 1
                                     else "slot ")},
         "steps": [{"label": str(int(s)), "method": "animate",

@@ -53,10 +53,21 @@ def with_selector(figures: dict[str, go.Figure | None], default: str | None = No
         buttons.append({"label": setting, "method": "update",
                         "args": [{"visible": shown}, {"title.text": fig.layout.title.text}]})
     menus = list(base.layout.updatemenus or [])
-    menus.append({"type": "dropdown", "x": 1.0, "y": 1.0, "xanchor": "right",
-                  "yanchor": "bottom", "pad": {"b": 28}, "buttons": buttons,
-                  "active": list(drawn).index(default), "showactive": True})
-    base.update_layout(updatemenus=menus, margin={"t": 110})
-    base.add_annotation(text=label, x=0.0, y=1.0, xref="paper", yref="paper",
-                        xanchor="left", yanchor="bottom", yshift=34, showarrow=False)
+    menus.append(menu(buttons, list(drawn).index(default)))
+    base.update_layout(updatemenus=menus, margin={"t": 100})
+    base.add_annotation(**menu_label(label, [str(b["label"]) for b in buttons]))
     return base
+
+
+def menu(buttons: list[dict], active: int = 0, y: float = 1.0) -> dict:
+    """A dropdown at the top right, above the plot (``y`` in paper coordinates)."""
+    return {"type": "dropdown", "x": 1.0, "y": y, "xanchor": "right", "yanchor": "bottom",
+            "pad": {"b": 8}, "buttons": buttons, "active": active, "showactive": True}
+
+
+def menu_label(text: str, labels: list[str], y: float = 1.0) -> dict:
+    """The annotation left of :func:`menu`'s dropdown, placed by its estimated width."""
+    width = 7 * max((len(x) for x in labels), default=4) + 45  # [px] text, arrow, padding
+    return {"text": text, "x": 1.0, "y": y, "xref": "paper", "yref": "paper",
+            "xanchor": "right", "yanchor": "bottom", "xshift": -width - 8, "yshift": 14,
+            "showarrow": False}
