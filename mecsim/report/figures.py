@@ -681,7 +681,7 @@ def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
                         specs=[[{"type": "xy"}, {"type": "table"}]])
     colors = {("L_I", "train"): "#1f77b4", ("L_I", "test"): "#17becf",
               ("L_D", "train"): "#d62728", ("L_D", "test"): "#ff7f0e"}
-    variants = sorted(after["variant"].unique())
+    variants = _order(df["variant"])
     shared_loss = bool((after.groupby("loss_name")["variant"].nunique() > 1).any())
     dashes = dict(zip(variants, ["solid", "dash", "dot", "dashdot"] * len(variants),
                       strict=False))
@@ -702,13 +702,20 @@ def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
                                 "line": {"width": 1, "color": "black"}},
                         row=1, col=1)
     fig.update_xaxes(title_text="demonstrations", row=1, col=1)
-    integer_ticks(fig, list(df["demonstrations"]) + [paper.TABLE2_DEMONSTRATIONS], row=1, col=1)
+    demos = pd.Series(list(df["demonstrations"]) + [paper.TABLE2_DEMONSTRATIONS], dtype=float)
+    integer_ticks(fig, demos, row=1, col=1)
+    if demos.min() > 0 and demos.max() / demos.min() >= 8:  # counts spread over decades
+        fig.update_xaxes(type="log", row=1, col=1)
     fig.update_yaxes(title_text="accuracy of the vote [%]", row=1, col=1)
-    table = after.merge(before, on=series, suffixes=("", "_before")).sort_values(series)
+    rank = {v: k for k, v in enumerate(_order(df["variant"]))}  # the run's order
+    table = after.merge(before, on=series, suffixes=("", "_before"))
+    table = table.assign(rank=table["variant"].map(rank)).sort_values(
+        ["rank", *series[1:]]).drop(columns="rank")
     rows = [[r.variant, r.loss_name, int(r.demonstrations), r.split,
              _pm(100 * r.mean_before, 100 * r.std_before, r.count_before, ".1f"),
              _pm(100 * r.mean, 100 * r.std, r.count, ".1f")] for r in table.itertuples()]
-    published = [["paper", loss, paper.TABLE2_DEMONSTRATIONS, split, "-", f"{100 * value:.1f}"]
+    published = [["paper (its scenario)", loss, paper.TABLE2_DEMONSTRATIONS, split, "-",
+                  f"{100 * value:.1f}"]
                  for (loss, split), value in paper.TABLE2_ACCURACY.items()]
     fig.add_table(
         header={"values": ["source", "loss", "demos", "split", "before [%]", "after [%]"],
@@ -716,7 +723,7 @@ def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
         cells={"values": [list(col) for col in zip(*(rows + published), strict=True)],
                "fill_color": [["white"] * len(rows) + ["#f4f4f4"] * len(published)],
                "align": "left", "height": 24},
-        row=1, col=2)
+        columnwidth=[1.8, 0.7, 0.8, 0.8, 0.9, 0.9], row=1, col=2)
     return _layout(fig, TITLES["imitation"], height=440)
 
 
@@ -758,7 +765,7 @@ def drl_comparison(rows: pd.DataFrame | None,
     bars = [r for r in ours if np.isfinite(r["_reward"])]
     specs = [[{"type": "table"}, {"type": "xy"}]] if bars else [[{"type": "table"}]]
     fig = make_subplots(rows=1, cols=len(specs[0]), specs=specs, horizontal_spacing=0.08,
-                        column_widths=[0.68, 0.32] if bars else None,
+                        column_widths=[0.7, 0.3] if bars else None,
                         subplot_titles=["", "mecsim: average reward (ours only)"]
                         if bars else None)
     name_colors = [colors[r["scheduler"]] for r in ours] + [PAPER_COLOR] * len(published)
@@ -771,13 +778,13 @@ def drl_comparison(rows: pd.DataFrame | None,
             "fill_color": [["white"] * len(ours) + ["#f4f4f4"] * len(published)],
             "font": {"color": [name_colors] + [["#222222"] * len(table)] * 5},
             "align": "left", "height": 24},
-        row=1, col=1)
+        columnwidth=[1.1, 2.4, 1.1, 1.1, 1.1, 1.0], row=1, col=1)
     if bars:
         fig.add_bar(x=[r["scheduler"] for r in bars], y=[r["_reward"] for r in bars],
                     name="mecsim", marker_color=[colors[r["scheduler"]] for r in bars],
                     showlegend=False, row=1, col=2)
         fig.update_yaxes(title_text="average reward 1 / objective", row=1, col=2)
-    return _layout(fig, TITLES["drl"], height=380)
+    return _layout(fig, TITLES["drl"], height=max(380, 170 + 30 * len(table)))
 
 
 # -- realized performance ------------------------------------------------------------------
@@ -874,7 +881,7 @@ def drops(tasks: pd.DataFrame | None, colors: dict[str, str] | None = None) -> g
                     customdata=[int(generated.get(s, 0)) for s in names],
                     hovertemplate=f"%{{x}}: %{{y}} of %{{customdata}} tasks ({why})"
                                   "<extra></extra>")
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", showlegend=True, legend_title_text="reason")
     fig.update_yaxes(title_text="dropped tasks", rangemode="tozero", tickformat="d")
     return _layout(fig, TITLES["drops"], height=380)
 
