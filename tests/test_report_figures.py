@@ -281,3 +281,13 @@ def test_integer_ticks_and_no_empty_panels(pooled_sweep, tmp_path):
     # nothing dropped: no figure (the report says so instead)
     none = _tasks(2, 0)
     assert F.drops(none) is None and F.drops(_tasks(3, 0)) is not None
+
+
+def test_pooled_sweep_renders_in_chromium_with_every_setting(pooled_sweep, tmp_path):
+    from test_report import _render  # the headless check of tests/test_report.py
+
+    report = build_report(pooled_sweep, tmp_path / "pooled.html")
+    result = _render(report.path, tmp_path)  # picks each figure's last menu entry
+    assert result["errors"] == []
+    assert result["plots"] == len(report.figures)
+    assert result["empty"] == [], result["marks"]
