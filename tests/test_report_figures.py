@@ -12,7 +12,6 @@ import pytest
 
 from mecsim.report import figures as F
 from mecsim.report.build import build_report
-from mecsim.report.per_mec import RunLoad, per_mec_table
 
 pytest.importorskip("plotly")
 
@@ -62,7 +61,14 @@ def _summary(m: int, seed: int) -> dict:
 def _cell(root, cell: str, m: int, seed: int) -> None:
     folder = root / "cells" / cell
     folder.mkdir(parents=True)
-    _tasks(m, seed).to_parquet(folder / "tasks.parquet")
+    tasks = _tasks(m, seed)
+    if seed == 0:  # rows need not come in the run's order (e.g. a scheduler resumed)
+        tasks = tasks.iloc[::-1].reset_index(drop=True)
+    tasks.to_parquet(folder / "tasks.parquet")
+    pd.DataFrame({"slot": np.repeat(np.arange(4), 4), "iotd": np.tile(np.arange(4), 4),
+                  "x_m": np.tile([5.0, 15.0, 25.0, 35.0], 4),
+                  "y_m": np.repeat([10.0, 20.0, 30.0, 40.0], 4)}).to_parquet(
+        folder / "positions.parquet")
     _slots(m, seed).to_parquet(folder / "slots.parquet")
     (folder / "summary.json").write_text(json.dumps(_summary(m, seed), sort_keys=True))
 
@@ -113,6 +119,7 @@ def test_cdf_energy_backlog_pool_every_seed_of_a_setting(pooled_sweep, tmp_path)
             done = tasks[(tasks["scheduler"] == name) & (tasks["status"] == "completed")]
             assert line.name == f"{name} ({len(done)} tasks)"
             np.testing.assert_allclose(line.x, np.sort(done["realized_latency_s"]))
+            assert line.y[-1] == 1.0
     energy = _visible(figs["energy"], "mecs.count=2")[0]
     tasks = _pooled_tasks(2)
     assert list(energy.x) == list(ORDER)
@@ -148,6 +155,8 @@ def test_cell_picks_the_default_setting_and_the_map_run(pooled_sweep, tmp_path):
 
 
 def test_per_mec_table_by_hand():
+    from mecsim.report.per_mec import PER_MEC_VALUES, RunLoad, per_mec_table
+
     # run A: Fmax 10 and 20 cycle/s, 4 epochs 1 s apart (T = 4 s)
     tasks_a = pd.DataFrame({
         "scheduler": ["s"] * 5, "target": [1, 1, 2, 2, 0],
@@ -177,13 +186,12 @@ def test_per_mec_table_by_hand():
     assert bars["y"] == pytest.approx([36.0, 40.0]) and bars["y2"] == pytest.approx([60, 40])
     # without capacities: no utilisation panel, the others stay
     fig = F.per_mec(per_mec_table([RunLoad(tasks_a, slots_a, None)]))
-    assert [a.text for a in fig.layout.annotations] == [t for c, t in
-                                                        __import__("mecsim.report.per_mec",
-                                                                   fromlist=["x"]
-                                                                   ).PER_MEC_VALUES[1:]]
+    assert [a.text for a in fig.layout.annotations] == [t for _, t in PER_MEC_VALUES[1:]]
 
 
 def test_per_mec_figure_shows_every_one_of_many_mecs():
+    from mecsim.report.per_mec import RunLoad, per_mec_table
+
     tasks = pd.DataFrame({"scheduler": ["a"] * 7 + ["b"] * 7, "target": list(range(1, 8)) * 2,
                           "status": ["completed"] * 14, "cycles": [1e9] * 14})
     slots = pd.DataFrame({"scheduler": ["a", "a", "b", "b"], "slot": [0, 1, 0, 1],
@@ -231,6 +239,15 @@ def test_one_colour_per_scheduler_and_the_run_order_everywhere(pooled_sweep, tmp
     palette = F.palette(ORDER)
     assert {n: c for n, cs in seen.items() for c in cs} == palette
     assert all(len(c) == 1 for c in seen.values()), seen
+    # the map: schedulers in the run's order, the title in the scheduler's colour, and
+    # MEC colours that are no scheduler's
+    fig = report.figures["map"]
+    menu = next(m for m in fig.layout.updatemenus if m.type == "dropdown")
+    assert [b.label for b in menu.buttons] == list(ORDER)
+    assert palette["zeta"] in fig.layout.title.text
+    assert palette["alpha"] in menu.buttons[1].args[1]["title.text"]
+    mec_colors = {t.marker.color for t in fig.data if (t.name or "").startswith("MEC ")}
+    assert mec_colors and not mec_colors & set(palette.values())
 
 
 def test_run_report_tables_follow_the_run_order_in_colour(pooled_sweep, tmp_path):
@@ -291,3 +308,5 @@ def test_pooled_sweep_renders_in_chromium_with_every_setting(pooled_sweep, tmp_p
     assert result["errors"] == []
     assert result["plots"] == len(report.figures)
     assert result["empty"] == [], result["marks"]
+    for key in ("latency-cdf", "energy", "drops", "backlog", "per-mec"):  # the last setting
+        assert result["marks"].get(f"fig-{key}", 0) > 0, (key, result["marks"])
