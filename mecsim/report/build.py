@@ -30,6 +30,9 @@ MAX_SLOT_SERIES = 12  # most lines in the per-slot figures (Figs. 6 and 8)
 TASK_COLUMNS = ("scheduler", "task_id", "iotd", "slot", "target", "status", "drop_reason",
                 "cycles", "rerun_local",
                 "realized_latency_s", "realized_energy_j")
+#: The task columns the pooled figures read from every run (the map reads TASK_COLUMNS).
+POOL_COLUMNS = ("scheduler", "target", "status", "drop_reason", "cycles", "rerun_local",
+                "realized_latency_s", "realized_energy_j")
 SLOT_COLUMNS = ("scheduler", "slot", "time_s", "tasks", "model_cost", "model_latency_s",
                 "model_energy_j", "backlog_tasks_*")
 
@@ -488,7 +491,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
     ]))
 
     # -- realized performance: pooled over the seeds of each grid setting
-    raw_tasks = {r.id: reader.table(r.path / "tasks.parquet", TASK_COLUMNS) for r in runs}
+    raw_tasks = {r.id: reader.table(r.path / "tasks.parquet", POOL_COLUMNS) for r in runs}
     pooled = P.pool([(r.config, r.id, raw_tasks[r.id], raw_slots.get(r.id),
                       (summaries.get(r.id) or {}).get("mec_cpu_hz")) for r in runs])
     default = (rep.config or P.ALL_CELLS) if rep is not None else None
@@ -531,7 +534,8 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
     tasks = positions = None
     mec_pos = area = None
     if rep is not None:
-        tasks = raw_tasks.get(rep.id)
+        tasks = reader.table(rep.path / "tasks.parquet", TASK_COLUMNS) \
+            if raw_tasks.get(rep.id) is not None else None  # unreadable: noted once
         positions = reader.table(rep.path / "positions.parquet")
         mec_pos, area = _mec_layout(reader, rep, summaries.get(rep.id))
     where = "" if rep is None or kind == "run" else \

@@ -251,7 +251,9 @@ def scheduler_summary(summary: pd.DataFrame | None,
                                   "<extra></extra>", row=row, col=col)
         if col == 2:
             fig.add_hline(y=1.0, line_dash="dot", line_color=PAPER_COLOR, row=row, col=col)
-    return _layout(fig, TITLES["summary"], height=200 + 220 * rows)
+    fig = _layout(fig, TITLES["summary"], height=220 + 220 * rows)
+    fig.update_layout(margin={"t": 90})  # the title clear of the panels' titles
+    return fig
 
 
 def sweep_axis(sweep: pd.DataFrame | None, x: str, facets: Sequence[str] = (),
@@ -520,8 +522,9 @@ def training_loss(training: pd.DataFrame | None, colors: dict[str, str] | None =
         fig.add_vline(x=end, line_dash="dot", line_color=PAPER_COLOR,
                       annotation_text="pre-training | online", annotation_position="top")
     fig.add_hline(y=paper.FIG5_LOSS, line_dash="dot", line_color="#aa3333",
-                  annotation_text=f"paper: ≈{paper.FIG5_LOSS} after ≈{paper.FIG5_UPDATES}"
-                                  " updates", annotation_position="bottom right")
+                  annotation_text=f"paper, its scenario: ≈{paper.FIG5_LOSS} after "
+                                  f"≈{paper.FIG5_UPDATES} updates",
+                  annotation_position="bottom right")
     fig.update_xaxes(title_text="update")
     integer_ticks(fig, df["update"])
     fig.update_yaxes(title_text="loss (L_I / L_D pre-training, L_A online)")
