@@ -310,3 +310,28 @@ def test_pooled_sweep_renders_in_chromium_with_every_setting(pooled_sweep, tmp_p
     assert result["empty"] == [], result["marks"]
     for key in ("latency-cdf", "energy", "drops", "backlog", "per-mec"):  # the last setting
         assert result["marks"].get(f"fig-{key}", 0) > 0, (key, result["marks"])
+
+
+def test_cdf_lines_are_thinned_to_quantiles_within_the_page_budget():
+    tasks = pd.DataFrame({"scheduler": ["a"] * 5000, "status": ["completed"] * 5000,
+                          "realized_latency_s": np.linspace(0.0, 1.0, 5000)})
+    line = F.latency_cdf(tasks, points=F.cdf_points(1000)).data[0]
+    assert len(line.x) == F.MIN_CDF_POINTS and line.name == "a (5000 tasks)"
+    assert F.cdf_points(10) == F.MAX_CDF_POINTS
+    assert F.cdf_points(120) == F.CDF_POINT_BUDGET // 120
+
+
+def test_training_figures_keep_the_run_order():
+    rows = [{"kind": "imitation", "scheduler": f"{name}_L_I", "loss_name": "L_I",
+             "demonstrations": 16, "step": step, "split": "test", "accuracy": 0.5 + step}
+            for name in ("zeta", "alpha") for step in (0, 0.25)]
+    fig = F.imitation_accuracy(pd.DataFrame(rows))
+    table = next(t for t in fig.data if t.type == "table")
+    assert list(table.cells.values[0][:2]) == ["zeta", "alpha"]
+    assert list(fig.layout.xaxis.ticktext) == ["16", "256"]
+    assert fig.layout.xaxis.type == "log"  # 16 to the paper's 256
+    updates = pd.DataFrame({"kind": "update", "scheduler": ["zeta", "zeta", "alpha", "alpha"],
+                            "agent": [1, 1, 1, 1], "loss": [0.5, 0.4, 0.6, 0.3]})
+    fig = F.training_loss(updates)
+    assert [t.name for t in fig.data] == ["zeta · agent 1", "alpha · agent 1"]
+    assert list(fig.layout.xaxis.tickvals) == [0.0, 1.0]

@@ -316,8 +316,9 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
     Args:
         folder: The run or sweep folder.
         out: The HTML file (default: ``FOLDER/report.html``), written atomically.
-        cell: In a sweep, the cell whose run the per-run figures (latency CDF, energy,
-            drops, backlog, map) show (default: the first with ``tasks.parquet``).
+        cell: In a sweep, the cell whose grid setting the pooled figures (latency CDF,
+            energy, drops, backlog, per MEC) show first, and whose run the map shows
+            (default: the first with ``tasks.parquet``).
 
     Returns:
         The :class:`Report` (its figures, sections and the notes on what was skipped).

@@ -688,8 +688,8 @@ def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
     shared_loss = bool((after.groupby("loss_name")["variant"].nunique() > 1).any())
     dashes = dict(zip(variants, ["solid", "dash", "dot", "dashdot"] * len(variants),
                       strict=False))
-    for (variant, loss, split), part in after.groupby(["variant", "loss_name", "split"],
-                                                     sort=True):
+    groups = after.groupby(["variant", "loss_name", "split"], sort=True)
+    for (variant, loss, split), part in sorted(groups, key=lambda g: variants.index(g[0][0])):
         part = part.sort_values("demonstrations")
         name = f"{variant} {loss} {split}" if shared_loss else f"{loss} {split}"
         fig.add_scatter(x=part["demonstrations"], y=100 * part["mean"], mode="lines+markers",
