@@ -335,3 +335,11 @@ def test_training_figures_keep_the_run_order():
     fig = F.training_loss(updates)
     assert [t.name for t in fig.data] == ["zeta · agent 1", "alpha · agent 1"]
     assert list(fig.layout.xaxis.tickvals) == [0.0, 1.0]
+
+
+def test_the_title_names_the_setting_shown(pooled_sweep, tmp_path):
+    fig = build_report(pooled_sweep, tmp_path / "r.html", cell="c002").figures["energy"]
+    assert fig.layout.title.text.endswith("<sup>mecs.count=3</sup>")
+    titles = [b.args[1]["title.text"] for b in fig.layout.updatemenus[-1].buttons]
+    assert [t.rsplit("<sup>", 1)[1] for t in titles] == ["mecs.count=2</sup>",
+                                                         "mecs.count=3</sup>"]

@@ -25,9 +25,10 @@ def with_selector(figures: dict[str, go.Figure | None], default: str | None = No
 
     Returns:
         The default's layout with every figure's traces (``meta["setting"]`` set on each;
-        only the default's visible), and one dropdown button per setting that shows its
-        traces and title (a menu of one where the other settings have no figure, so that
-        the page says whose figure it is); the figure itself when there is one setting;
+        only the default's visible; the title names the setting shown), and one dropdown
+        button per setting that shows its traces and title (a menu of one where the other
+        settings have no figure, so that the page says whose figure it is); the figure
+        itself when there is one setting;
         None when no setting has a figure.
     """
     drawn = {k: f for k, f in figures.items() if f is not None}
@@ -38,6 +39,7 @@ def with_selector(figures: dict[str, go.Figure | None], default: str | None = No
     if len(figures) == 1:
         return drawn[default]
     base = go.Figure(layout=drawn[default].layout)
+    base.update_layout(title_text=_title(drawn[default], default))
     owners: list[str] = []
     for setting, fig in drawn.items():
         for trace in fig.data:
@@ -51,12 +53,17 @@ def with_selector(figures: dict[str, go.Figure | None], default: str | None = No
     for setting, fig in drawn.items():
         shown = [owner == setting for owner in owners]
         buttons.append({"label": setting, "method": "update",
-                        "args": [{"visible": shown}, {"title.text": fig.layout.title.text}]})
+                        "args": [{"visible": shown}, {"title.text": _title(fig, setting)}]})
     menus = list(base.layout.updatemenus or [])
     menus.append(menu(buttons, list(drawn).index(default)))
     base.update_layout(updatemenus=menus, margin={"t": 100})
     base.add_annotation(**menu_label(label, [str(b["label"]) for b in buttons]))
     return base
+
+
+def _title(fig: go.Figure, setting: str) -> str:
+    """The figure's title with the setting shown under it (static images name it too)."""
+    return f"{fig.layout.title.text or ''}<br><sup>{setting}</sup>"
 
 
 def menu(buttons: list[dict], active: int = 0, y: float = 1.0) -> dict:
