@@ -309,6 +309,21 @@ def discover(folder: Path, reader: _Reader, cell: str | None = None):
                       "folder (sweep.parquet, cells/)")
 
 
+def _drops_text(pooled: list[P.Setting], kind: str, where: str) -> tuple[str, str, bool]:
+    """The drops figure's caption, its note when absent, and whether nothing dropped.
+
+    Where no task dropped in any setting the note says so (a finding, not a skip); a
+    setting without drops is left out of the menu, and the caption names it.
+    """
+    quiet = P.no_drops(pooled)
+    caption = "Tasks dropped (deadline, MEC failure, invalid decision)." + where
+    if quiet and len(quiet) == len([s for s in pooled if s.tasks is not None]):
+        return caption, "no task dropped" + ("" if kind == "run" else " in any setting"), True
+    if quiet and kind != "run":
+        caption += " No task dropped in: " + "; ".join(quiet) + " (not in the menu)."
+    return caption, "no tasks.parquet", False
+
+
 def build_report(folder: str | Path, out: str | Path | None = None, *,
                  cell: str | None = None) -> Report:
     """Build the report of a run or sweep folder and write it as one HTML file.
@@ -502,13 +517,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
         f" Pooled over the seeds of each grid setting (up to {seeds} runs); the menu picks "
         f"the setting (default: {default})." if len(pooled) > 1 else
         f" Pooled over the {seeds} runs of the sweep." if seeds > 1 else "")
-    quiet = P.no_drops(pooled)
-    drops_absent = "no tasks.parquet"
-    drops_caption = "Tasks dropped (deadline, MEC failure, invalid decision)." + where
-    if quiet and len(quiet) == len([s for s in pooled if s.tasks is not None]):
-        drops_absent = "no task dropped" + ("" if kind == "run" else " in any setting")
-    elif quiet and kind != "run":
-        drops_caption += " No task dropped in: " + "; ".join(quiet) + " (not in the menu)."
+    drops_caption, drops_absent, dropped_none = _drops_text(pooled, kind, where)
     realized = [
         item("latency_cdf", F.TITLES["latency_cdf"],
              "Realized latency of completed tasks (tasks.parquet), from arrival to end of "
@@ -528,7 +537,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
         item("per_mec", F.TITLES["per_mec"], PER_MEC_CAPTION + where, makers["per_mec"],
              "no tasks.parquet or slots.parquet with per-MEC columns"),
     ]
-    realized[2].skipped = not drops_absent.startswith("no task dropped")
+    realized[2].skipped = not dropped_none
     sections.append(("Realized performance", realized))
 
     # -- the map: one run
