@@ -3,7 +3,9 @@
 Each function takes DataFrames (the columns of ``docs/results.md``; a ``run`` column, where
 present, names the run a row comes from and the figure averages over runs) and returns a
 ``plotly.graph_objects.Figure``, or ``None`` where its data are absent. ``colors`` maps a
-scheduler label to a colour so that a scheduler keeps its colour across figures. The
+scheduler label to a colour so that a scheduler keeps its colour across figures; its key
+order is the run's scheduler order, which bars, legends and tables follow
+(:func:`run_order`). Integer axes get whole-number ticks (:func:`integer_ticks`). The
 figures' titles are :data:`TITLES`.
 """
 
