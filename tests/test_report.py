@@ -122,10 +122,12 @@ def test_run_report(tiny_run, tmp_path):
     report = build_report(tiny_run, tmp_path / "r.html")
     assert report.kind == "run"
     assert set(report.figures) == {"summary", "latency_energy", "reward", "latency_cdf",
-                                   "energy", "drops", "backlog"} | (
+                                   "energy", "backlog", "per_mec"} | (
         {"map"} if (tiny_run / "positions.parquet").exists() else set())
     text = _check_html(report.path, [F.TITLES[k] for k in report.figures])
     assert "Skipped: no training.parquet" in text
+    # nothing dropped in this run: a finding, not an empty figure
+    assert "<p class='finding'>No task dropped.</p>" in text
     assert not report.notes
 
 
@@ -140,10 +142,14 @@ def test_dirs_report(dirs_run, tmp_path):
     assert {t.name for t in figs["levy"].data} == {"proposed (6 searches)",
                                                    "classic (6 searches)"}
     accuracy = {t.name for t in figs["imitation"].data if t.type == "scatter"}
-    assert {"L_I train", "L_I test", "L_D train", "L_D test", "paper L_I test"} <= accuracy
+    assert {"L_I train", "L_I test", "L_D train", "L_D test",
+                         "paper L_I test (its scenario)"} <= accuracy
     table = next(t for t in figs["drl"].data if t.type == "table")
     assert list(table.cells.values[0]) == ["dirs", "dirs-LD-nolevy", "DIRS", "AC", "DDPG"]
-    assert list(table.cells.values[1])[2:] == ["paper"] * 3
+    assert list(table.cells.values[1])[2:] == ["paper (its scenario: N = 30, M = 2)"] * 3
+    # the chart shows ours only: the paper's rewards are not on our axis
+    bars = [t for t in figs["drl"].data if t.type == "bar"]
+    assert [list(t.x) for t in bars] == [["dirs", "dirs-LD-nolevy"]]
     assert not report.notes
 
 
@@ -311,7 +317,7 @@ def test_partial_folders_do_not_crash(tiny_run, tmp_path):
     only_tasks.mkdir()
     shutil.copytree(tiny_run / "tasks.parquet", only_tasks / "tasks.parquet")
     report = build_report(only_tasks)
-    assert {"latency_cdf", "energy", "drops"} == set(report.figures)
+    assert {"latency_cdf", "energy", "per_mec"} == set(report.figures)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ReportError, match="neither a run"):
         build_report(tmp_path / "empty")

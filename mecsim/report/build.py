@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +22,18 @@ import pandas as pd
 
 from mecsim.engine.records import read_table, table_columns, write_text_atomic
 from mecsim.report import figures as F
+from mecsim.report import pooled as P
 
 LEARNING = ("dirs", "actor_critic", "ddpg", "droo")  # schedulers of the DRL comparison
 REWARD_TAIL = 500  # Table III's average reward: over the last slots of the run
 MAX_SLOT_SERIES = 12  # most lines in the per-slot figures (Figs. 6 and 8)
 TASK_COLUMNS = ("scheduler", "task_id", "iotd", "slot", "target", "status", "drop_reason",
+                "cycles", "rerun_local",
                 "realized_latency_s", "realized_energy_j")
-SLOT_COLUMNS = ("scheduler", "slot", "tasks", "model_cost", "model_latency_s",
+#: The task columns the pooled figures read from every run (the map reads TASK_COLUMNS).
+POOL_COLUMNS = ("scheduler", "target", "status", "drop_reason", "cycles", "rerun_local",
+                "realized_latency_s", "realized_energy_j")
+SLOT_COLUMNS = ("scheduler", "slot", "time_s", "tasks", "model_cost", "model_latency_s",
                 "model_energy_j", "backlog_tasks_*")
 
 
@@ -46,6 +50,16 @@ LOAD_CAPTION = (
     "trend, significant and steadily increasing: docs/results.md); a failed or undecided "
     "(too short) run at a load disqualifies it. Beyond it the means grow with the run's "
     "length and are not steady-state figures. Failed cells are left out of the curves.")
+
+
+PER_MEC_CAPTION = (
+    "Per MEC and scheduler. Utilisation: the cycles of the tasks the MEC completed (not "
+    "re-run locally) over its capacity Fmax (summary.json mec_cpu_hz) times the run's "
+    "simulated time (epochs x slot length); cycles of tasks cut short or still in service "
+    "at the end are not counted. Load share: the share of the scheduler's offloaded tasks "
+    "placed on the MEC. Mean backlog: slots.parquet backlog_tasks_j, mean over epochs. With "
+    "several seeds: summed cycles over summed capacity x time, summed counts, the mean over "
+    "every seed's epochs.")
 
 
 class ReportError(Exception):
@@ -75,6 +89,7 @@ class Item:
     caption: str
     figure: Any = None  # plotly Figure
     note: str = ""  # why the figure is absent
+    skipped: bool = True  # the note says what is missing (else it is a finding)
 
 
 @dataclass
@@ -294,6 +309,21 @@ def discover(folder: Path, reader: _Reader, cell: str | None = None):
                       "folder (sweep.parquet, cells/)")
 
 
+def _drops_text(pooled: list[P.Setting], kind: str, where: str) -> tuple[str, str, bool]:
+    """The drops figure's caption, its note when absent, and whether nothing dropped.
+
+    Where no task dropped in any setting the note says so (a finding, not a skip); a
+    setting without drops is left out of the menu, and the caption names it.
+    """
+    quiet = P.no_drops(pooled)
+    caption = "Tasks dropped (deadline, MEC failure, invalid decision)." + where
+    if quiet and len(quiet) == len([s for s in pooled if s.tasks is not None]):
+        return caption, "no task dropped" + ("" if kind == "run" else " in any setting"), True
+    if quiet and kind != "run":
+        caption += " No task dropped in: " + "; ".join(quiet) + " (not in the menu)."
+    return caption, "no tasks.parquet", False
+
+
 def build_report(folder: str | Path, out: str | Path | None = None, *,
                  cell: str | None = None) -> Report:
     """Build the report of a run or sweep folder and write it as one HTML file.
@@ -301,8 +331,9 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
     Args:
         folder: The run or sweep folder.
         out: The HTML file (default: ``FOLDER/report.html``), written atomically.
-        cell: In a sweep, the cell whose run the per-run figures (latency CDF, energy,
-            drops, backlog, map) show (default: the first with ``tasks.parquet``).
+        cell: In a sweep, the cell whose grid setting the pooled figures (latency CDF,
+            energy, drops, backlog, per MEC) show first, and whose run the map shows
+            (default: the first with ``tasks.parquet``).
 
     Returns:
         The :class:`Report` (its figures, sections and the notes on what was skipped).
@@ -318,6 +349,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
     summaries = {r.id: reader.json(r.path / "summary.json") for r in runs}
     scenarios = {r.id: reader.yaml(r.path / "scenario.yaml") for r in runs}
     training_parts, slot_parts = [], []
+    raw_slots: dict[str, pd.DataFrame] = {}  # each run's slots, under its own labels
     for r in runs:
         t = reader.table(r.path / "training.parquet")
         if t is not None and len(t):
@@ -325,6 +357,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
             training_parts.append(t)
         s = reader.table(r.path / "slots.parquet", SLOT_COLUMNS)
         if s is not None and len(s):
+            raw_slots[r.id] = s
             slot_parts.append(s.assign(run=r.id, scheduler=s["scheduler"].map(r.series)))
     training = _concat(training_parts)
     slots_all = _concat(slot_parts)
@@ -333,9 +366,10 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
     labels: list[str] = []
     if sweep is not None and "scheduler" in sweep.columns:
         labels += list(dict.fromkeys(sweep["scheduler"].astype(str)))
+    for r in runs:  # the run's order: summary.json's keys are sorted, their index is not
+        labels += run_schedulers(summaries[r.id])
     for r in runs:
-        labels += list(((summaries[r.id] or {}).get("schedulers") or {}).keys())
-        labels += [r.series(x) for x in ((summaries[r.id] or {}).get("schedulers") or {})]
+        labels += [r.series(x) for x in run_schedulers(summaries[r.id])]
     for df in (per_slot, training):
         if df is not None:
             labels += list(dict.fromkeys(df["scheduler"]))
@@ -474,33 +508,51 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
              lambda: F.drl_comparison(drl, colors), "no learning scheduler in the run(s)"),
     ]))
 
-    # -- realized performance and the map: one run
-    where = "" if rep is None or kind == "run" else \
-        f" Cell {rep.id}" + (f" ({rep.config})" if rep.config else "") + "."
-    tasks = slots_rep = positions = None
-    mec_pos = area = None
-    if rep is not None:
-        tasks = reader.table(rep.path / "tasks.parquet", TASK_COLUMNS)
-        slots_rep = reader.table(rep.path / "slots.parquet", SLOT_COLUMNS)
-        positions = reader.table(rep.path / "positions.parquet")
-        mec_pos, area = _mec_layout(reader, rep, summaries.get(rep.id))
-    sections.append(("Realized performance", [
+    # -- realized performance: pooled over the seeds of each grid setting
+    raw_tasks = {r.id: reader.table(r.path / "tasks.parquet", POOL_COLUMNS) for r in runs}
+    pooled = P.pool([(r.config, r.id, raw_tasks[r.id], raw_slots.get(r.id),
+                      (summaries.get(r.id) or {}).get("mec_cpu_hz")) for r in runs])
+    default = (rep.config or P.ALL_CELLS) if rep is not None else None
+    makers = P.figures(pooled, colors, default)
+    seeds = max((s.runs for s in pooled), default=0)
+    where = "" if kind == "run" else (
+        f" Pooled over the seeds of each grid setting (up to {seeds} runs); the menu picks "
+        f"the setting (default: {default})." if len(pooled) > 1 else
+        f" Pooled over the {seeds} runs of the sweep." if seeds > 1 else "")
+    drops_caption, drops_absent, dropped_none = _drops_text(pooled, kind, where)
+    realized = [
         item("latency_cdf", F.TITLES["latency_cdf"],
              "Realized latency of completed tasks (tasks.parquet), from arrival to end of "
-             "service." + where,
-             lambda: F.latency_cdf(tasks, colors), "no tasks.parquet"),
+             "service; a long line is drawn through evenly spaced quantiles." + where,
+             makers["latency_cdf"], "no tasks.parquet"),
         item("energy", F.TITLES["energy"],
              "Realized energy per completed task (hover: its standard deviation over "
              "tasks and their count)." + where,
-             lambda: F.energy(tasks, colors), "no tasks.parquet"),
-        item("drops", F.TITLES["drops"],
-             "Tasks dropped (deadline, MEC failure, invalid decision)." + where,
-             lambda: F.drops(tasks, colors), "no tasks.parquet"),
+             makers["energy"], "no tasks.parquet"),
+        item("drops", F.TITLES["drops"], drops_caption, makers["drops"], drops_absent),
         item("backlog", F.TITLES["backlog"],
              "Tasks uploading to or in service at each MEC when each slot began "
-             "(slots.parquet backlog_tasks_j)." + where,
-             lambda: F.backlog(slots_rep, colors), "no slots.parquet"),
-    ]))
+             "(slots.parquet backlog_tasks_j), one panel per MEC up to 4 MECs (else all "
+             "MECs together: each MEC's mean is in the next figure), and every task not "
+             "ended; with several seeds, the mean over seeds at each slot." + where,
+             makers["backlog"], "no slots.parquet"),
+        item("per_mec", F.TITLES["per_mec"], PER_MEC_CAPTION + where, makers["per_mec"],
+             "no tasks.parquet or slots.parquet with per-MEC columns"),
+    ]
+    realized[2].skipped = not dropped_none
+    sections.append(("Realized performance", realized))
+
+    # -- the map: one run
+    tasks = positions = None
+    mec_pos = area = None
+    if rep is not None:
+        tasks = reader.table(rep.path / "tasks.parquet", TASK_COLUMNS) \
+            if raw_tasks.get(rep.id) is not None else None  # unreadable: noted once
+        positions = reader.table(rep.path / "positions.parquet")
+        mec_pos, area = _mec_layout(reader, rep, summaries.get(rep.id))
+    where = "" if rep is None or kind == "run" else \
+        f" One run: cell {rep.id}" + (f" ({rep.config})" if rep.config else "") + \
+        (f", seed {rep.seed}" if rep.seed is not None else "") + " (--cell picks another)."
     map_caption = ("IoTD positions per slot (positions.parquet), MECs as squares, each IoTD "
                    "coloured by where its task of the slot ran; choose the scheduler in the "
                    "menu, step through the slots with the slider." + where)
@@ -508,16 +560,31 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
         map_caption += " MEC positions unknown (no summary.json or scenario.yaml)."
     sections.append(("Map", [
         item("map", F.TITLES["map"], map_caption,
-             lambda: F.placement_map(positions, tasks, mec_pos, area),
+             lambda: F.placement_map(positions, tasks, mec_pos, area, colors=colors),
              "no positions.parquet (written with channels.parquet by newer engines)"),
     ]))
 
     notes = reader.notes + draw_notes
-    header = _header(folder, kind, runs, sweep, summaries, scenarios, rep)
+    header = _header(folder, kind, runs, sweep, summaries, scenarios, rep, colors)
     text = render_html(f"mecsim report: {folder.resolve().name}", header, sections, notes)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, text)
     return Report(out, kind, sections, notes)
+
+
+def run_schedulers(summary: dict | None) -> list[str]:
+    """A ``summary.json``'s scheduler labels in the run's order (by their ``index``).
+
+    ``summary.json`` is written with sorted keys; each scheduler's ``index`` is its
+    position in the run. Labels without an index keep their order, after the others.
+    """
+    entries = list(((summary or {}).get("schedulers") or {}).items())
+
+    def rank(k: int) -> tuple[float, int]:
+        index = entries[k][1].get("index") if isinstance(entries[k][1], dict) else None
+        return (float(index) if isinstance(index, (int, float)) else math.inf, k)
+
+    return [entries[k][0] for k in sorted(range(len(entries)), key=rank)]
 
 
 def summary_frame(summary: dict | None) -> pd.DataFrame | None:
@@ -529,7 +596,8 @@ def summary_frame(summary: dict | None) -> pd.DataFrame | None:
     if not summary or not summary.get("schedulers"):
         return None
     rows = []
-    for label, res in summary["schedulers"].items():
+    for label in run_schedulers(summary):
+        res = summary["schedulers"][label]
         row = {"scheduler": label, **{k: v for k, v in res.items() if not isinstance(v, dict)}}
         for key, ratio in (res.get("realized_ratio_to_optimal") or {}).items():
             row[f"{key}_ratio_to_optimal"] = ratio
@@ -566,8 +634,11 @@ RUN_TABLE_NOTE = (
     "tell.")
 
 
-def _run_table(summary: dict) -> str:
-    """The run summary table: realized figures and per-slot model side by side."""
+def _run_table(summary: dict, colors: dict[str, str] | None = None) -> str:
+    """The run summary table: realized figures and per-slot model side by side.
+
+    Rows in the run's order, each scheduler's name after a swatch of its figures' colour.
+    """
     esc = html.escape
     frame = summary_frame(summary)
     groups = list(dict.fromkeys(g for g, *_ in RUN_TABLE))
@@ -583,7 +654,10 @@ def _run_table(summary: dict) -> str:
         flag = "?" if stable is None or stable != stable else (
             "yes" if stable else "<b class='bad'>no</b>")
         error = f" — {esc(str(r['error']))}" if isinstance(r.get("error"), str) else ""
-        rows.append(f"<tr><td>{esc(str(r['scheduler']))}</td>{cells}<td>{flag}</td>"
+        color = (colors or {}).get(str(r["scheduler"]))
+        swatch = f"<span class='swatch' style='background:{esc(color)}'></span>" \
+            if color else ""
+        rows.append(f"<tr><td>{swatch}{esc(str(r['scheduler']))}</td>{cells}<td>{flag}</td>"
                     f"<td>{_fmt(_float(r.get('median_decision_s')) * 1e3)}</td>"
                     f"<td>{_fmt(r.get('wall_s'), '.2f')}</td>"
                     f"<td>{'yes' if r.get('complete') else 'no'}{error}</td></tr>")
@@ -621,7 +695,7 @@ def _fmt(value: Any, spec: str = ".4g") -> str:
 
 
 def _header(folder: Path, kind: str, runs: list[Run], sweep, summaries, scenarios,
-            rep: Run | None) -> str:
+            rep: Run | None, colors: dict[str, str] | None = None) -> str:
     esc = html.escape
     parts = [f"<p class='meta'>Source: <code>{esc(str(folder.resolve()))}</code> ({kind}"]
     if kind == "sweep":
@@ -636,7 +710,7 @@ def _header(folder: Path, kind: str, runs: list[Run], sweep, summaries, scenario
             parts.append(f"<p class='meta'>Scenario <b>{esc(str(s.get('scenario')))}</b>, seed "
                          f"{esc(str(s.get('seed')))}, {esc(str(s.get('slots')))} slots. "
                          f"{esc(_load_text(s.get('load')))}</p>")
-            parts.append(_run_table(s))
+            parts.append(_run_table(s, colors))
     elif sweep is not None:
         parts.append(_unstable_rows(sweep))
     if kind == "sweep" and sweep is not None and "error" in sweep.columns:
@@ -676,6 +750,9 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 
 h1 { margin-top: 24px; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 4px;
 margin-top: 40px; } h3 { margin-bottom: 4px; }
 p.caption { color: #555; margin: 2px 0 6px; font-size: 0.92em; }
+p.finding { color: #2d5f2d; background: #eef6ee; padding: 6px 10px; border-radius: 4px; }
+span.swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.4em;
+border-radius: 2px; vertical-align: baseline; }
 p.note { color: #8a6d3b; background: #fcf8e3; padding: 6px 10px; border-radius: 4px; }
 p.meta { color: #444; } table.summary { border-collapse: collapse; font-size: 0.9em; }
 table.summary td, table.summary th { border: 1px solid #ddd; padding: 3px 8px;
@@ -704,8 +781,10 @@ def render_html(title: str, header: str, sections: list[tuple[str, list[Item]]],
                     it.figure, include_plotlyjs=False, full_html=False, auto_play=False,
                     div_id=f"fig-{_anchor(it.key)}",
                     config={"displaylogo": False, "responsive": True}))
-            else:
+            elif it.skipped:
                 body.append(f"<p class='note'>Skipped: {esc(it.note)}.</p>")
+            else:
+                body.append(f"<p class='finding'>{esc(it.note[:1].upper() + it.note[1:])}.</p>")
             body.append("</section>")
     note_html = ""
     if notes:
@@ -723,42 +802,11 @@ def _anchor(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-
-
 def export_png(report: Report, png_dir: str | Path) -> str:
-    """Write each figure as ``KEY.png`` through kaleido; return one line saying what happened.
+    """Write each figure as ``KEY.png`` (:func:`mecsim.report.export.export_images`)."""
+    from mecsim.report.export import export_images
 
-    Never raises: without kaleido, or without the browser kaleido 1.x drives, or when
-    kaleido fails, the line says why the images were skipped.
-    """
-    try:
-        import kaleido
-    except ImportError:
-        return "PNG export skipped: kaleido is not installed (pip install kaleido)"
-    version = str(getattr(kaleido, "__version__", "1"))
-    if not version.startswith("0.") and not any(shutil.which(b) for b in BROWSERS):
-        return ("PNG export skipped: kaleido needs Chrome or Chromium and none was found "
-                "(e.g. apt-get install chromium)")
-    png_dir = Path(png_dir)
-    png_dir.mkdir(parents=True, exist_ok=True)
-    figs = list(report.figures.items())
-    paths = [png_dir / f"{_anchor(key)}.png" for key, _ in figs]
-    heights = [int(fig.layout.height or 500) for _, fig in figs]
-    try:
-        import plotly.io as pio
-
-        if hasattr(pio, "write_images") and not version.startswith("0."):
-            # one browser for all figures (plotly >= 6.1, kaleido >= 1)
-            pio.write_images([f for _, f in figs], paths, width=1100, height=heights)
-        else:
-            for (_, fig), path, height in zip(figs, paths, heights, strict=True):
-                fig.write_image(path, width=1100, height=height)
-    except Exception as exc:  # noqa: BLE001 - kaleido's errors vary by version
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        return f"PNG export failed: {type(exc).__name__}: {first}"
-    written = sum(1 for path in paths if path.exists())
-    return f"PNG: {written} images in {png_dir}"
+    return export_images(report, png_dir, "png")
 
 
 # -- sweeps: the paper's figures, per-slot settings (docs/report.md) -----------------------

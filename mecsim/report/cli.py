@@ -1,4 +1,6 @@
-"""``python -m mecsim report DIR [--out report.html] [--png DIR] [--cell ID]``.
+"""``python -m mecsim report DIR [--out report.html] [--images DIR [--format png|svg|pdf]]``.
+
+``--png DIR`` is ``--images DIR --format png``; ``--cell ID`` picks a sweep's default cell.
 
 Wired into ``mecsim.cli`` by :func:`add_parser`; :func:`main` runs it alone
 (``python -m mecsim.report.cli DIR``). A missing folder, or one that holds neither a run nor
@@ -10,16 +12,24 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mecsim.report.export import FORMATS
+
 EXIT_BAD_INPUT = 2
 
 
 def _arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("dir", metavar="DIR", help="a run or sweep folder")
     parser.add_argument("--out", help="HTML file to write (default: DIR/report.html)")
+    parser.add_argument("--images", metavar="DIR",
+                        help="also write each figure as an image here (needs kaleido and "
+                             "Chrome or Chromium)")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="the images' format (default: png)")
     parser.add_argument("--png", metavar="PNG_DIR",
-                        help="also write each figure as PNG here (needs kaleido and Chromium)")
-    parser.add_argument("--cell", help="in a sweep, the cell whose run the per-run figures "
-                                       "show (default: the first)")
+                        help="the same as --images PNG_DIR --format png")
+    parser.add_argument("--cell", help="in a sweep, the cell whose grid setting the pooled "
+                                       "figures show first, and whose run the map shows "
+                                       "(default: the first with tasks.parquet)")
     parser.set_defaults(handler=run)
     return parser
 
@@ -31,10 +41,30 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Build one self-contained HTML report (Plotly) of a run or sweep folder."))
 
 
+def _images(args: argparse.Namespace) -> tuple[str | None, str]:
+    """``(folder, format)`` of the images asked for; raise ValueError on a conflict."""
+    png = getattr(args, "png", None)
+    images = getattr(args, "images", None)
+    fmt = getattr(args, "format", None)
+    if png and images:
+        raise ValueError("give --png DIR or --images DIR, not both")
+    if png and fmt not in (None, "png"):
+        raise ValueError(f"--png writes PNG; for {fmt} use --images DIR --format {fmt}")
+    if fmt and not (images or png):
+        raise ValueError("--format needs --images DIR")
+    return (png or images), (fmt or "png")
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the report of ``args.dir``; return the exit status."""
-    from mecsim.report.build import ReportError, build_report, export_png
+    from mecsim.report.build import ReportError, build_report
+    from mecsim.report.export import export_images
 
+    try:
+        images, fmt = _images(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         report = build_report(args.dir, args.out, cell=args.cell)
     except ReportError as exc:
@@ -46,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
           + (f", {skipped} sections skipped" if skipped else "") + ")")
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
-    if args.png:
-        print(export_png(report, args.png))
+    if images:
+        print(export_images(report, images, fmt))
     return 0
 
 

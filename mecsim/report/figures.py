@@ -3,7 +3,9 @@
 Each function takes DataFrames (the columns of ``docs/results.md``; a ``run`` column, where
 present, names the run a row comes from and the figure averages over runs) and returns a
 ``plotly.graph_objects.Figure``, or ``None`` where its data are absent. ``colors`` maps a
-scheduler label to a colour so that a scheduler keeps its colour across figures. The
+scheduler label to a colour so that a scheduler keeps its colour across figures; its key
+order is the run's scheduler order, which bars, legends and tables follow
+(:func:`run_order`). Integer axes get whole-number ticks (:func:`integer_ticks`). The
 figures' titles are :data:`TITLES`.
 """
 
@@ -30,12 +32,13 @@ TITLES = {
     "latency_energy": "Model latency and energy per slot (paper Fig. 6)",
     "levy": "Lévy search fitness, proposed vs classic (paper Fig. 7)",
     "reward": "Reward per slot (paper Fig. 8)",
-    "imitation": "Imitation accuracy vs demonstrations (paper Table II)",
-    "drl": "DRL comparison (paper Table III)",
+    "imitation": "Imitation accuracy vs demonstrations, as the paper's Table II",
+    "drl": "DRL comparison: training, inference and reward, as the paper's Table III",
     "latency_cdf": "Realized latency distribution (CDF)",
     "energy": "Mean realized energy per scheduler",
     "drops": "Dropped tasks per scheduler and reason",
     "backlog": "MEC backlog over time",
+    "per_mec": "Per-MEC utilisation, load share and mean backlog",
     "map": "Map of the area: IoTDs, MECs and placements",
 }
 
@@ -45,6 +48,14 @@ MAP_POINT_BUDGET = 60_000  # IoTD positions over all frames and schedulers of th
 MAP_MAX_FRAMES = 300
 DROP_REASONS = ("deadline", "mec_failure", "invalid_decision")
 PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Dark24
+#: The map's MEC colours: apart from :data:`PALETTE`, which is the schedulers'.
+MEC_PALETTE = qualitative.Set2 + qualitative.Pastel1 + qualitative.Set3
+#: The most tick labels an integer axis gets one per value.
+MAX_INTEGER_TICKS = 12
+#: The CDF figure's point budget over all its lines (settings x schedulers), with at least
+#: :data:`MIN_CDF_POINTS` quantiles a line.
+CDF_POINT_BUDGET = 60_000
+MIN_CDF_POINTS = 200
 PAPER_COLOR = "#444444"
 #: The cost figures of the overview and sweep figures: (column, axis title), in row order.
 #: Realized (simulated) first; the per-slot model's keep their historical column names.
@@ -113,6 +124,40 @@ def _colors(colors: dict[str, str] | None, names) -> dict[str, str]:
         if name not in out:
             out[name] = PALETTE[len(out) % len(PALETTE)]
     return out
+
+
+def run_order(names, colors: dict[str, str] | None) -> list:
+    """``names`` (unique) in the order of ``colors``' keys (the run's order), others after.
+
+    :func:`palette` is built in the run's scheduler order, so its key order is that order.
+    """
+    rank = {name: k for k, name in enumerate(colors or {})}
+    unique = list(dict.fromkeys(names))
+    return sorted(unique, key=lambda n: (rank.get(n, len(rank)), unique.index(n)))
+
+
+def integer_ticks(fig: go.Figure, values, axis: str = "x", **where) -> None:
+    """Whole-number ticks on an integer axis (slots, updates, demonstrations, MECs).
+
+    At most :data:`MAX_INTEGER_TICKS` distinct values: a tick at each; else plotly's own
+    ticks, a step of at least 1, labelled as integers.
+
+    Args:
+        fig: The figure.
+        values: The axis' values.
+        axis: ``"x"`` or ``"y"``.
+        **where: ``row``/``col`` of a subplot (default: every axis).
+    """
+    v = pd.to_numeric(pd.Series(list(values)), errors="coerce").dropna().unique()
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    if 0 < len(v) <= MAX_INTEGER_TICKS:
+        update(tickmode="array", tickvals=sorted(float(x) for x in v),
+               ticktext=[str(int(x)) for x in sorted(v)], **where)
+    else:
+        update(tickformat="d", tick0=0, **where)
+        span = float(v.max() - v.min()) if len(v) else 0.0
+        if span <= 2 * MAX_INTEGER_TICKS:
+            update(dtick=max(1, math.ceil(span / MAX_INTEGER_TICKS)), **where)
 
 
 def _present(df: pd.DataFrame | None, *columns: str) -> bool:
@@ -213,6 +258,8 @@ def scheduler_summary(summary: pd.DataFrame | None,
     unstable = {k[0] for k in _unstable(summary, ["scheduler"])}
     for value, _ in panels:
         stats = _mean_std(summary.dropna(subset=[value]), ["scheduler"], value)
+        stats = stats.set_index("scheduler").loc[
+            run_order(stats["scheduler"], colors)].reset_index()
         row, col = place[value]
         note = ["unstable in some run" if s in unstable else "" for s in stats["scheduler"]]
         fig.add_bar(x=stats["scheduler"], y=stats["mean"],
@@ -226,7 +273,9 @@ def scheduler_summary(summary: pd.DataFrame | None,
                                   "<extra></extra>", row=row, col=col)
         if col == 2:
             fig.add_hline(y=1.0, line_dash="dot", line_color=PAPER_COLOR, row=row, col=col)
-    return _layout(fig, TITLES["summary"], height=200 + 220 * rows)
+    fig = _layout(fig, TITLES["summary"], height=220 + 220 * rows)
+    fig.update_layout(margin={"t": 90})  # the title clear of the panels' titles
+    return fig
 
 
 def sweep_axis(sweep: pd.DataFrame | None, x: str, facets: Sequence[str] = (),
@@ -413,7 +462,8 @@ def training_loss(training: pd.DataFrame | None, colors: dict[str, str] | None =
         training: ``training.parquet`` rows (``kind == "update"`` are used), with an
             optional ``run`` column; the update index counts each agent's updates in file
             order, and lines are means over runs.
-        colors: Unused (one colour per agent).
+        colors: Scheduler colours, for the run's order only (one colour per agent; the
+            default order is the table's).
         max_series: Most (scheduler, agent) lines drawn.
     """
     if not _present(training, "kind", "loss", "agent"):
@@ -424,7 +474,10 @@ def training_loss(training: pd.DataFrame | None, colors: dict[str, str] | None =
     if "run" not in df.columns:
         df["run"] = ""
     df["update"] = df.groupby(["run", "scheduler", "agent"], sort=False).cumcount()
-    series = df[["scheduler", "agent"]].drop_duplicates().sort_values(["scheduler", "agent"])
+    series = df[["scheduler", "agent"]].drop_duplicates()
+    rank = {name: k for k, name in enumerate(run_order(series["scheduler"], colors))}
+    series = series.assign(rank=series["scheduler"].map(rank)).sort_values(
+        ["rank", "agent"]).drop(columns="rank")  # schedulers in the run's order
     fig = go.Figure()
     agent_colors = palette([int(a) for a in sorted(df["agent"].unique())])
     for k, (name, agent) in enumerate(series.itertuples(index=False)):
@@ -445,9 +498,11 @@ def training_loss(training: pd.DataFrame | None, colors: dict[str, str] | None =
         fig.add_vline(x=end, line_dash="dot", line_color=PAPER_COLOR,
                       annotation_text="pre-training | online", annotation_position="top")
     fig.add_hline(y=paper.FIG5_LOSS, line_dash="dot", line_color="#aa3333",
-                  annotation_text=f"paper: ≈{paper.FIG5_LOSS} after ≈{paper.FIG5_UPDATES}"
-                                  " updates", annotation_position="bottom right")
+                  annotation_text=f"paper, its scenario: ≈{paper.FIG5_LOSS} after "
+                                  f"≈{paper.FIG5_UPDATES} updates",
+                  annotation_position="bottom right")
     fig.update_xaxes(title_text="update")
+    integer_ticks(fig, df["update"])
     fig.update_yaxes(title_text="loss (L_I / L_D pre-training, L_A online)")
     return _layout(fig, TITLES["loss"], height=420)
 
@@ -514,6 +569,7 @@ def levy_fitness(training: pd.DataFrame | None,
                             line_color=mode_color.get(str(mode)),
                             hovertemplate=f"{mode}<br>G=%{{x}}<br>%{{y:.4g}}<extra></extra>")
     fig.update_xaxes(title_text="iteration G")
+    integer_ticks(fig, df["iteration"])
     fig.update_yaxes(title_text="best objective (fitness), mean over searches")
     return _layout(fig, TITLES["levy"], height=420)
 
@@ -579,12 +635,12 @@ def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
                         specs=[[{"type": "xy"}, {"type": "table"}]])
     colors = {("L_I", "train"): "#1f77b4", ("L_I", "test"): "#17becf",
               ("L_D", "train"): "#d62728", ("L_D", "test"): "#ff7f0e"}
-    variants = sorted(after["variant"].unique())
+    variants = _order(df["variant"])
     shared_loss = bool((after.groupby("loss_name")["variant"].nunique() > 1).any())
     dashes = dict(zip(variants, ["solid", "dash", "dot", "dashdot"] * len(variants),
                       strict=False))
-    for (variant, loss, split), part in after.groupby(["variant", "loss_name", "split"],
-                                                     sort=True):
+    groups = after.groupby(["variant", "loss_name", "split"], sort=True)
+    for (variant, loss, split), part in sorted(groups, key=lambda g: variants.index(g[0][0])):
         part = part.sort_values("demonstrations")
         name = f"{variant} {loss} {split}" if shared_loss else f"{loss} {split}"
         fig.add_scatter(x=part["demonstrations"], y=100 * part["mean"], mode="lines+markers",
@@ -594,18 +650,26 @@ def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
                         row=1, col=1)
     for (loss, split), value in paper.TABLE2_ACCURACY.items():
         fig.add_scatter(x=[paper.TABLE2_DEMONSTRATIONS], y=[100 * value], mode="markers",
-                        name=f"paper {loss} {split}",
+                        name=f"paper {loss} {split} (its scenario)",
                         marker={"symbol": "star", "size": 12,
                                 "color": colors.get((loss, split), PAPER_COLOR),
                                 "line": {"width": 1, "color": "black"}},
                         row=1, col=1)
     fig.update_xaxes(title_text="demonstrations", row=1, col=1)
+    demos = pd.Series(list(df["demonstrations"]) + [paper.TABLE2_DEMONSTRATIONS], dtype=float)
+    integer_ticks(fig, demos, row=1, col=1)
+    if demos.min() > 0 and demos.max() / demos.min() >= 8:  # counts spread over decades
+        fig.update_xaxes(type="log", row=1, col=1)
     fig.update_yaxes(title_text="accuracy of the vote [%]", row=1, col=1)
-    table = after.merge(before, on=series, suffixes=("", "_before")).sort_values(series)
+    rank = {v: k for k, v in enumerate(_order(df["variant"]))}  # the run's order
+    table = after.merge(before, on=series, suffixes=("", "_before"))
+    table = table.assign(rank=table["variant"].map(rank)).sort_values(
+        ["rank", *series[1:]]).drop(columns="rank")
     rows = [[r.variant, r.loss_name, int(r.demonstrations), r.split,
              _pm(100 * r.mean_before, 100 * r.std_before, r.count_before, ".1f"),
              _pm(100 * r.mean, 100 * r.std, r.count, ".1f")] for r in table.itertuples()]
-    published = [["paper", loss, paper.TABLE2_DEMONSTRATIONS, split, "-", f"{100 * value:.1f}"]
+    published = [["paper (its scenario)", loss, paper.TABLE2_DEMONSTRATIONS, split, "-",
+                  f"{100 * value:.1f}"]
                  for (loss, split), value in paper.TABLE2_ACCURACY.items()]
     fig.add_table(
         header={"values": ["source", "loss", "demos", "split", "before [%]", "after [%]"],
@@ -613,7 +677,7 @@ def imitation_accuracy(training: pd.DataFrame | None) -> go.Figure | None:
         cells={"values": [list(col) for col in zip(*(rows + published), strict=True)],
                "fill_color": [["white"] * len(rows) + ["#f4f4f4"] * len(published)],
                "align": "left", "height": 24},
-        row=1, col=2)
+        columnwidth=[1.8, 0.7, 0.8, 0.8, 0.9, 0.9], row=1, col=2)
     return _layout(fig, TITLES["imitation"], height=440)
 
 
@@ -621,17 +685,22 @@ def drl_comparison(rows: pd.DataFrame | None,
                    colors: dict[str, str] | None = None) -> go.Figure | None:
     """Table III: training time, inference time, average reward, ours beside the paper's.
 
+    The table lists ours (each scheduler's name in its colour, in the run's order), then
+    the paper's rows, marked as the paper's on its scenario. The bar chart shows our
+    average reward only: the paper's rewards are for its scenario, not on our scale, so
+    they stay in the table.
+
     Args:
         rows: One row per run and learning scheduler: ``scheduler`` (label), ``name``
             (registered name, to find the paper's row), ``train_s``, ``inference_s``,
             ``reward``, ``ratio_to_optimal``.
-        colors: Scheduler colours.
+        colors: Scheduler colours, in the run's order.
     """
     if not _present(rows, "scheduler", "train_s", "inference_s", "reward"):
         return None
     colors = _colors(colors, rows["scheduler"])
     ours = []
-    for name in _order(rows["scheduler"]):
+    for name in run_order(rows["scheduler"], colors):
         part = rows[rows["scheduler"] == name]
         n = len(part)
         cells = {"scheduler": name, "source": f"mecsim ({n} run{'s' * (n > 1)})"}
@@ -642,13 +711,18 @@ def drl_comparison(rows: pd.DataFrame | None,
                              values.std() if len(values) > 1 else float("nan"), len(values), fmt)
         cells["_reward"] = part["reward"].mean()
         ours.append(cells)
-    published = [{"scheduler": p["label"], "source": "paper", "train_s": f"{p['train_s']:.2f}",
-                  "inference_s": f"{p['inference_s']:.4f}", "reward": f"{p['reward']:.4f}",
-                  "ratio_to_optimal": "-", "_reward": p["reward"]}
+    published = [{"scheduler": p["label"], "source": "paper (its scenario: N = 30, M = 2)",
+                  "train_s": f"{p['train_s']:.2f}", "inference_s": f"{p['inference_s']:.4f}",
+                  "reward": f"{p['reward']:.4f}", "ratio_to_optimal": "-"}
                  for p in paper.TABLE3.values()]
     table = ours + published
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.08,
-                        specs=[[{"type": "table"}, {"type": "xy"}]])
+    bars = [r for r in ours if np.isfinite(r["_reward"])]
+    specs = [[{"type": "table"}, {"type": "xy"}]] if bars else [[{"type": "table"}]]
+    fig = make_subplots(rows=1, cols=len(specs[0]), specs=specs, horizontal_spacing=0.08,
+                        column_widths=[0.7, 0.3] if bars else None,
+                        subplot_titles=["", "mecsim: average reward (ours only)"]
+                        if bars else None)
+    name_colors = [colors[r["scheduler"]] for r in ours] + [PAPER_COLOR] * len(published)
     fig.add_table(
         header={"values": ["scheduler", "source", "training time [s]", "inference [s/slot]",
                            "average reward", "ratio to optimal"],
@@ -656,26 +730,30 @@ def drl_comparison(rows: pd.DataFrame | None,
         cells={"values": [[r[c] for r in table] for c in (
             "scheduler", "source", "train_s", "inference_s", "reward", "ratio_to_optimal")],
             "fill_color": [["white"] * len(ours) + ["#f4f4f4"] * len(published)],
+            "font": {"color": [name_colors] + [["#222222"] * len(table)] * 5},
             "align": "left", "height": 24},
-        row=1, col=1)
-    fig.add_bar(x=[r["scheduler"] for r in ours], y=[r["_reward"] for r in ours],
-                name="mecsim", marker_color=[colors[r["scheduler"]] for r in ours],
-                row=1, col=2)
-    fig.add_bar(x=[r["scheduler"] for r in published], y=[r["_reward"] for r in published],
-                name="paper", marker_color=PAPER_COLOR, row=1, col=2)
-    fig.update_yaxes(title_text="average reward", row=1, col=2)
-    return _layout(fig, TITLES["drl"], height=380, showlegend=True)
+        columnwidth=[1.1, 2.4, 1.1, 1.1, 1.1, 1.0], row=1, col=1)
+    if bars:
+        fig.add_bar(x=[r["scheduler"] for r in bars], y=[r["_reward"] for r in bars],
+                    name="mecsim", marker_color=[colors[r["scheduler"]] for r in bars],
+                    showlegend=False, row=1, col=2)
+        fig.update_yaxes(title_text="average reward 1 / objective", row=1, col=2)
+    return _layout(fig, TITLES["drl"], height=max(380, 170 + 30 * len(table)))
 
 
 # -- realized performance ------------------------------------------------------------------
 
-def latency_cdf(tasks: pd.DataFrame | None,
-                colors: dict[str, str] | None = None) -> go.Figure | None:
+def latency_cdf(tasks: pd.DataFrame | None, colors: dict[str, str] | None = None,
+                points: int = MAX_CDF_POINTS) -> go.Figure | None:
     """Empirical CDF of the realized latency of completed tasks, one line per scheduler.
 
+    Lines in the run's order (``colors``' keys); a line of more than ``points`` tasks is
+    thinned to ``points`` evenly spaced quantiles.
+
     Args:
-        tasks: ``scheduler, status, realized_latency_s``.
-        colors: Scheduler colours.
+        tasks: ``scheduler, status, realized_latency_s`` (every seed's rows, pooled).
+        colors: Scheduler colours, in the run's order.
+        points: Most points a line.
     """
     if not _present(tasks, "scheduler", "status", "realized_latency_s"):
         return None
@@ -684,28 +762,33 @@ def latency_cdf(tasks: pd.DataFrame | None,
         return None
     colors = _colors(colors, df["scheduler"])
     fig = go.Figure()
-    for name in _order(df["scheduler"]):
+    for name in run_order(df["scheduler"], colors):
         values = np.sort(df.loc[df["scheduler"] == name, "realized_latency_s"].to_numpy())
         n = len(values)
-        if n > MAX_CDF_POINTS:
-            p = np.linspace(0.0, 1.0, MAX_CDF_POINTS)
+        if n > points:
+            p = np.linspace(0.0, 1.0, points)
             x, y = np.quantile(values, p), p
         else:
             x, y = values, np.arange(1, n + 1) / n
         fig.add_scatter(x=x, y=y, mode="lines", line_shape="hv", name=f"{name} ({n} tasks)",
-                        line_color=colors[name],
+                        line_color=colors[name], legendgroup=name, meta={"scheduler": name},
                         hovertemplate=f"{name}<br>%{{x:.4g}} s: %{{y:.3f}}<extra></extra>")
     fig.update_xaxes(title_text="realized latency [s]")
     fig.update_yaxes(title_text="fraction of completed tasks", range=[0, 1.02])
     return _layout(fig, TITLES["latency_cdf"], height=420)
 
 
+def cdf_points(lines: int) -> int:
+    """Quantiles a CDF line keeps when the page holds ``lines`` of them (settings x names)."""
+    return int(min(MAX_CDF_POINTS, max(MIN_CDF_POINTS, CDF_POINT_BUDGET // max(1, lines))))
+
+
 def energy(tasks: pd.DataFrame | None, colors: dict[str, str] | None = None) -> go.Figure | None:
     """Mean realized energy per completed task, per scheduler (hover: std and count).
 
     Args:
-        tasks: ``scheduler, status, realized_energy_j``.
-        colors: Scheduler colours.
+        tasks: ``scheduler, status, realized_energy_j`` (every seed's rows, pooled).
+        colors: Scheduler colours, in the run's order (the bars' order).
     """
     if not _present(tasks, "scheduler", "status", "realized_energy_j"):
         return None
@@ -713,8 +796,9 @@ def energy(tasks: pd.DataFrame | None, colors: dict[str, str] | None = None) -> 
     if df.empty:
         return None
     colors = _colors(colors, df["scheduler"])
-    stats = _mean_std(df, ["scheduler"], "realized_energy_j")
-    fig = go.Figure(go.Bar(x=stats["scheduler"], y=stats["mean"],
+    stats = _mean_std(df, ["scheduler"], "realized_energy_j").set_index("scheduler") \
+        .loc[run_order(df["scheduler"], colors)].reset_index()
+    fig = go.Figure(go.Bar(x=stats["scheduler"], y=stats["mean"], name="energy",
                            marker_color=[colors[s] for s in stats["scheduler"]],
                            customdata=np.stack([stats["std"], stats["count"]], axis=1),
                            hovertemplate="%{x}: %{y:.4g} J (std %{customdata[0]:.3g} J, "
@@ -724,85 +808,151 @@ def energy(tasks: pd.DataFrame | None, colors: dict[str, str] | None = None) -> 
 
 
 def drops(tasks: pd.DataFrame | None, colors: dict[str, str] | None = None) -> go.Figure | None:
-    """Stacked bars of dropped tasks per scheduler, by reason (zero bars when none dropped).
+    """Stacked bars of dropped tasks per scheduler, by reason; None when none dropped.
 
     Args:
-        tasks: ``scheduler, status, drop_reason``.
-        colors: Unused (one colour per reason).
+        tasks: ``scheduler, status, drop_reason`` (every seed's rows, pooled).
+        colors: Scheduler colours, in the run's order (the bars' order; the bars are
+            coloured by reason).
     """
     if not _present(tasks, "scheduler", "status"):
         return None
-    names = _order(tasks["scheduler"])
+    names = run_order(tasks["scheduler"], colors)
     dropped = tasks[tasks["status"] == "dropped"]
+    if dropped.empty:
+        return None
     reason = (dropped["drop_reason"].fillna("unknown") if "drop_reason" in dropped.columns
               else pd.Series("unknown", index=dropped.index))
     counts = dropped.assign(reason=reason).groupby(["scheduler", "reason"]).size()
-    reasons = list(DROP_REASONS) + sorted(set(reason) - set(DROP_REASONS))
+    reasons = [r for r in DROP_REASONS if r in set(reason)] \
+        + sorted(set(reason) - set(DROP_REASONS))
+    generated = tasks.groupby("scheduler").size()
     fig = go.Figure()
     for k, why in enumerate(reasons):
         fig.add_bar(x=names, y=[int(counts.get((s, why), 0)) for s in names], name=why,
-                    marker_color=qualitative.Set2[k % len(qualitative.Set2)])
-    total = int(counts.sum())
-    generated = tasks.groupby("scheduler").size()
-    fig.update_layout(barmode="stack")
-    fig.update_yaxes(title_text="dropped tasks", rangemode="tozero")
-    title = TITLES["drops"] + ("" if total else " (none dropped)")
-    fig = _layout(fig, title, height=380)
-    fig.update_traces(customdata=[int(generated.get(s, 0)) for s in names],
-                      hovertemplate="%{x}: %{y} of %{customdata} tasks<extra></extra>")
-    return fig
+                    marker_color=qualitative.Set2[DROP_REASONS.index(why) if why in
+                                                  DROP_REASONS else k % len(qualitative.Set2)],
+                    customdata=[int(generated.get(s, 0)) for s in names],
+                    hovertemplate=f"%{{x}}: %{{y}} of %{{customdata}} tasks ({why})"
+                                  "<extra></extra>")
+    fig.update_layout(barmode="stack", showlegend=True, legend_title_text="reason")
+    fig.update_yaxes(title_text="dropped tasks", rangemode="tozero", tickformat="d")
+    return _layout(fig, TITLES["drops"], height=380)
 
 
 def backlog(slots: pd.DataFrame | None, colors: dict[str, str] | None = None,
-            max_panels: int = 4) -> go.Figure | None:
+            max_panels: int = 4, mec_panels: bool | None = None) -> go.Figure | None:
     """Tasks uploading to or in service at each MEC when each slot began, per scheduler.
 
-    One panel per MEC up to ``max_panels`` MECs; beyond, the total over MECs. A last panel
-    shows every task not yet ended (``backlog_tasks_total``), where the run has it.
+    One panel per MEC up to ``max_panels`` MECs; beyond, the total over MECs (each MEC's
+    mean is in :func:`per_mec`). A last panel shows every task not yet ended
+    (``backlog_tasks_total``), where the run has it. With several runs (seeds), a line is
+    the mean over runs at each slot.
 
     Args:
         slots: ``scheduler, slot, backlog_tasks_1 ...``.
-        colors: Scheduler colours.
+        colors: Scheduler colours, in the run's order.
         max_panels: Most MEC panels.
+        mec_panels: One panel per MEC (True) or the total (False); default: per MEC up to
+            ``max_panels``. The report fixes it so that every grid setting's figure has the
+            same panels.
     """
     if not _present(slots, "scheduler", "slot"):
         return None
-    cols = sorted((c for c in slots.columns
-                   if c.startswith("backlog_tasks_") and c.rsplit("_", 1)[1].isdigit()),
+    cols = sorted((c for c in slots.columns if c.startswith("backlog_tasks_")
+                   and c.rsplit("_", 1)[1].isdigit() and slots[c].notna().any()),
                   key=lambda c: int(c.rsplit("_", 1)[1]))
     if not cols:
         return None
     df = slots.copy()
-    if len(cols) > max_panels:
-        df["backlog_mecs"] = df[cols].sum(axis=1)
-        panels = [("backlog_mecs", f"all {len(cols)} MECs")]
+    if mec_panels is None:
+        mec_panels = len(cols) <= max_panels
+    if not mec_panels:
+        df["backlog_mecs"] = df[cols].sum(axis=1, min_count=1)
+        panels = [("backlog_mecs", "all MECs together" if len(cols) > 1 else "MEC 1")]
     else:
         panels = [(c, f"MEC {c.rsplit('_', 1)[1]}") for c in cols]
-    if "backlog_tasks_total" in df.columns:  # what the stable flag is fitted on
+    if "backlog_tasks_total" in df.columns and df["backlog_tasks_total"].notna().any():
         panels.append(("backlog_tasks_total", "every task not ended (IoTDs and MECs)"))
     colors = _colors(colors, df["scheduler"])
-    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.05,
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True,
+                        vertical_spacing=min(0.12, 0.3 / len(panels)),
                         subplot_titles=[p[1] for p in panels])
     for row, (col, _) in enumerate(panels, start=1):
-        for name in _order(df["scheduler"]):
+        for name in run_order(df["scheduler"], colors):
             curve = df[df["scheduler"] == name].groupby("slot")[col].mean().sort_index()
             x, y = _thin(curve.index.to_numpy(), curve.to_numpy())
             fig.add_scatter(x=x, y=y, mode="lines", line_shape="hv", name=name,
                             legendgroup=name, showlegend=row == 1, line_color=colors[name],
-                            row=row, col=1)
+                            meta={"scheduler": name}, row=row, col=1)
         fig.update_yaxes(title_text="tasks", rangemode="tozero", row=row, col=1)
     fig.update_xaxes(title_text="slot", row=len(panels), col=1)
-    return _layout(fig, TITLES["backlog"], height=200 + 180 * len(panels))
+    integer_ticks(fig, df["slot"])
+    return _layout(fig, TITLES["backlog"], height=220 + 200 * len(panels))
+
+
+def per_mec(table: pd.DataFrame | None,
+            colors: dict[str, str] | None = None) -> go.Figure | None:
+    """Per MEC (x) and scheduler (grouped bars): utilisation, load share, mean backlog.
+
+    One row of panels per :data:`mecsim.report.per_mec.PER_MEC_VALUES` column with values;
+    every MEC is drawn, however many.
+
+    Args:
+        table: :func:`mecsim.report.per_mec.per_mec_table`'s rows.
+        colors: Scheduler colours, in the run's order (the bars' order).
+    """
+    from mecsim.report.per_mec import PER_MEC_VALUES
+
+    if not _present(table, "scheduler", "mec"):
+        return None
+    panels = [(c, t) for c, t in PER_MEC_VALUES if c in table.columns
+              and table[c].notna().any()]
+    if not panels:
+        return None
+    colors = _colors(colors, table["scheduler"])
+    percent = {"utilisation", "load_share"}
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[t for _, t in panels])
+    for row, (value, _) in enumerate(panels, start=1):
+        for name in run_order(table["scheduler"], colors):
+            # every scheduler keeps its slot in every panel (NaN: no bar), so bars align
+            part = table[table["scheduler"] == name]
+            scale = 100.0 if value in percent else 1.0
+            fig.add_bar(x=part["mec"], y=scale * part[value], name=name, legendgroup=name,
+                        showlegend=row == 1, marker_color=colors[name], offsetgroup=name,
+                        meta={"scheduler": name},
+                        customdata=np.stack([part["placed"], part["offloaded"]], axis=1),
+                        hovertemplate=(f"{name}<br>MEC %{{x}}: %{{y:.3g}}"
+                                       + (" %" if value in percent else " tasks")
+                                       + "<br>tasks placed: %{customdata[0]} of "
+                                         "%{customdata[1]} offloaded<extra></extra>"),
+                        row=row, col=1)
+        fig.update_yaxes(title_text="%" if value in percent else "tasks", rangemode="tozero",
+                         row=row, col=1)
+    fig.update_xaxes(title_text="MEC", row=len(panels), col=1)
+    integer_ticks(fig, table["mec"])
+    fig.update_layout(barmode="group")
+    return _layout(fig, TITLES["per_mec"], height=200 + 200 * len(panels))
 
 
 # -- the map -------------------------------------------------------------------------------
+
+def _map_title(name: str, colors: dict[str, str] | None) -> str:
+    """The map's title, naming the scheduler shown in its colour."""
+    if not name:
+        return TITLES["map"]
+    color = (colors or {}).get(name, "#222222")
+    return f"{TITLES['map']}: <span style='color:{color}'><b>{name}</b></span>"
+
 
 def placement_map(positions: pd.DataFrame | None, tasks: pd.DataFrame | None = None,
                   mec_positions: Sequence[Sequence[float]] | None = None,
                   area_m: Sequence[float] | None = None,
                   schedulers: Sequence[str] | None = None,
                   max_frames: int = MAP_MAX_FRAMES,
-                  point_budget: int = MAP_POINT_BUDGET) -> go.Figure | None:
+                  point_budget: int = MAP_POINT_BUDGET,
+                  colors: dict[str, str] | None = None) -> go.Figure | None:
     """Animated map: IoTDs moving, MECs, and each IoTD's placement per slot.
 
     IoTDs are coloured by where their task of the slot ran (local, MEC ``j``, or no task);
@@ -815,9 +965,12 @@ def placement_map(positions: pd.DataFrame | None, tasks: pd.DataFrame | None = N
         tasks: ``scheduler, slot, iotd, target[, task_id]``; without it IoTDs are uncoloured.
         mec_positions: ``(M, 2)`` MEC positions [m], or None (no MEC markers).
         area_m: ``(width, height)`` [m], or None (the positions' extent).
-        schedulers: Which schedulers, in order (default: all in ``tasks``).
+        schedulers: Which schedulers, in order (default: all in ``tasks``, in the run's
+            order).
         max_frames: Most frames.
         point_budget: Most IoTD points over all frames and schedulers.
+        colors: Scheduler colours, in the run's order: the title names the scheduler shown
+            in its colour (MECs get colours of their own, :data:`MEC_PALETTE`).
     """
     if not _present(positions, "slot", "iotd", "x_m", "y_m"):
         return None
@@ -825,7 +978,7 @@ def placement_map(positions: pd.DataFrame | None, tasks: pd.DataFrame | None = N
     all_slots = np.sort(pos["slot"].unique())
     have_tasks = _present(tasks, "scheduler", "slot", "iotd", "target")
     names = list(schedulers) if schedulers else (
-        _order(tasks["scheduler"]) if have_tasks else [])
+        run_order(tasks["scheduler"], colors) if have_tasks else [])
     names = names or [""]
     n_iotds = int(pos["iotd"].nunique())
     mecs = np.asarray(mec_positions, dtype=float).reshape(-1, 2) if mec_positions is not None \
@@ -839,7 +992,7 @@ def placement_map(positions: pd.DataFrame | None, tasks: pd.DataFrame | None = N
         if have_tasks else ["IoTD"]
     cat_color = {"no task": "#c8c8c8", "local": "#555555", "IoTD": "#1f77b4"}
     for j in range(1, n_mecs + 1):
-        cat_color[f"MEC {j}"] = PALETTE[(j - 1) % len(PALETTE)]
+        cat_color[f"MEC {j}"] = MEC_PALETTE[(j - 1) % len(MEC_PALETTE)]
 
     placement: dict[str, pd.Series] = {}
     if have_tasks:
@@ -929,13 +1082,14 @@ def placement_map(positions: pd.DataFrame | None, tasks: pd.DataFrame | None = N
         for s, name in enumerate(names):
             vis = [s * per_sched <= k < (s + 1) * per_sched for k in range(len(names) * per_sched)]
             vis += [True] * (n_traces - len(vis))
-            buttons.append({"label": name, "method": "restyle", "args": [{"visible": vis}]})
-        menus.append({"type": "dropdown", "x": 0.5, "y": 1.1, "xanchor": "left",
-                      "yanchor": "bottom", "buttons": buttons, "active": 0, "showactive": True})
-        fig.add_annotation(text="scheduler:", x=0.49, y=1.1, xref="paper", yref="paper",
-                           xanchor="right", yanchor="bottom", showarrow=False)
+            buttons.append({"label": name, "method": "update",
+                            "args": [{"visible": vis}, {"title.text": _map_title(name, colors)}]})
+        from mecsim.report.selector import menu, menu_label
+
+        menus.append(menu(buttons, 0, y=1.02))
+        fig.add_annotation(**menu_label("scheduler:", names, y=1.02))
     slider = {
-        "active": 0, "x": 0.12, "len": 0.88, "y": -0.02, "yanchor": "top",
+        "active": 0, "x": 0.2, "len": 0.8, "y": -0.02, "yanchor": "top",
         "currentvalue": {"prefix": (f"slot (every {stride} slots shown) " if stride > 1
                                     else "slot ")},
         "steps": [{"label": str(int(s)), "method": "animate",
@@ -952,7 +1106,7 @@ def placement_map(positions: pd.DataFrame | None, tasks: pd.DataFrame | None = N
     fig.update_xaxes(range=[-pad_x, width + pad_x], title_text="x [m]", constrain="domain")
     fig.update_yaxes(range=[-pad_y, height + pad_y], title_text="y [m]", scaleanchor="x",
                      scaleratio=1)
-    title = TITLES["map"] + (f": {names[0]}" if names[0] and len(names) == 1 else "")
+    title = _map_title(names[0], colors)
     fig = _layout(fig, title, height=640, updatemenus=menus, sliders=[slider])
     fig.update_layout(margin={"b": 110})
     return fig
