@@ -343,3 +343,23 @@ def test_the_title_names_the_setting_shown(pooled_sweep, tmp_path):
     titles = [b.args[1]["title.text"] for b in fig.layout.updatemenus[-1].buttons]
     assert [t.rsplit("<sup>", 1)[1] for t in titles] == ["mecs.count=2</sup>",
                                                          "mecs.count=3</sup>"]
+
+
+def test_a_sweeps_series_wear_their_schedulers_colour(pooled_sweep, tmp_path):
+    """``zeta · mecs.count=2`` (a learner's series in Table III) is drawn in zeta's colour."""
+    import shutil
+
+    root = tmp_path / "sweep"
+    shutil.copytree(pooled_sweep, root)
+    for cell in (root / "cells").iterdir():
+        pd.DataFrame({"scheduler": ["zeta"] * 3, "kind": ["update"] * 3, "update": [0, 1, 2],
+                      "agent": [0, 0, 0], "loss": [1.0, 0.5, 0.25]}).to_parquet(
+            cell / "training.parquet")
+    report = build_report(root, tmp_path / "r.html")
+    colors = {}
+    for trace in report.figures["drl"].data:
+        if trace.type == "bar":
+            colors.update(_trace_colors(trace))
+    series = {name: c for name, c in colors.items() if name.startswith("zeta · ")}
+    assert set(series) == {"zeta · mecs.count=2", "zeta · mecs.count=3"}
+    assert set(series.values()) == {F.palette(ORDER)["zeta"]}

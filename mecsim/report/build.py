@@ -368,12 +368,13 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
         labels += list(dict.fromkeys(sweep["scheduler"].astype(str)))
     for r in runs:  # the run's order: summary.json's keys are sorted, their index is not
         labels += run_schedulers(summaries[r.id])
-    for r in runs:
-        labels += [r.series(x) for x in run_schedulers(summaries[r.id])]
+    base = {r.series(x): x for r in runs for x in run_schedulers(summaries[r.id])}
     for df in (per_slot, training):
         if df is not None:
-            labels += list(dict.fromkeys(df["scheduler"]))
+            labels += [x for x in dict.fromkeys(df["scheduler"]) if x not in base]
     colors = F.palette(labels)
+    # a sweep's series ("dirs · iotds.count=4") wear their scheduler's colour
+    colors.update({series: colors[x] for series, x in base.items() if x in colors})
 
     sections: list[tuple[str, list[Item]]] = []
     draw_notes: list[str] = []
