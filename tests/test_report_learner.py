@@ -55,6 +55,7 @@ def test_one_panel_per_metric_with_its_x_and_colours():
     assert fig.layout.xaxis2.tickformat == "d" and list(fig.layout.xaxis2.tickvals) == [
         1, 2, 3, 10, 20]
     assert "step %{x}" in q["a"].hovertemplate
+    assert fig.layout.yaxis.range is None  # the whole learning curve, its start included
     assert [t.showlegend for t in fig.data] == [True, True, False, False]
 
 
@@ -68,7 +69,7 @@ def test_without_slot_or_step_x_is_the_order_and_long_series_are_smoothed():
     assert score["a"].x[0] == 1 and score["a"].x[-1] == n
     assert np.isclose(score["a"].y[-1], np.arange(n - 10, n).mean())  # window n/20 = 10
     assert fig.layout.xaxis.title.text == (
-        "logged value number (no slot or step logged) (rolling mean over 10)")
+        "logged value number, no slot or step logged (rolling mean over 10)")
 
 
 def test_no_metric_no_figure_and_a_cap_naming_the_rest():
@@ -163,3 +164,23 @@ def test_report_notes_a_learner_without_metrics(run_dir):
     report = build_report(run_dir(False))
     assert "learner_metrics" not in report.figures
     assert "Skipped: no free-form metrics in training.parquet" in report.path.read_text()
+
+
+def test_report_of_a_sweep_draws_the_metrics_per_setting(tmp_path, monkeypatch):
+    from mecsim.sweep.run import run_sweep
+
+    (tmp_path / "mylearner.py").write_text(LEARNER)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sweep.yaml").write_text(
+        f"base: {TINY}\ngrid:\n  iotds.count: [3, 4]\n"
+        "schedulers: [greedy, 'mylearner.py:Learner']\nseeds: [0, 1]\nslots: 5\n")
+    result = run_sweep(tmp_path / "sweep.yaml", tmp_path / "out", workers=1)
+    assert not result.failed
+    fig = build_report(tmp_path / "out").figures["learner_metrics"]
+    means = [t for t in fig.data if t.meta.get("kind") == "mean"]
+    assert {(t.meta["setting"], t.meta["metric"]) for t in means} == {
+        (f"iotds.count={n}", m) for n in (3, 4) for m in ("q_mean", "td_error")}
+    assert {t.meta["scheduler"] for t in means} == {"mylearner.py:Learner"}
+    assert np.allclose(means[0].y, 0.5 * np.arange(1, 6))  # the same in both seeds
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == [
+        "iotds.count=3", "iotds.count=4"]

@@ -5,7 +5,8 @@ A scheduler's ``drain_log()`` rows may carry keys outside
 column of ``training.parquet`` (docs/training.md). :func:`learner_metrics` draws one panel
 per such metric, one line per scheduler, against the rows' ``slot``, else their ``step``,
 else their order. It reuses the per-slot machinery of :mod:`mecsim.report.sweep_figures`
-(rolling means, the mean over seeds with its band, the robust y range, the setting menu).
+(rolling means, the mean over seeds with its band, the setting menu). Unlike the per-slot
+figures, the y range is not cut after a warm-up: a learning curve's start is what it shows.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ REPORT_COLUMNS = ("run", "setting")
 TITLE = "Training metrics: the learner's own logged metrics"
 #: The x axis of each panel: (column, axis title, hover name), first that applies.
 X_AXES = (("slot", "slot", "slot"), ("step", "step", "step"))
-ORDER_AXIS = ("logged value number (no slot or step logged)", "value")
+ORDER_AXIS = ("logged value number, no slot or step logged", "value")
 #: Plot height per panel and the gap between panels (pixels).
 PANEL_PX = 230
 GAP_PX = 95
@@ -39,11 +40,10 @@ CAPTION = (
     "the n-th value the scheduler logged (its axis title says which); rows at the same x "
     "are averaged. Rolling mean over about 1/20 of a series (at most 100 values; none "
     "below 30): the window is in each x-axis title. Rows of DIRS's kinds (update, slot, "
-    "levy, imitation) are left out. The y range covers the 1st to 99th percentile of the "
-    "curves after the first 10 % of the x range; autoscale (double-click) shows all. In a "
-    "sweep: one grid setting at a time (the menu where there are several), per scheduler "
-    "the mean over seeds of each seed's rolling mean, the band its 95 % confidence "
-    "interval.")
+    "levy, imitation) are left out. The y axes show the whole curves, early learning "
+    "included. In a sweep: one grid setting at a time (the menu where there are "
+    "several), per scheduler the mean over seeds of each seed's rolling mean, the band "
+    "its 95 % confidence interval.")
 
 
 def own_rows(training: pd.DataFrame) -> pd.DataFrame:
@@ -125,38 +125,32 @@ def learner_metrics(training: pd.DataFrame | None, colors: dict[str, str] | None
     n_lines = max(1, len(settings) * rows["scheduler"].nunique() * len(shown)
                   * (3 if sweep else 1))
     limit = int(min(F.MAX_LINE_POINTS, max(300, S.SWEEP_POINT_BUDGET // n_lines)))
-    ranges: dict[str, list] = {s: [] for s in settings}
     for row, metric in enumerate(shown, 1):
-        drawn = _panel(fig, rows, metric, row, colors, window, limit, sweep)
-        for s in settings:
-            ranges[s].append(drawn.get(s))
+        _panel(fig, rows, metric, row, colors, window, limit, sweep)
     _one_legend_entry(fig)
-    for row, r in enumerate(ranges[settings[0]], 1):
-        if r is not None:
-            fig.update_yaxes(range=r, row=row, col=1)
-    sub = "y range: 1st-99th percentile after the first 10 % of x (autoscale shows all)"
+    title = TITLE
     if left:
-        sub += f"; {len(left)} more metrics not drawn: {', '.join(left)}"
-    fig = F._layout(fig, f"{TITLE}<br><sup>{sub}</sup>", height=height)
+        title += f"<br><sup>{len(left)} more metrics not drawn: {', '.join(left)}</sup>"
+    fig = F._layout(fig, title, height=height)
     if len(settings) > 1:
         for trace in fig.data:  # the first setting shows first
             if trace.meta.get("setting") != settings[0]:
                 trace.visible = False
-        fig = S._menus_below_title(fig, S._setting_menu(fig, settings, ranges))
+        autorange = {s: [None] * len(shown) for s in settings}
+        fig = S._menus_below_title(fig, S._setting_menu(fig, settings, autorange))
     return fig
 
 
 def _panel(fig: go.Figure, rows: pd.DataFrame, metric: str, row: int,
            colors: dict[str, str], window: int | None, limit: int,
-           sweep: bool) -> dict[str, list[float] | None]:
-    """Draw one metric's lines in panel ``row``; return its y range per setting."""
+           sweep: bool) -> None:
+    """Draw one metric's lines (every setting's) in panel ``row`` and title its x axis."""
     frame, axis, hover = metric_frame(rows, metric)
     start = len(fig.data)
     if sweep:
-        used, curves = S._sweep_lines(fig, frame, metric, colors, window, row, True, limit)
+        used, _ = S._sweep_lines(fig, frame, metric, colors, window, row, True, limit)
     else:
-        used, lines = S._run_lines(fig, frame, metric, colors, window, row, True)
-        curves = {"": lines}
+        used, _ = S._run_lines(fig, frame, metric, colors, window, row, True)
     for trace in fig.data[start:]:
         trace.meta = {**trace.meta, "metric": metric}
         if trace.hovertemplate:
@@ -164,7 +158,6 @@ def _panel(fig: go.Figure, rows: pd.DataFrame, metric: str, row: int,
                                                               f"<br>{hover} %{{x}}")
     title = axis if used <= 1 else f"{axis} (rolling mean over {used})"
     fig.update_xaxes(title_text=title, row=row, col=1, **S.integer_ticks(frame["slot"]))
-    return {s: S.robust_range(c) for s, c in curves.items()}
 
 
 def _one_legend_entry(fig: go.Figure) -> None:
