@@ -184,3 +184,14 @@ def test_report_of_a_sweep_draws_the_metrics_per_setting(tmp_path, monkeypatch):
     assert np.allclose(means[0].y, 0.5 * np.arange(1, 6))  # the same in both seeds
     assert [b.label for b in fig.layout.updatemenus[0].buttons] == [
         "iotds.count=3", "iotds.count=4"]
+
+
+def test_slot_wins_over_step_and_a_partly_logged_slot_falls_back():
+    frame = pd.DataFrame({"scheduler": ["a"] * 4, "slot": [5, 6, 7, None],
+                          "step": [100, 200, 300, 400], "both": [1.0, 2.0, 3.0, None],
+                          "gappy": [1.0, 2.0, 3.0, 4.0]})
+    frame["slot"] = frame["slot"].astype("Int32")
+    fig = learner_metrics(frame, COLORS)
+    both, gappy = lines(fig, "both")["a"], lines(fig, "gappy")["a"]
+    assert list(both.x) == [5, 6, 7] and fig.layout.xaxis.title.text == "slot"
+    assert list(gappy.x) == [100, 200, 300, 400] and fig.layout.xaxis2.title.text == "step"
