@@ -451,12 +451,21 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
         slot_note = " " + SLOT_CAPTION
     no_training = ("no training.parquet (no learning scheduler ran)" if training is None else
                    "no per-agent loss rows (kind 'update') in training.parquet; a learner's "
-                   "own metrics are in that table (docs/training.md)")
-    sections.append(("DIRS training and per-slot curves", [
+                   "own metrics are drawn under Training metrics")
+    from mecsim.report import learner_figures as LF
+
+    metric_rows = _slot_frame(training, runs) if kind == "sweep" and LF.metric_columns(
+        training) else training
+    no_metrics = ("no training.parquet" if training is None else "no free-form metrics in "
+                  "training.parquet (a learner's own drain_log keys: docs/training.md)")
+    sections.append(("Training and per-slot curves", [
         item("loss", F.TITLES["loss"],
              "Each agent's loss per update: L_I (or L_D) during pre-training on the "
              "demonstrations, then L_A online (training.parquet, kind 'update')." + over,
              lambda: F.training_loss(training), no_training),
+        item("learner_metrics", "Training metrics",
+             LF.CAPTION + (over if kind == "run" else ""),
+             lambda: LF.learner_metrics(metric_rows, colors), no_metrics),
         item("latency_energy", F.TITLES["latency_energy"],
              "Model latency and energy of each slot's tasks, summed (slots.parquet), "
              "rolling mean; the shaded band is the online training." + slot_note,
