@@ -222,3 +222,22 @@ def test_busy_estimate_of_queued_jobs_is_their_mean_rate_whoever_shares_the_call
             float(np.add.reduce(job.rates)) / len(job.rates)
         want[dev] += job.left / mean
     np.testing.assert_array_equal(busy, want)
+
+
+def test_the_one_point_interpolation_is_numpys_bit_for_bit():
+    """``lines._interp`` (a job's work done by a time) equals ``np.interp`` exactly."""
+    from mecsim.engine.lines import _interp
+
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        n = int(rng.integers(1, 120))
+        rates = rng.exponential(1e5, n) * rng.choice([1.0, 0.0, 1e-300, 1e300], n,
+                                                      p=[0.9, 0.04, 0.03, 0.03])
+        cum = np.concatenate(([0.0], np.cumsum(rates))) * 0.01
+        grid = np.arange(n + 1)
+        points = np.concatenate((rng.uniform(-1.0, n + 1.0, 40), np.arange(n + 1.0),
+                                 [-0.0, np.nextafter(n, 0.0), n + 1e-12, 0.5, np.nan]))
+        for x in points.tolist():
+            want = float(np.interp(x, grid, cum))
+            got = _interp(x, cum.tolist())
+            assert got == want or (got != got and want != want), (x, got, want)

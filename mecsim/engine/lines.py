@@ -77,7 +77,6 @@ class FcfsLines:
         self.start_s, self.step_s, self.steps = 0.0, 1.0, 1
         self._edges = np.array([1.0])  # [s] ends of the current slot's steps
         self._spans = np.empty(0)  # [s] lengths of steps 1.. of the current slot
-        self._grid = np.arange(2)  # boundaries of the current slot's steps [step]
         self.queued_work = 0.0  # work of the jobs not in service [bit or cycle]
         # this slot's rates of jobs not yet started, computed ahead in one call per batch,
         # with their means over the slot's steps
@@ -144,7 +143,6 @@ class FcfsLines:
         self.start_s, self.step_s, self.steps = start_s, step_s, steps
         self._edges = start_s + step_s * np.arange(1, steps + 1)  # [s] step ends
         self._spans = np.diff(self._edges)  # [s] of steps 1.. (as the edges round them)
-        self._grid = np.arange(steps + 1)  # step boundaries, in steps
         self._ready.clear()  # the old slot's rates
         self._plan(list(self._queues), start_s)
 
@@ -313,10 +311,10 @@ class FcfsLines:
             return float(job.rates[0] * (t1 - t0))
         kept = job.cum
         if kept is None or kept[0] is not job.rates:  # the rates changed: once per rates
-            kept = job.cum = (job.rates,
-                              np.concatenate(([0.0], np.cumsum(job.rates))) * self.step_s)
-        cum, grid = kept[1], self._grid
-        return float(np.interp(s1, grid, cum) - np.interp(s0, grid, cum))
+            kept = job.cum = (job.rates, (np.concatenate(([0.0], np.cumsum(job.rates)))
+                                          * self.step_s).tolist())
+        cum = kept[1]
+        return _interp(s1, cum) - _interp(s0, cum)
 
     def _wake(self, event: simpy.Event) -> None:
         dev, job, plan = event.value
@@ -623,3 +621,30 @@ class LocalCpus:
         for job in list(queue)[1:]:
             until += job.left / rate  # in order, as the timeouts would add them
         self._until[dev] = until
+
+
+def _interp(x: float, cum: list[float]) -> float:
+    """``np.interp(x, range(len(cum)), cum)`` for one point, in Python, bit for bit.
+
+    The same operations as numpy's C loop: a point on a grid value (or past the ends) takes
+    that value; between ``j`` and ``j + 1`` it is ``slope * (x - j) + cum[j]`` with
+    ``slope = (cum[j + 1] - cum[j]) / 1.0``, and a NaN from an infinite slope is retried
+    from the right end. numpy's call costs about 1.5 us; this, a third of it.
+    """
+    last = len(cum) - 1
+    if x != x:  # NaN
+        return x
+    if x <= 0.0:
+        return cum[0]
+    if x >= last:
+        return cum[last]
+    j = int(x)
+    if j == x:
+        return cum[j]
+    slope = (cum[j + 1] - cum[j]) / 1.0
+    out = slope * (x - j) + cum[j]
+    if out != out:
+        out = slope * (x - (j + 1)) + cum[j + 1]
+        if out != out and cum[j] == cum[j + 1]:
+            out = cum[j]
+    return out
