@@ -245,6 +245,24 @@ def test_paper_titles_only_for_the_papers_scenario(tmp_path):
     assert _paper_axes([Run(tmp_path / "none")], ["iotds.count"]) == set()
 
 
+@pytest.mark.parametrize(("base", "extra", "paper"), [
+    ("paper", (), True), ("paper", ("tasks.deadline_s=2.0",), False), ("tiny", (), False)])
+def test_a_runs_per_slot_figures_name_the_paper_only_on_its_scenario(tmp_path, base, extra,
+                                                                     paper):
+    from mecsim.engine.runner import run_scenario
+    from mecsim.scenario_files import builtin_scenarios
+
+    scenario = load_scenario(builtin_scenarios()[base],
+                             ["slots=6", "seed=3", "schedulers=[local, greedy]", *extra])
+    run_scenario(scenario, tmp_path / "run")
+    report = build_report(tmp_path / "run", tmp_path / "r.html")
+    for key, ref in (("latency_energy", "Fig. 6"), ("reward", "Fig. 8")):
+        title = report.figures[key].layout.title.text
+        assert (f"(paper {ref})" in title) is paper, title
+        heading = next(i.title for _, items in report.sections for i in items if i.key == key)
+        assert (f"(paper {ref})" in heading) is paper, heading
+
+
 def _real_sweep(root: Path, base: str) -> Path:
     from mecsim.sweep.run import run_sweep
 

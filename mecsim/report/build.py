@@ -458,30 +458,35 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
         training) else training
     no_metrics = ("no training.parquet" if training is None else "no free-form metrics in "
                   "training.parquet (a learner's own drain_log keys: docs/training.md)")
+    of_paper = _paper_runs(runs)  # the paper's scenario: Figs. 5-8 are the paper's
     sections.append(("Training and per-slot curves", [
-        item("loss", F.TITLES["loss"],
+        item("loss", F.titled("loss", of_paper),
              "Each agent's loss per update: L_I (or L_D) during pre-training on the "
              "demonstrations, then L_A online (training.parquet, kind 'update')." + over,
-             lambda: F.training_loss(training), no_training),
+             lambda: F.training_loss(training, paper_scenario=of_paper), no_training),
         item("learner_metrics", "Training metrics",
              LF.CAPTION + (over if kind == "run" else ""),
              lambda: LF.learner_metrics(metric_rows, colors), no_metrics),
-        item("latency_energy", F.TITLES["latency_energy"],
+        item("latency_energy", F.titled("latency_energy", of_paper),
              "Model latency and energy of each slot's tasks, summed (slots.parquet), "
              "rolling mean; the shaded band is the online training." + slot_note,
-             lambda: F.latency_energy(slot_series, slot_windows, colors),
+             lambda: F.latency_energy(slot_series, slot_windows, colors,
+                                      paper_scenario=of_paper),
              "no slots.parquet"),
-        item("levy", F.TITLES["levy"],
+        item("levy", F.titled("levy", of_paper),
              "Best objective after each Lévy iteration, mean over the logged searches "
              "(every 10th); the paper reports about "
              f"{F.paper.FIG7_FITNESS['proposed']:g} (proposed) against "
              f"{F.paper.FIG7_FITNESS['classic']:g} (classic) on its scenario." + over,
-             lambda: F.levy_fitness(training), "no Lévy rows in training.parquet"),
-        item("reward", F.TITLES["reward"],
+             lambda: F.levy_fitness(training, paper_scenario=of_paper),
+             "no Lévy rows in training.parquet"),
+        item("reward", F.titled("reward", of_paper),
              "Reward 1/objective per slot, rolling mean, for every scheduler; DIRS "
              "variants (with/without Lévy or imitation) appear under their labels."
              + slot_note,
-             lambda: F.reward(slot_series, slot_windows, colors), "no slots.parquet"),
+             lambda: F.reward(slot_series, slot_windows, colors,
+                              paper_scenario=of_paper),
+             "no slots.parquet"),
     ]))
 
     # -- tables II and III
@@ -837,26 +842,52 @@ def _paper_axes(runs: list[Run], axes: list[str]) -> set[str]:
         return set()
     x = axes[0]
     files = [r.path / "scenario.yaml" for r in runs if (r.path / "scenario.yaml").is_file()]
+    if not files:
+        return set()
     try:
-        from mecsim.config import load_scenario, scenario_to_dict
-        from mecsim.scenario_files import builtin_scenarios
-
-        base = builtin_scenarios().get("paper")
-        if base is None or not files:
-            return set()
-        papers: dict[str, dict] = {}
+        papers: dict[str, dict | None] = {}
         for path in files:
-            cell = _scenario_core(scenario_to_dict(load_scenario(path)))
+            cell = _file_core(path)
             head, _, tail = x.partition(".")
             value = str(cell[head][tail])
             if value not in papers:
-                papers[value] = _scenario_core(scenario_to_dict(
-                    load_scenario(base, [f"{x}={value}"])))
-            if cell != papers[value]:
+                papers[value] = _paper_core((f"{x}={value}",))
+            if papers[value] is None or cell != papers[value]:
                 return set()
     except Exception:  # noqa: BLE001 - an unreadable or stale scenario: not the paper's
         return set()
     return {x}
+
+
+def _paper_runs(runs: list[Run]) -> bool:
+    """Whether every run is of the packaged ``paper`` scenario.
+
+    Its seed, slots, schedulers and output aside: then Figs. 5-8 are the paper's, and their
+    titles say so.
+    """
+    files = [r.path / "scenario.yaml" for r in runs]
+    if not files or not all(f.is_file() for f in files):
+        return False
+    try:
+        core = _paper_core()
+        return core is not None and all(_file_core(f) == core for f in files)
+    except Exception:  # noqa: BLE001 - an unreadable or stale scenario: not the paper's
+        return False
+
+
+def _paper_core(overrides: tuple[str, ...] = ()) -> dict | None:
+    """The packaged ``paper`` scenario with ``overrides``, less :data:`_RUN_KEYS`."""
+    from mecsim.scenario_files import builtin_scenarios
+
+    base = builtin_scenarios().get("paper")
+    return None if base is None else _file_core(base, overrides)
+
+
+def _file_core(path: Path, overrides: tuple[str, ...] = ()) -> dict:
+    """A scenario file's settings (with ``overrides``), less :data:`_RUN_KEYS`."""
+    from mecsim.config import load_scenario, scenario_to_dict
+
+    return _scenario_core(scenario_to_dict(load_scenario(path, list(overrides))))
 
 
 def _scenario_core(data: dict) -> dict:

@@ -28,10 +28,10 @@ TITLES = {
     "mecs.count": "Cost vs number of MECs",
     "load": "Cost vs offered load",
     "load_curves": "Realized latency and cost vs offered load, with the largest stable load",
-    "loss": "DIRS training: per-agent loss (paper Fig. 5)",
-    "latency_energy": "Model latency and energy per slot (paper Fig. 6)",
-    "levy": "Lévy search fitness, proposed vs classic (paper Fig. 7)",
-    "reward": "Reward per slot (paper Fig. 8)",
+    "loss": "DIRS training: per-agent loss",
+    "latency_energy": "Model latency and energy per slot",
+    "levy": "Lévy search fitness, proposed vs classic",
+    "reward": "Reward per slot",
     "imitation": "Imitation accuracy vs demonstrations, as the paper's Table II",
     "drl": "DRL comparison: training, inference and reward, as the paper's Table III",
     "latency_cdf": "Realized latency distribution (CDF)",
@@ -84,6 +84,19 @@ LOAD_FIGURES = (
 
 #: The paper's figures of the objective against a grid column, in the paper's scenario.
 PAPER_FIGURES = {"iotds.count": "Fig. 9", "mecs.count": "Fig. 10"}
+#: The paper's figures that a run's figure reproduces on the paper's scenario.
+PAPER_REFS = {"loss": "Fig. 5", "latency_energy": "Fig. 6", "levy": "Fig. 7",
+              "reward": "Fig. 8"}
+
+
+def titled(key: str, paper: bool = False) -> str:
+    """``TITLES[key]``, naming the paper's figure (``(paper Fig. 6)``) only with ``paper``.
+
+    ``paper`` is for a run (or sweep) of the paper's own scenario: the figure is then the
+    paper's, on its scenario; on any other it is only drawn as the paper draws it.
+    """
+    ref = PAPER_REFS.get(key) if paper else None
+    return f"{TITLES[key]} (paper {ref})" if ref else TITLES[key]
 
 
 def axis_title(name: str) -> str:
@@ -455,7 +468,7 @@ def load_curves(sweep: pd.DataFrame | None, x: str = LOAD, facets: Sequence[str]
 # -- DIRS training -------------------------------------------------------------------------
 
 def training_loss(training: pd.DataFrame | None, colors: dict[str, str] | None = None,
-                  max_series: int = 24) -> go.Figure | None:
+                  max_series: int = 24, paper_scenario: bool = False) -> go.Figure | None:
     """Each agent's loss against its update count (pre-training, then online).
 
     Args:
@@ -465,6 +478,8 @@ def training_loss(training: pd.DataFrame | None, colors: dict[str, str] | None =
         colors: Scheduler colours, for the run's order only (one colour per agent; the
             default order is the table's).
         max_series: Most (scheduler, agent) lines drawn.
+        paper_scenario: Whether the run is of the paper's scenario: the title names its
+            figure.
     """
     if not _present(training, "kind", "loss", "agent"):
         return None
@@ -504,7 +519,7 @@ def training_loss(training: pd.DataFrame | None, colors: dict[str, str] | None =
     fig.update_xaxes(title_text="update")
     integer_ticks(fig, df["update"])
     fig.update_yaxes(title_text="loss (L_I / L_D pre-training, L_A online)")
-    return _layout(fig, TITLES["loss"], height=420)
+    return _layout(fig, titled("loss", paper_scenario), height=420)
 
 
 def _windows(fig: go.Figure, windows: dict[str, tuple[float, float]] | None, rows: int) -> None:
@@ -520,7 +535,8 @@ def _windows(fig: go.Figure, windows: dict[str, tuple[float, float]] | None, row
 def latency_energy(per_slot: pd.DataFrame | None,
                    windows: dict[str, tuple[float, float]] | None = None,
                    colors: dict[str, str] | None = None,
-                   window: int | None = None) -> go.Figure | None:
+                   window: int | None = None,
+                   paper_scenario: bool = False) -> go.Figure | None:
     """Rolling mean of each slot's model latency (top) and energy (bottom), per scheduler.
 
     :func:`sweep_figures.slot_curves`: in a run one line per scheduler; in a sweep (a
@@ -534,21 +550,26 @@ def latency_energy(per_slot: pd.DataFrame | None,
         windows: ``{scheduler: (first, last)}`` online-training slots, shaded.
         colors: Scheduler colours.
         window: Rolling window in slots (default: :func:`auto_window`).
+        paper_scenario: Whether the run is of the paper's scenario: the title names its
+            figure.
     """
     from mecsim.report.sweep_figures import slot_curves
 
     return slot_curves(per_slot, (("latency_s", "latency per slot [s]"),
                                   ("energy_j", "energy per slot [J]")),
-                       TITLES["latency_energy"], windows, colors, window)
+                       titled("latency_energy", paper_scenario), windows, colors, window)
 
 
 def levy_fitness(training: pd.DataFrame | None,
-                 colors: dict[str, str] | None = None) -> go.Figure | None:
+                 colors: dict[str, str] | None = None, paper_scenario: bool = False
+                 ) -> go.Figure | None:
     """Mean best objective per Lévy iteration, one line per (scheduler, mode).
 
     Args:
         training: ``training.parquet`` rows (``kind == "levy"`` are used).
         colors: Unused (proposed and classic have fixed colours).
+        paper_scenario: Whether the run is of the paper's scenario: the title names its
+            figure.
     """
     if not _present(training, "kind", "mode", "iteration", "fitness"):
         return None
@@ -571,13 +592,14 @@ def levy_fitness(training: pd.DataFrame | None,
     fig.update_xaxes(title_text="iteration G")
     integer_ticks(fig, df["iteration"])
     fig.update_yaxes(title_text="best objective (fitness), mean over searches")
-    return _layout(fig, TITLES["levy"], height=420)
+    return _layout(fig, titled("levy", paper_scenario), height=420)
 
 
 def reward(per_slot: pd.DataFrame | None,
            windows: dict[str, tuple[float, float]] | None = None,
            colors: dict[str, str] | None = None,
-           window: int | None = None) -> go.Figure | None:
+           window: int | None = None,
+           paper_scenario: bool = False) -> go.Figure | None:
     """Rolling mean of the reward ``1 / objective`` per slot, one line per scheduler.
 
     As :func:`latency_energy`: in a sweep one grid setting at a time, with bands.
@@ -587,11 +609,13 @@ def reward(per_slot: pd.DataFrame | None,
         windows: ``{scheduler: (first, last)}`` online-training slots, shaded.
         colors: Scheduler colours.
         window: Rolling window in slots (default: :func:`auto_window`).
+        paper_scenario: Whether the run is of the paper's scenario: the title names its
+            figure.
     """
     from mecsim.report.sweep_figures import slot_curves
 
-    return slot_curves(per_slot, (("reward", "reward 1 / objective"),), TITLES["reward"],
-                       windows, colors, window)
+    return slot_curves(per_slot, (("reward", "reward 1 / objective"),),
+                       titled("reward", paper_scenario), windows, colors, window)
 
 
 # -- tables II and III ---------------------------------------------------------------------
