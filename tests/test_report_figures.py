@@ -205,6 +205,22 @@ def test_per_mec_figure_shows_every_one_of_many_mecs():
     assert F.backlog(slots).layout.annotations[0].text == "all MECs together"
 
 
+def test_a_scheduler_that_offloads_nothing_gets_no_per_mec_bars():
+    from mecsim.report.per_mec import RunLoad, per_mec_table
+
+    tasks = pd.DataFrame({"scheduler": ["local"] * 3 + ["b"] * 3, "target": [0, 0, 0, 1, 2, 0],
+                          "status": ["completed"] * 6, "cycles": [1e9] * 6})
+    slots = pd.DataFrame({"scheduler": ["local", "local", "b", "b"], "slot": [0, 1, 0, 1],
+                          "time_s": [0.0, 1.0, 0.0, 1.0], "backlog_tasks_1": [0, 0, 1, 0],
+                          "backlog_tasks_2": [0, 0, 0, 1]})
+    fig = F.per_mec(per_mec_table([RunLoad(tasks, slots, [1e9, 1e9])]))
+    assert {t.name for t in fig.data} == {"b"}
+    assert "not drawn (no task offloaded): local" in fig.layout.title.text
+    only_local = tasks[tasks["scheduler"] == "local"]
+    assert F.per_mec(per_mec_table([RunLoad(only_local, slots[slots.scheduler == "local"],
+                                            [1e9, 1e9])])) is None
+
+
 def _trace_colors(trace) -> dict[str, str]:
     """Scheduler -> colour of one trace (by meta, legend group, or bar x)."""
     name = (trace.meta or {}).get("scheduler") if isinstance(trace.meta, dict) else None

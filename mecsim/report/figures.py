@@ -935,11 +935,17 @@ def per_mec(table: pd.DataFrame | None,
     if not panels:
         return None
     colors = _colors(colors, table["scheduler"])
+    names = run_order(table["scheduler"], colors)
+    offloaded = table.groupby("scheduler", sort=False)["placed"].sum()
+    idle = [n for n in names if not offloaded.get(n, 0)]  # e.g. local: no bar anywhere
+    names = [n for n in names if n not in idle]
+    if not names:
+        return None
     percent = {"utilisation", "load_share"}
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=[t for _, t in panels])
     for row, (value, _) in enumerate(panels, start=1):
-        for name in run_order(table["scheduler"], colors):
+        for name in names:
             # every scheduler keeps its slot in every panel (NaN: no bar), so bars align
             part = table[table["scheduler"] == name]
             scale = 100.0 if value in percent else 1.0
@@ -957,7 +963,10 @@ def per_mec(table: pd.DataFrame | None,
     fig.update_xaxes(title_text="MEC", row=len(panels), col=1)
     integer_ticks(fig, table["mec"])
     fig.update_layout(barmode="group")
-    return _layout(fig, TITLES["per_mec"], height=200 + 200 * len(panels))
+    title = TITLES["per_mec"]
+    if idle:
+        title += f"<br><sup>not drawn (no task offloaded): {', '.join(idle)}</sup>"
+    return _layout(fig, title, height=200 + 200 * len(panels))
 
 
 # -- the map -------------------------------------------------------------------------------
