@@ -552,7 +552,8 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
              "ended; with several seeds, the mean over seeds at each slot." + where,
              makers["backlog"], "no slots.parquet"),
         item("per_mec", F.TITLES["per_mec"], PER_MEC_CAPTION + where, makers["per_mec"],
-             "no tasks.parquet or slots.parquet with per-MEC columns"),
+             "no task offloaded, or no tasks.parquet or slots.parquet with per-MEC "
+             "columns"),
     ]
     realized[2].skipped = not dropped_none
     sections.append(("Realized performance", realized))
