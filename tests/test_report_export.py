@@ -59,12 +59,13 @@ def test_png_is_an_alias_and_conflicts_exit_2(small_run, tmp_path, capsys, monke
     assert main([str(small_run), "--out", html, "--images", str(tmp_path / "i")]) == 0
     assert main([str(small_run), "--out", html, "--images", str(tmp_path / "s"),
                  "--format", "svg"]) == 0
-    assert calls == [(tmp_path / "p", "png"), (tmp_path / "i", "png"), (tmp_path / "s", "svg")]
+    assert main([str(small_run), "--out", html, "--format", "pdf"]) == 0  # beside the run
+    assert calls == [(tmp_path / "p", "png"), (tmp_path / "i", "png"), (tmp_path / "s", "svg"),
+                     (small_run / "images", "pdf")]
     capsys.readouterr()
     for argv, message in (
             (["--png", "p", "--images", "i"], "not both"),
-            (["--png", "p", "--format", "pdf"], "--png writes PNG"),
-            (["--format", "svg"], "--format needs --images DIR")):
+            (["--png", "p", "--format", "pdf"], "--png writes PNG")):
         assert main([str(small_run), "--out", html, *argv]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and err.count("\n") == 1

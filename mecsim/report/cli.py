@@ -1,6 +1,7 @@
-"""``python -m mecsim report DIR [--out report.html] [--images DIR [--format png|svg|pdf]]``.
+"""``python -m mecsim report DIR [--out report.html] [--images DIR] [--format png|svg|pdf]``.
 
-``--png DIR`` is ``--images DIR --format png``; ``--cell ID`` picks a sweep's default cell.
+``--png DIR`` is ``--images DIR --format png``; ``--format`` alone writes to ``DIR/images``;
+``--cell ID`` picks a sweep's default cell.
 
 Wired into ``mecsim.cli`` by :func:`add_parser`; :func:`main` runs it alone
 (``python -m mecsim.report.cli DIR``). A missing folder, or one that holds neither a run nor
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from mecsim.report.export import FORMATS
 
@@ -24,7 +26,8 @@ def _arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="also write each figure as an image here (needs kaleido and "
                              "Chrome or Chromium)")
     parser.add_argument("--format", choices=FORMATS, default=None,
-                        help="the images' format (default: png)")
+                        help="the images' format (default: png); alone, the images go to "
+                             "DIR/images")
     parser.add_argument("--png", metavar="PNG_DIR",
                         help="the same as --images PNG_DIR --format png")
     parser.add_argument("--cell", help="in a sweep, the cell whose grid setting the pooled "
@@ -50,8 +53,8 @@ def _images(args: argparse.Namespace) -> tuple[str | None, str]:
         raise ValueError("give --png DIR or --images DIR, not both")
     if png and fmt not in (None, "png"):
         raise ValueError(f"--png writes PNG; for {fmt} use --images DIR --format {fmt}")
-    if fmt and not (images or png):
-        raise ValueError("--format needs --images DIR")
+    if fmt and not (images or png):  # --format alone: beside the report
+        images = str(Path(args.dir) / "images")
     return (png or images), (fmt or "png")
 
 
