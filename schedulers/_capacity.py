@@ -207,8 +207,8 @@ class CapacityLimited(Scheduler):
         """Apply the rule to a wished placement: the uplink wait (if set), then the room."""
         placement = np.asarray(placement, dtype=np.int64)
         wait = self.params["max_uplink_wait_s"]
-        busy = observation.uplink_busy_s
-        if wait is not None and busy is not None and placement.size:
+        busy = observation.uplink_busy_s if wait is not None and placement.size else None
+        if busy is not None:  # read only when used: the engine computes it on first read
             placement = np.where(np.asarray(busy)[observation.iotd] > wait, 0, placement)
         return enforce_room(placement, observation.problem.cycles, self.room(observation))
 

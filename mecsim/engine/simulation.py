@@ -36,6 +36,7 @@ from simpy.events import Timeout
 from mecsim.engine import prefetch
 from mecsim.engine.cpu import MecCpu
 from mecsim.engine.lines import AheadEnvironment, ConstantRateLines, FcfsLines, Job, LocalCpus
+from mecsim.engine.observation import EpochObservation
 from mecsim.engine.prefetch import WorldAhead
 from mecsim.engine.realized import RealizedStats
 from mecsim.engine.records import DROP_REASONS, STATUS
@@ -364,13 +365,18 @@ class Simulation:
         self._backlog["tasks"].append(sum(b.open for b in self._open.values()))
         self._backlog["cycles"].append(float(backlog_cycles.sum()
                                              + local_busy_s @ self.local_cpu_hz))
-        obs = Observation(world.slot, world.time_s, iotd, problem, world.positions_m,
-                          problem.available, backlog_tasks, backlog_cycles, local_busy_s,
-                          self.uplink.busy_s(world.time_s, n_iotds), mec_cpu_tasks=cpu_tasks,
-                          mec_cpu_cycles=cpu_cycles, distance_m=world.distance_m,
-                          candidates=world.candidates)
+        now = world.time_s
+        obs = EpochObservation.at_epoch(
+            lambda: self.uplink.busy_s(now, n_iotds), slot=world.slot, time_s=now, iotd=iotd,
+            problem=problem, iotd_positions_m=world.positions_m, available=problem.available,
+            backlog_tasks=backlog_tasks, backlog_cycles=backlog_cycles,
+            local_busy_s=local_busy_s, mec_cpu_tasks=cpu_tasks, mec_cpu_cycles=cpu_cycles,
+            distance_m=world.distance_m, candidates=world.candidates)
         started = time.perf_counter()
-        decision = self._ask(obs)
+        try:
+            decision = self._ask(obs)
+        finally:
+            obs.seal()  # the lines change from here on
         elapsed = time.perf_counter() - started
         placement, allocation, invalid, dropped = self._validate(problem, decision, world.slot)
         cost = problem.evaluate(placement, allocation)
