@@ -108,8 +108,9 @@ class Observation:
             (exact: the CPU runs at ``f0``); ``None`` reads as all zero.
         uplink_busy_s: ``(N,)`` time each IoTD's uplink needs for its queued uploads [s],
             estimated at each upload's mean rate over the slot's fading steps; ``None``
-            reads as all zero. The engine computes it when first read: read it in
-            ``decide`` (``mecsim.engine.observation``).
+            reads as all zero. The engine computes it when first read, in ``decide`` or
+            right after it for an observation the scheduler keeps
+            (``mecsim.engine.observation``).
         mec_cpu_tasks: ``(M,)`` tasks at each MEC's CPU: arrived there (upload done) and
             not ended; tasks still uploading excluded, so ``backlog_tasks`` minus these is
             what is in the uplinks. ``None`` (an observation not made by the engine) reads

@@ -91,3 +91,34 @@ def test_a_run_computes_the_estimate_only_for_schedulers_that_read_it(monkeypatc
     assert lazy_calls == 2 * 12 and len(asked) - lazy_calls == 4 * 12
     for name in mine:
         pd.testing.assert_frame_equal(mine[name], reference[name], check_exact=True)
+
+
+def _offload_all(store: list, read_now: bool):
+    from mecsim.scheduler import Decision, Scheduler
+
+    class OffloadAll(Scheduler):
+        """Every task to MEC 1 (long uplink queues); keeps each observation."""
+
+        centralized = True
+
+        def decide(self, observation):
+            store.append(np.array(observation.uplink_busy_s) if read_now else observation)
+            return Decision(np.ones(observation.n_tasks, dtype=np.int64))
+
+    return OffloadAll()
+
+
+def test_a_kept_observation_still_reads_the_epochs_estimate_later():
+    from mecsim.engine.simulation import Simulation
+
+    scenario = load_scenario(DENSE, ["slots=8", "output.channels=false", "iotds.count=40"])
+    read, kept = [], []
+    for store, now in ((read, True), (kept, False)):
+        sim = Simulation(scenario, _offload_all(store, now), "all", 1,
+                         on_tasks=lambda rows: None, on_slot=lambda row: None)
+        sim.scheduler.reset(0, sim.network)
+        sim.run(scenario.slots)
+        sim.close()
+    assert len(kept) == 8 and any(v.any() for v in read)  # queues built up
+    for value, obs in zip(read, kept, strict=True):  # read long after their epochs
+        np.testing.assert_array_equal(obs.uplink_busy_s, value)

@@ -8,13 +8,17 @@ baselines, ``optimal``, the DRL peers but DROO), so the engine computes it only 
 does, during its decision, from the same state: the value is the one it would have had.
 
 Once the decision is made the engine changes the lines, so an estimate never read by then
-can no longer be computed as of the epoch: reading it first after that raises
-``RuntimeError`` rather than return another epoch's figure (:meth:`EpochObservation.seal`).
+can no longer be computed as of the epoch. So if the scheduler kept the observation (a
+replay buffer, a log: more references to it than the engine's own), the engine computes
+the estimate then, before anything changes; if nobody kept it, nobody can read it later.
+A first read after that of an observation reached another way (a weak reference) raises
+``RuntimeError`` rather than return another moment's figure (:meth:`EpochObservation.seal`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -63,9 +67,28 @@ class EpochObservation(Observation):
         obs.__dict__["_source"] = uplink
         return obs
 
-    def seal(self) -> None:
-        """Forget how to compute the estimate: the state it was of is gone (idempotent)."""
+    def seal(self, keep: bool = False) -> None:
+        """The decision is made: compute the estimate now if ``keep``, else forget how.
+
+        Args:
+            keep: Whether someone else still holds this observation (a scheduler that
+                stored it): then an estimate not read yet is computed now, from the
+                epoch's state, so that a later read gets it. Otherwise a first read from
+                now on raises (idempotent).
+        """
+        if keep and "uplink_busy_s" not in self.__dict__ and self.__dict__["_source"]:
+            _ = self.uplink_busy_s
         self.__dict__["_source"] = None
+
+    @staticmethod
+    def held_elsewhere(obs: EpochObservation, mine: int) -> bool:
+        """Whether references to ``obs`` other than the caller's ``mine`` exist (CPython).
+
+        Where the interpreter cannot count references, assume it is held.
+        """
+        count = getattr(sys, "getrefcount", None)
+        # getrefcount's own argument and this function's parameter are two more
+        return True if count is None else count(obs) - 2 > mine
 
     def __repr__(self) -> str:
         """The dataclass's repr, with ``uplink_busy_s=<not read>`` until it is read."""

@@ -375,9 +375,15 @@ class Simulation:
         started = time.perf_counter()
         try:
             decision = self._ask(obs)
-        finally:
-            obs.seal()  # the lines change from here on
+        except BaseException:
+            obs.seal()
+            raise
         elapsed = time.perf_counter() - started
+        # the lines change from here on: if the scheduler kept the observation, its estimate
+        # is computed now (1 reference here: the name ``obs``; asked before ``obs.seal``
+        # is looked up, a bound method that would be one more)
+        kept = EpochObservation.held_elsewhere(obs, 1)
+        obs.seal(keep=kept)
         placement, allocation, invalid, dropped = self._validate(problem, decision, world.slot)
         cost = problem.evaluate(placement, allocation)
         cost_sum = float(np.where(dropped, 0.0, cost.cost).sum())

@@ -205,14 +205,17 @@ class World:
         doppler_mps = np.maximum(moved_m / slot_s, sc.channel.fading.min_speed_mps)
         cand = self._choose_links(positions)  # (N, K) or None: every MEC
         distance = self._distances(positions, cand)  # (N, M), or (N, K) with candidates [m]
+        cols = distance.shape[1]
         shadow_db = self._shadowing_steps(moved_m / steps)  # (steps, N, K) [dB]
         fading = self._fading_steps(doppler_mps)  # (steps, N, K) or None (sum of sinusoids)
         time_s = self._slot * slot_s
         travelled = self._travelled_m.copy()
         self._travelled_m += doppler_mps * slot_s
 
+        frac = np.arange(steps)[:, None] / steps  # (steps, 1) of the slot elapsed
+        span_m = doppler_mps * slot_s  # [m] Doppler distance over the slot
+
         def link_gains(iotd: np.ndarray, mec: np.ndarray, col: np.ndarray) -> np.ndarray:
-            frac = np.arange(steps)[:, None] / steps  # (steps, 1) of the slot elapsed
             start = positions[iotd]
             move, at = end[iotd] - start, self.mec_positions_m[mec]
             # x and y apart, each (steps, k) and contiguous: start + frac move - MEC
@@ -224,13 +227,13 @@ class World:
             dy -= at[:, 1]
             dist = np.hypot(dx, dy, out=dx)  # [m]
             if fading is None:
-                dop = travelled[iotd][None] + frac * (doppler_mps[iotd] * slot_s)[None]
-                power = self._sos.power_links(dop, iotd, col)
+                dop = travelled[iotd][None] + frac * span_m[iotd][None]
+                power = self._sos.links_power(dop, iotd * cols + col)  # valid: unchecked
             else:
                 power = fading[:, iotd, col]
             return self._gain(dist, power, shadow_db[:, iotd, col])
 
-        cache = _LinkCache(distance.shape[1], steps, link_gains)
+        cache = _LinkCache(cols, steps, link_gains)
 
         def gain_fn(iotd: np.ndarray, mec: np.ndarray) -> np.ndarray:
             col, linked = _columns(cand, iotd, mec)

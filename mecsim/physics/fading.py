@@ -459,7 +459,15 @@ class SumOfSinusoids:
             raise ValueError(f"travelled_m must have shape (S, {dev.shape[0]}), "
                              f"got {s.shape}")
         _check_finite("travelled_m", s)
-        links = dev * self._shape[1] + col
+        return self.links_power(s, dev * self._shape[1] + col)
+
+    def links_power(self, travelled_m: np.ndarray, links: np.ndarray) -> np.ndarray:
+        """:meth:`power_links` of flat links ``device * m + column``, arguments unchecked.
+
+        For callers that made them valid (the engine's world, at every upload): a float
+        ``(S, k)`` finite ``travelled_m`` and ``(k,)`` int64 ``links`` in ``[0, n m)``.
+        """
+        s = travelled_m
         chunk = max(1, _EVAL_CHUNK // max(s.shape[0] * self._sinusoids, 1))
         if links.size <= chunk:
             return self._power(s, self._params[links], self._weights[links])
