@@ -15,13 +15,13 @@ def _counting_world(extra=()):
     world = World(load_scenario(DENSE, ["output.channels=false", *extra]))
     asked = []
     if world._sos is not None:
-        inner = world._sos.power_links
+        inner = world._sos.links_power
 
-        def power_links(travelled_m, iotd, mec):
-            asked.append(len(iotd))
-            return inner(travelled_m, iotd, mec)
+        def links_power(travelled_m, links):
+            asked.append(len(links))
+            return inner(travelled_m, links)
 
-        world._sos.power_links = power_links
+        world._sos.links_power = links_power
     return world, asked
 
 
