@@ -657,11 +657,14 @@ class Shadowing:
             fresh *= self._std_db * np.sqrt(1.0 - rho**2)
             out[first:] = state
             if moving.size:  # S_k = rho S_(k-1) + fresh_k, in place in fresh
-                carried = np.empty(fresh.shape[1:])
-                np.multiply(state[moving], rho, out=carried)
-                for k in range(fresh.shape[0]):
-                    fresh[k] += carried
-                    np.multiply(fresh[k], rho, out=carried)
+                # flat rows and rho per link: two same-shape ufunc calls a step, no
+                # broadcasting (the same products and sums)
+                rho_links = np.repeat(rho, self._shape[1], axis=1).ravel()
+                carried = np.multiply(state[moving].ravel(), rho_links)
+                add, multiply = np.add, np.multiply
+                for row in fresh.reshape(fresh.shape[0], rho_links.size):
+                    add(row, carried, out=row)
+                    multiply(row, rho_links, out=carried)
                 out[first:, moving] = fresh
         self._shadowing_db = out[-1].copy()
         return out
