@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout
 
 from mecsim.config import load_scenario  # noqa: E402
 from mecsim.engine.records import table_bytes  # noqa: E402
-from mecsim.engine.runner import CAPACITY_LIMITED, run_scenario  # noqa: E402
+from mecsim.engine.runner import CAPACITY_LIMITED, release_memory, run_scenario  # noqa: E402
 from mecsim.engine.simulation import Simulation  # noqa: E402
 from mecsim.registry import make  # noqa: E402
 from mecsim.rng import scheduler_seed  # noqa: E402
@@ -273,7 +273,12 @@ def scale_child(overrides: list[str], marks: list[int]) -> dict:
     def progress(_name, _total):
         def tick(slot: int, _tasks: int) -> None:
             if slot + 1 in marks:
-                samples[slot + 1] = (_rss_mb(), _peak_mb())
+                raw = _rss_mb()
+                # free pages the allocators still hold (they go back at each commit, every
+                # 2 s: RSS sampled between two commits swings by 10-15 %) go back first, so
+                # that the sample is the memory in use
+                release_memory()
+                samples[slot + 1] = (_rss_mb(), _peak_mb(), raw)
         return tick
 
     with tempfile.TemporaryDirectory(prefix="mecsim-bench-") as out:
@@ -485,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         table.add(f"  RSS before the run: current / peak ({note})",
                   f"{s['before'][0]:.0f} / {s['before'][1]:.0f} MiB")
         for mark in marks:
-            rss, peak = s["samples"][mark]
+            rss, peak = s["samples"][mark][:2]
             table.add(f"  RSS after slot {mark}: current / peak", f"{rss:.0f} / {peak:.0f} MiB")
         half, full = marks[1], marks[2]
         p_half, p_full = s["samples"][half][1], s["samples"][full][1]

@@ -48,8 +48,9 @@ __all__ = [
 
 SPEED_OF_LIGHT_MPS = 299_792_458.0  # [m/s]
 _DRAW_CHUNK = 1 << 16  # links whose sum-of-sinusoids parameters are drawn at once
-# (instants x links x sinusoids) evaluated at once: the temporaries (8 bytes each) stay in a
-# core's L2 cache, which makes the evaluation about twice as fast as in one pass
+# (instants x links x sinusoids) of links over several instants evaluated at once (a slot's
+# uploads): the temporaries (8 bytes each) stay in a core's L2 cache, which makes the
+# evaluation about twice as fast as in one pass
 _EVAL_CHUNK = 1 << 16
 
 
@@ -424,7 +425,7 @@ class SumOfSinusoids:
         """
         s = self._grid_distance(travelled_m)
         out = np.empty(s.shape[1])
-        chunk = max(1, _EVAL_CHUNK // self._sinusoids)
+        chunk = _DRAW_CHUNK  # one instant: large chunks (few, short-lived temporaries)
         for start in range(0, out.size, chunk):  # elementwise: chunks change nothing
             part = slice(start, start + chunk)
             out[part] = self._power(s[:, part], self._params[part], self._weights[part])[0]
@@ -469,7 +470,7 @@ class SumOfSinusoids:
         """
         s = travelled_m
         chunk = max(1, _EVAL_CHUNK // max(s.shape[0] * self._sinusoids, 1))
-        if links.size <= chunk:
+        if links.size <= chunk or s.shape[0] == 1:  # one instant: as power, in one pass
             return self._power(s, self._params[links], self._weights[links])
         out = np.empty(s.shape)
         for start in range(0, links.size, chunk):  # elementwise: chunks change nothing
