@@ -422,7 +422,7 @@ class _LinkCache:
         """``compute`` in chunks of links whose temporaries stay in a core's cache."""
         steps = self._buf.shape[0]
         chunk = max(1, _GAIN_CHUNK // max(steps, 1))
-        if iotd.size <= chunk or steps == 1:  # one step a slot: one pass, as before
+        if iotd.size <= chunk:
             return self._compute(iotd, mec, col)
         out = np.empty((steps, iotd.size))
         for start in range(0, iotd.size, chunk):
