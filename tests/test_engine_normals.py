@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from run_tables import run_tables
 
 from mecsim.config import load_scenario
 from mecsim.engine import simulation
@@ -84,13 +85,6 @@ def test_no_thread_where_the_shadowing_draws_nothing_after_the_first_epoch():
         assert not world.draw_normals_ahead(), override
 
 
-def _tables(out: Path) -> dict[str, pd.DataFrame]:
-    keys = {"tasks": ["scheduler", "task_id"], "slots": ["scheduler", "slot"]}
-    return {name: pd.read_parquet(out / f"{name}.parquet")
-            .drop(columns=["decision_s"], errors="ignore")
-            .sort_values(key).reset_index(drop=True) for name, key in keys.items()}
-
-
 def test_a_run_draws_normals_ahead_and_gives_the_same_results(monkeypatch):
     scenario = load_scenario(DENSE, ["slots=15", "output.channels=false",
                                      "schedulers=[random, greedy]"])
@@ -108,7 +102,7 @@ def test_a_run_draws_normals_ahead_and_gives_the_same_results(monkeypatch):
         monkeypatch.setattr(simulation, "PREFETCH_WORLD", False)
         run_scenario(scenario, b)
         assert seen == [True, True]  # not asked for
-        mine, reference = _tables(Path(a)), _tables(Path(b))
+        mine, reference = run_tables(Path(a)), run_tables(Path(b))
     for name in mine:
         pd.testing.assert_frame_equal(mine[name], reference[name], check_exact=True)
 

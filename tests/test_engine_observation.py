@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from run_tables import run_tables
 
 from mecsim.config import load_scenario
 from mecsim.engine.lines import FcfsLines
@@ -52,13 +53,6 @@ def test_a_first_read_after_the_decision_raises():
     assert "uplink_busy_s=<not read>" in repr(lazy)  # repr never raises
 
 
-def _tables(out: Path) -> dict[str, pd.DataFrame]:
-    keys = {"tasks": ["scheduler", "task_id"], "slots": ["scheduler", "slot"]}
-    return {name: pd.read_parquet(out / f"{name}.parquet")
-            .drop(columns=["decision_s"], errors="ignore")
-            .sort_values(key).reset_index(drop=True) for name, key in keys.items()}
-
-
 def test_a_run_computes_the_estimate_only_for_schedulers_that_read_it(monkeypatch):
     scenario = load_scenario(DENSE, [
         "slots=12", "output.channels=false", "iotds.count=60",
@@ -85,7 +79,7 @@ def test_a_run_computes_the_estimate_only_for_schedulers_that_read_it(monkeypatc
 
         monkeypatch.setattr(EpochObservation, "at_epoch", classmethod(eager))
         run_scenario(scenario, eager_dir)
-        mine, reference = _tables(Path(lazy_dir)), _tables(Path(eager_dir))
+        mine, reference = run_tables(Path(lazy_dir)), run_tables(Path(eager_dir))
     assert all(r.complete for r in results)
     # random and greedy never read it; optimal_backlog and random with a wait bound do
     assert lazy_calls == 2 * 12 and len(asked) - lazy_calls == 4 * 12
