@@ -209,11 +209,10 @@ class World:
         shadow_db = self._shadowing_steps(moved_m / steps)  # (steps, N, K) [dB]
         fading = self._fading_steps(doppler_mps)  # (steps, N, K) or None (sum of sinusoids)
         time_s = self._slot * slot_s
-        travelled = self._travelled_m.copy()
-        self._travelled_m += doppler_mps * slot_s
-
-        frac = np.arange(steps)[:, None] / steps  # (steps, 1) of the slot elapsed
         span_m = doppler_mps * slot_s  # [m] Doppler distance over the slot
+        travelled = self._travelled_m.copy()
+        self._travelled_m += span_m
+        frac = np.arange(steps)[:, None] / steps  # (steps, 1) of the slot elapsed
 
         def link_gains(iotd: np.ndarray, mec: np.ndarray, col: np.ndarray) -> np.ndarray:
             start = positions[iotd]
