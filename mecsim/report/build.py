@@ -23,10 +23,10 @@ import pandas as pd
 from mecsim.engine.records import read_table, table_columns, write_text_atomic
 from mecsim.report import figures as F
 from mecsim.report import pooled as P
+from mecsim.report.export import anchor
 
 LEARNING = ("dirs", "actor_critic", "ddpg", "droo")  # schedulers of the DRL comparison
 REWARD_TAIL = 500  # Table III's average reward: over the last slots of the run
-MAX_SLOT_SERIES = 12  # most lines in the per-slot figures (Figs. 6 and 8)
 TASK_COLUMNS = ("scheduler", "task_id", "iotd", "slot", "target", "status", "drop_reason",
                 "cycles", "rerun_local",
                 "realized_latency_s", "realized_energy_j")
@@ -261,11 +261,6 @@ def _tail_reward(per_slot: pd.DataFrame | None, series: str) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
-    frames = [f for f in frames if f is not None and len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else None
-
-
 def discover(folder: Path, reader: _Reader, cell: str | None = None):
     """Return ``(kind, runs, sweep, grid, representative)`` for a run or sweep folder."""
     if not folder.is_dir():
@@ -359,8 +354,8 @@ def build_report(folder: str | Path, out: str | Path | None = None, *,
         if s is not None and len(s):
             raw_slots[r.id] = s
             slot_parts.append(s.assign(run=r.id, scheduler=s["scheduler"].map(r.series)))
-    training = _concat(training_parts)
-    slots_all = _concat(slot_parts)
+    training = P.concat(training_parts)
+    slots_all = P.concat(slot_parts)
     per_slot = _per_slot(slots_all, training)
 
     labels: list[str] = []
@@ -787,15 +782,15 @@ def render_html(title: str, header: str, sections: list[tuple[str, list[Item]]],
     esc = html.escape
     toc, body = [], []
     for heading, items in sections:
-        toc.append(f"<li><a href='#{_anchor(heading)}'>{esc(heading)}</a></li>")
-        body.append(f"<h2 id='{_anchor(heading)}'>{esc(heading)}</h2>")
+        toc.append(f"<li><a href='#{anchor(heading)}'>{esc(heading)}</a></li>")
+        body.append(f"<h2 id='{anchor(heading)}'>{esc(heading)}</h2>")
         for it in items:
-            body.append(f"<section id='{_anchor(it.key)}'><h3>{esc(it.title)}</h3>")
+            body.append(f"<section id='{anchor(it.key)}'><h3>{esc(it.title)}</h3>")
             if it.figure is not None:
                 body.append(f"<p class='caption'>{esc(it.caption)}</p>")
                 body.append(pio.to_html(
                     it.figure, include_plotlyjs=False, full_html=False, auto_play=False,
-                    div_id=f"fig-{_anchor(it.key)}",
+                    div_id=f"fig-{anchor(it.key)}",
                     config={"displaylogo": False, "responsive": True}))
             elif it.skipped:
                 body.append(f"<p class='note'>Skipped: {esc(it.note)}.</p>")
@@ -812,10 +807,6 @@ def render_html(title: str, header: str, sections: list[tuple[str, list[Item]]],
         f"<script type='text/javascript'>{get_plotlyjs()}</script>\n</head>\n<body>\n"
         f"<h1>{esc(title)}</h1>\n{header}\n<nav><ul>{''.join(toc)}</ul></nav>\n"
         + "\n".join(body) + f"\n{note_html}\n</body>\n</html>\n")
-
-
-def _anchor(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
 def export_png(report: Report, png_dir: str | Path) -> str:

@@ -17,7 +17,8 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 WIDTH = 1100  # [px] every image's width; its height is the figure's
 
 
-def _anchor(text: str) -> str:
+def anchor(text: str) -> str:
+    """``text`` as an HTML id or file name: letters and digits kept, the rest ``-``."""
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
@@ -68,7 +69,7 @@ def export_images(report: Any, out_dir: str | Path, fmt: str = "png") -> str:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figs = list(report.figures.items())
-    paths = [out_dir / f"{_anchor(key)}.{fmt}" for key, _ in figs]
+    paths = [out_dir / f"{anchor(key)}.{fmt}" for key, _ in figs]
     heights = [int(fig.layout.height or 500) for _, fig in figs]
     for path in paths:  # an old image must not pass for a new one
         path.unlink(missing_ok=True)

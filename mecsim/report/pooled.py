@@ -37,7 +37,8 @@ class Setting:
         return per_mec_table(self.loads)
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+def concat(frames: list[pd.DataFrame | None]) -> pd.DataFrame | None:
+    """The non-empty frames one after the other (None: none)."""
     frames = [f for f in frames if f is not None and len(f)]
     return pd.concat(frames, ignore_index=True) if frames else None
 
@@ -65,8 +66,8 @@ def pool(members: Sequence[tuple[str, str, pd.DataFrame | None, pd.DataFrame | N
         if slots is not None:
             slot_parts.append(slots.assign(run=run_id))
     for name, setting in settings.items():
-        setting.tasks = _concat(parts[name][0])
-        setting.slots = _concat(parts[name][1])
+        setting.tasks = concat(parts[name][0])
+        setting.slots = concat(parts[name][1])
     return [s for s in settings.values() if s.runs]
 
 
