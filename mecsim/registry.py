@@ -360,13 +360,11 @@ def load_class(entry_point: str) -> type[Scheduler]:
     try:
         obj: Any = (_import_file(module_name) if module_name.endswith(".py")
                     else _import_module(module_name))
-    except ImportError as exc:
-        missing = (exc.name or "").partition(".")[0]
-        if missing in EXTRA_OF_MODULE:
-            raise MissingExtraError(entry_point, missing, EXTRA_OF_MODULE[missing]) from None
-        raise ValueError(f"cannot import scheduler {entry_point!r}: module {module_name!r} "
-                         f"failed to import ({type(exc).__name__}: {exc})") from exc
     except Exception as exc:  # noqa: BLE001 - any import failure is reported the same way
+        missing = (getattr(exc, "name", None) or "").partition(".")[0] \
+            if isinstance(exc, ImportError) else ""
+        if missing in EXTRA_OF_MODULE:  # an optional dependency: name its extra
+            raise MissingExtraError(entry_point, missing, EXTRA_OF_MODULE[missing]) from None
         raise ValueError(f"cannot import scheduler {entry_point!r}: module {module_name!r} "
                          f"failed to import ({type(exc).__name__}: {exc})") from exc
     for part in attr.split("."):
