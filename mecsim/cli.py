@@ -119,6 +119,10 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("--channels", action=argparse.BooleanOptionalAction, default=None,
                      help="write channels.parquet (default: when N*M <= 10000)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--jobs", type=_jobs, default="auto", metavar="N|auto",
+                     help="schedulers simulated at once, each in a worker process; the results "
+                          "are the same (default auto: one per CPU, at most one per scheduler, "
+                          "as many as fit in memory; 1: one after the other)")
     run.set_defaults(handler=_run)
     train = sub.add_parser(
         "train", help="train a learning scheduler and save it",
@@ -162,6 +166,19 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         report_cli.add_parser(sub)
         sweep_cli.add_parser(sub)
     return parser
+
+
+def _jobs(text: str) -> int | str:
+    """``--jobs``'s value: ``auto`` or a whole number of at least 1."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or 'auto', not {text!r}")
+    return value
 
 
 def _add_overrides(parser: argparse.ArgumentParser) -> None:
@@ -336,11 +353,11 @@ def _named_spec(name: str):
 
 
 def _preflight(args, scenario):
-    """Check a loaded scenario before it runs; return it, or None when refused (printed).
+    """Check a loaded scenario before it runs; its estimate, or None when refused (printed).
 
     The schedulers must resolve and accept their params, and the run's estimated memory
     must fit this machine (:mod:`mecsim.preflight`); a run estimated to take over an hour
-    gets a one-line warning.
+    gets a one-line warning. The estimate's ``jobs`` is the run's ``--jobs``.
     """
     if scenario is None:
         return None
@@ -349,17 +366,19 @@ def _preflight(args, scenario):
         return None
     if estimate.long:
         _warning(f"{args.scenario}: {estimate.warning()}")
-    return scenario
+    return estimate
 
 
 def _estimate(args, scenario):
     """The run's :class:`mecsim.preflight.Estimate`, or None when refused (printed)."""
-    from mecsim.preflight import PreflightError, check_schedulers, preflight
+    from mecsim.preflight import PreflightError, auto_jobs, check_schedulers, preflight
 
     try:
         specs, where = _run_specs(args, scenario)
         check_schedulers(specs, where, scenario)
-        return preflight(scenario, specs)
+        jobs = getattr(args, "jobs", "auto")  # validate: what run would do by default
+        jobs = auto_jobs(scenario, specs) if jobs == "auto" else jobs
+        return preflight(scenario, specs, jobs=jobs)
     except PreflightError as exc:
         _error(f"{args.scenario}: {exc}")
         return None
@@ -442,8 +461,8 @@ def _run(args) -> int:
     from mecsim.registry import make, scheduler_class
 
     scenario = _load(args)
-    scenario = _preflight(args, scenario)  # schedulers, memory and time; None if refused
-    if scenario is None:
+    estimate = _preflight(args, scenario)  # schedulers, memory and time; None if refused
+    if estimate is None:
         return EXIT_BAD_INPUT
     specs, _ = _run_specs(args, scenario)  # checked by the preflight: cannot fail now
     _checkpoint_warnings(args, scenario, specs)
@@ -468,7 +487,7 @@ def _run(args) -> int:
         with progress:
             results = run_scenario(scenario, out, schedulers=specs, make=make,
                                    channels=args.channels, progress=_ticker(progress),
-                                   resume=bool(args.resume))
+                                   resume=bool(args.resume), jobs=estimate.jobs)
     except KeyboardInterrupt:
         with _ctrl_c_ignored():  # a second Ctrl-C must not turn this into a traceback
             _error(f"interrupted: {kept}")
@@ -763,18 +782,32 @@ def _train(args) -> int:
 
 
 class _TasksPerSecond(ProgressColumn):
+    """Tasks simulated per second of the scheduler's own time (to its end, once finished)."""
+
     def render(self, task) -> Text:
-        rate = task.fields.get("tasks", 0) / task.elapsed if task.elapsed else 0.0
+        seconds = task.finished_time or task.elapsed  # finished_time: elapsed at the end
+        rate = task.fields.get("tasks", 0) / seconds if seconds else 0.0
         return Text(f"{rate:,.0f} tasks/s", style="cyan")
 
 
+REFRESH_S = 0.1  # [s] the progress bars are redrawn at most this often
+
+
 def _progress(console: Console, quiet: bool) -> Progress:
+    """The progress bars, drawn from the main thread (:func:`_ticker`).
+
+    Rich's own refresh thread is off: a run forks its workers (:mod:`mecsim.engine.workers`)
+    while the bars are shown, and a fork taken while another thread holds the console's
+    lock would leave that lock held in the worker.
+    """
     return Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("slots"), _TasksPerSecond(), TimeRemainingColumn(),
-                    console=console, disable=quiet, transient=False)
+                    console=console, disable=quiet, transient=False, auto_refresh=False)
 
 
 def _ticker(progress: Progress):
+    last = [0.0]  # [s] monotonic time of the last redraw
+
     def start(name: str, total: int):
         task = progress.add_task(name, total=total, tasks=0)
         count = [0]
@@ -782,6 +815,10 @@ def _ticker(progress: Progress):
         def tick(slot: int, tasks: int) -> None:
             count[0] += tasks
             progress.update(task, completed=slot + 1, tasks=count[0])
+            now = time.monotonic()
+            if now - last[0] >= REFRESH_S or slot + 1 >= total:
+                progress.refresh()
+                last[0] = now
         return tick
     return start
 

@@ -10,7 +10,9 @@ scheduler rejects is bad input, reported before anything runs.
 
 The model
 ---------
-A run simulates each scheduler in turn on the same world. Per scheduler and slot it
+A run simulates each scheduler on the same world, in turn or ``jobs`` at once in worker
+processes (:mod:`mecsim.engine.workers`; :func:`auto_jobs` picks ``--jobs auto``'s number
+from the CPUs and the memory). Per scheduler and slot it
 generates the world (per link: distance, gains, fading and shadowing at each fading step),
 asks the scheduler, and simulates the slot's tasks in SimPy. With ``L = N M`` links,
 ``S`` fading steps per slot, ``Q`` sinusoids and ``n`` tasks per slot (``N`` per-slot
@@ -53,6 +55,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,9 +122,11 @@ class Estimate:
         schedulers: The schedulers' labels.
         memory_parts: Memory by part [bytes] (``base``, ``links``, ``tasks``, ``records``,
             and the largest scheduler's, under its label).
-        seconds_parts: Time by part [s] (``start``, ``slots``, ``world``, ``tasks``,
-            ``mobility``, and each scheduler's own, under its label).
+        seconds_parts: Work by part [s] (``start``, ``slots``, ``world``, ``tasks``,
+            ``mobility``, and each scheduler's own, under its label), summed over the
+            schedulers: with ``jobs`` > 1 they overlap, and ``seconds`` is less than the sum.
         task_keys: The keys that set the tasks per slot, for messages.
+        jobs: Schedulers simulated at once (``mecsim run --jobs``).
     """
 
     memory_bytes: float
@@ -134,6 +139,7 @@ class Estimate:
     memory_parts: dict[str, float] = field(default_factory=dict)
     seconds_parts: dict[str, float] = field(default_factory=dict)
     task_keys: str = ""
+    jobs: int = 1
 
     @property
     def long(self) -> bool:
@@ -146,7 +152,8 @@ class Estimate:
                 f"{_seconds_text(self.seconds)} ({self.links:,} links, {self.fading_steps:,} "
                 f"fading step{'s' if self.fading_steps != 1 else ''} per slot, "
                 f"{_count_text(self.tasks_per_slot)} tasks per slot, {self.slots:,} slots x "
-                f"{len(self.schedulers)} scheduler{'s' if len(self.schedulers) != 1 else ''})")
+                f"{len(self.schedulers)} scheduler{'s' if len(self.schedulers) != 1 else ''}"
+                + (f", {self.jobs} at once)" if self.jobs > 1 else ")"))
 
     def warning(self) -> str:
         """One line warning of a long run, naming what takes the time."""
@@ -358,13 +365,20 @@ def _legs_per_slot(scenario: Any) -> float:
     return scenario.iotds.count * per_device
 
 
-def estimate(scenario: Any, schedulers: Sequence[Any] | None = None) -> Estimate:
+def estimate(scenario: Any, schedulers: Sequence[Any] | None = None,
+             jobs: int = 1) -> Estimate:
     """Predict the peak memory and the wall time of running ``scenario``.
+
+    With ``jobs`` > 1, each of the ``jobs`` workers holds its own world, tasks and records
+    and the ``jobs`` largest scheduler working memories add up (the interpreter's pages are
+    shared by the forks); the wall time is the larger of the work over ``jobs`` and the
+    longest scheduler's share.
 
     Args:
         scenario: A validated :class:`mecsim.config.Scenario` (its ``slots`` are the run's).
         schedulers: The :class:`~mecsim.config.SchedulerSpec` items that will run (default:
             the scenario's).
+        jobs: Schedulers simulated at once (at most the schedulers' number counts).
 
     Returns:
         The :class:`Estimate` (see the module docstring for the model).
@@ -385,15 +399,15 @@ def estimate(scenario: Any, schedulers: Sequence[Any] | None = None) -> Estimate
     alive = 2.0 * _peak(n) + _backlog(scenario, n, local)
     costs = [_scheduler_cost(scenario, spec, n) for spec in specs]
     torch = any(c[2] for c in costs)
+    jobs = max(1, min(jobs, len(specs)))
     memory = {
         "base": _BASE_BYTES + (_TORCH_BYTES if torch else 0.0),
-        "links": linked * per_link + (links - linked) * _DENSE_LINK_BYTES,
-        "tasks": alive * (_TASK_BYTES + _TASK_MEC_BYTES * task_mecs
-                          + _DENSE_TASK_MEC_BYTES * (m - task_mecs)),
-        "records": _SLOT_BYTES * slots,
+        "links": jobs * (linked * per_link + (links - linked) * _DENSE_LINK_BYTES),
+        "tasks": jobs * alive * (_TASK_BYTES + _TASK_MEC_BYTES * task_mecs
+                                 + _DENSE_TASK_MEC_BYTES * (m - task_mecs)),
+        "records": jobs * _SLOT_BYTES * slots,
     }
-    if costs:
-        k = max(range(len(specs)), key=lambda i: costs[i][0])
+    for k in sorted(range(len(specs)), key=lambda i: -costs[i][0])[:jobs]:
         memory[specs[k].label] = costs[k][0]
 
     world_slot = linked * (_LINK_S + (_SOS_SINUSOID_S * fad.sinusoids if sos else 0.0))
@@ -409,8 +423,48 @@ def estimate(scenario: Any, schedulers: Sequence[Any] | None = None) -> Estimate
     }
     for spec, cost in zip(specs, costs, strict=True):
         seconds[spec.label] = cost[1] * slots
-    return Estimate(sum(memory.values()), sum(seconds.values()), links, steps, n, slots,
-                    tuple(s.label for s in specs), memory, seconds, _task_keys(scenario))
+    engine = sum(v for k, v in seconds.items() if k != "start") - sum(c[1] for c in costs) * slots
+    each = [engine / max(len(specs), 1) + c[1] * slots for c in costs]  # [s] per scheduler
+    wall = seconds["start"] + max(sum(each) / jobs, max(each, default=0.0))
+    return Estimate(sum(memory.values()), wall, links, steps, n, slots,
+                    tuple(s.label for s in specs), memory, seconds, _task_keys(scenario), jobs)
+
+
+def auto_jobs(scenario: Any, schedulers: Sequence[Any] | None = None, *,
+              available_bytes: float | None = None) -> int:
+    """The schedulers to simulate at once for ``--jobs auto``.
+
+    One per usable CPU, at most one per scheduler, and no more than fit in
+    :data:`FIT_SHARE` of the available memory (:func:`estimate`); 1 where runs do not fork
+    workers (not Linux).
+
+    Args:
+        scenario: A validated scenario.
+        schedulers: The specs that will run (default: the scenario's).
+        available_bytes: Memory available [bytes] (default: :func:`available_memory_bytes`).
+    """
+    specs = list(scenario.schedulers if schedulers is None else schedulers)
+    if not can_fork():
+        return 1
+    jobs = max(1, min(usable_cpus(), len(specs)))
+    available = available_memory_bytes() if available_bytes is None else available_bytes
+    while (jobs > 1 and available is not None
+           and estimate(scenario, specs, jobs).memory_bytes > FIT_SHARE * available):
+        jobs -= 1
+    return jobs
+
+
+def can_fork() -> bool:
+    """Whether runs fork worker processes here (Linux; elsewhere ``fork`` is unsafe or absent)."""
+    return sys.platform.startswith("linux")
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _task_keys(scenario: Any) -> str:
@@ -463,13 +517,14 @@ def _cgroup_room() -> float | None:
         return None
 
 
-def preflight(scenario: Any, schedulers: Sequence[Any] | None = None, *,
+def preflight(scenario: Any, schedulers: Sequence[Any] | None = None, *, jobs: int = 1,
               available_bytes: float | None = None) -> Estimate:
     """Estimate a run and refuse it when its memory cannot fit this machine.
 
     Args:
         scenario: A validated scenario.
         schedulers: The specs that will run (default: the scenario's).
+        jobs: Schedulers simulated at once.
         available_bytes: Memory available [bytes] (default: :func:`available_memory_bytes`;
             no memory check when unknown).
 
@@ -480,7 +535,7 @@ def preflight(scenario: Any, schedulers: Sequence[Any] | None = None, *,
         PreflightError: When the estimated peak memory exceeds :data:`FIT_SHARE` of the
             available memory; the message names the part that takes most and its keys.
     """
-    est = estimate(scenario, schedulers)
+    est = estimate(scenario, schedulers, jobs)
     available = available_memory_bytes() if available_bytes is None else available_bytes
     if available is not None and est.memory_bytes > FIT_SHARE * available:
         part = max(est.memory_parts, key=est.memory_parts.get)
@@ -491,7 +546,8 @@ def preflight(scenario: Any, schedulers: Sequence[Any] | None = None, *,
         raise PreflightError(
             f"refused: the run needs about {_bytes_text(est.memory_bytes)} of memory and "
             f"{_bytes_text(available)} is available; most of it "
-            f"({_bytes_text(est.memory_parts[part])}) is {why}")
+            f"({_bytes_text(est.memory_parts[part])}) is {why}"
+            + (f" ({est.jobs} schedulers at once: --jobs 1 needs less)" if est.jobs > 1 else ""))
     return est
 
 

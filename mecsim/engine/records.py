@@ -186,6 +186,10 @@ class TableWriter:
     def commit(self, staged: Staged) -> None:
         """Rename a staged part into place: from now on readers see its rows."""
         os.replace(staged.tmp, staged.path)
+        self.count(staged)
+
+    def count(self, staged: Staged) -> None:
+        """Count a staged part as in place (whoever renames it: this process or a parent)."""
         self.parts += 1
         self.rows += staged.table.num_rows
 
@@ -430,7 +434,12 @@ def _tally_of(array: pa.Array) -> Counter | int | None:
 
 
 def _write_whole(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write ``table`` to a temporary, then rename it to ``path``.
+
+    The temporary's name holds the process id: the workers of a run
+    (:mod:`mecsim.engine.workers`) may each write a table's schema part at once.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
 

@@ -74,6 +74,7 @@ from mecsim.engine.records import (
 )
 from mecsim.engine.simulation import SchedulerError, Simulation
 from mecsim.engine.stability import backlog_trend, offered_load
+from mecsim.preflight import can_fork
 from mecsim.rng import scheduler_seed
 
 CHANNELS_AUTO_LIMIT = 10_000  # write channels.parquet by default when N * M <= this
@@ -145,7 +146,7 @@ def _json_safe(value: Any) -> Any:
 def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
                  channels: bool | None = None,
                  progress: Callable[[str, int], Any] | None = None,
-                 resume: bool = False) -> list[SchedulerResult]:
+                 resume: bool = False, jobs: int = 1) -> list[SchedulerResult]:
     """Run every scheduler of ``scenario`` on common random numbers; write ``out_dir``.
 
     Args:
@@ -160,12 +161,18 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
         resume: Keep the schedulers that ``out_dir`` holds complete (:func:`complete_schedulers`,
             at the same position in ``schedulers``), delete every other part and run the
             other schedulers. The caller makes sure the scenario is the one ``out_dir`` ran.
+        jobs: Schedulers simulated at once, each in a worker process
+            (:mod:`mecsim.engine.workers`; the results are the same, bit for bit). 1, or a
+            single scheduler to run, or a system without ``fork``: one after the other in
+            this process, the only way that returns each result's ``scheduler`` object.
 
     Returns:
         One :class:`SchedulerResult` per scheduler, in order (kept ones read back).
     """
     from mecsim.config import dump_scenario
 
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
     if make is None:
         from mecsim.registry import make
     out = Path(out_dir)
@@ -181,15 +188,21 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
     files = RunFiles(out, scenario, results, want_channels(scenario, channels))
     with StopRequest().installed() as stop:
         files.commit()  # summary.json at once: every scheduler listed
+        waiting = sum(not r.complete for r in results)
+        if min(jobs, waiting) > 1 and can_fork():
+            from mecsim.engine.workers import run_in_workers
+
+            run_in_workers(scenario, specs, results, files, make, progress, jobs, stop)
+            return results
         for spec, result in zip(specs, results, strict=True):
             if result.complete:  # kept from the run resumed
                 continue
             tick = progress(spec.label, scenario.slots) if progress else None
-            _run_one(scenario, spec, make, files, result, tick, stop)
+            run_one(scenario, spec, make, files, result, tick, stop)
     return results
 
 
-def _run_one(scenario, spec, make, files: RunFiles, result: SchedulerResult, tick,
+def run_one(scenario, spec, make, files: RunFiles, result: SchedulerResult, tick,
              stop: StopRequest) -> None:
     """Simulate one scheduler, committing its rows as it goes and once at its end."""
     files.start(result.index)
@@ -263,6 +276,10 @@ class RunFiles:
         self.interval_s = flush_interval_s()
         self._last = time.monotonic()
         self._on_disk: dict[int, OnDisk] = {}
+        # set in a worker process (mecsim.engine.workers): handover(result, moves) sends a
+        # commit's figures and staged parts to the parent, which alone writes the summary
+        self.handover: Callable[[SchedulerResult | None, list[tuple[Path, Path]]], None] \
+            | None = None
 
     def start(self, index: int) -> None:
         """New writers for the scheduler at position ``index``."""
@@ -310,17 +327,48 @@ class RunFiles:
                     _collect(sim, result, on_disk.slots)
                 on_disk.fill(result)
                 result.complete = complete
-            _finish(self.results)
-            summary = self.out / SUMMARY
-            tmp = summary.with_name(f".{summary.name}.tmp")
-            tmp.write_text(json_text(_summary(self.scenario, self.results)))
-            for name in sorted(staged, key=lambda n: n == "tasks"):  # tasks last
-                self.writers[name].commit(staged[name])
-            os.replace(tmp, summary)
+            order = sorted(staged, key=lambda n: n == "tasks")  # tasks last
+            if self.handover is None:
+                self.publish(lambda: [self.writers[n].commit(staged[n]) for n in order])
+            else:  # a worker process: its parent puts the parts in place
+                for name in order:
+                    self.writers[name].count(staged[name])
+                self.handover(result, [(staged[n].tmp, staged[n].path) for n in order])
             if result is not None:
                 self._on_disk[result.index] = on_disk
         release_memory()  # the rows just written, and their Arrow buffers, were freed
         self._last = time.monotonic()
+
+    def receive(self, index: int, state: dict[str, Any],
+                moves: list[tuple[Path, Path]]) -> None:
+        """A worker's commit (:mod:`mecsim.engine.workers`): its figures, then :meth:`publish`.
+
+        Args:
+            index: The worker's scheduler's position in the run.
+            state: The result's fields that changed; ``model_costs`` as ``(start, costs)``,
+                the costs from position ``start`` on.
+            moves: The worker's staged parts, (temporary, final) paths.
+        """
+        with _signals_held():
+            result = self.results[index]
+            start, costs = state.pop("model_costs", (len(result.model_costs), []))
+            result.__dict__.update(state)
+            result.model_costs[start:] = costs
+            self.publish(lambda: [os.replace(source, target) for source, target in moves])
+
+    def publish(self, put_in_place: Callable[[], Any] | None = None) -> None:
+        """A summary of every result to a temporary, the staged parts in place, the summary.
+
+        Args:
+            put_in_place: Renames the staged parts that the results count (None: none).
+        """
+        _finish(self.results)
+        summary = self.out / SUMMARY
+        tmp = summary.with_name(f".{summary.name}.tmp")
+        tmp.write_text(json_text(_summary(self.scenario, self.results)))
+        if put_in_place is not None:
+            put_in_place()
+        os.replace(tmp, summary)
 
 
 def release_memory() -> bool:
