@@ -7,8 +7,8 @@ PASS/FAIL; the exit status is 1 when a target fails. See ``benchmarks/README.md`
 
 1. **Event throughput** of the engine against bare SimPy, measured in the same run.
 2. ``scenarios/dense_100.yaml`` for 1000 slots with ``local``, ``random``, ``greedy`` and
-   ``optimal`` through :func:`mecsim.engine.runner.run_scenario`: wall time with ``jobs``
-   as ``mecsim run --jobs auto`` sets it (the target), then with ``jobs=1``.
+   ``optimal`` through :func:`mecsim.engine.runner.run_scenario`: wall time with ``workers``
+   as ``mecsim run --workers auto`` sets it (the target), then with ``workers=1``.
 3. **Scale**: ``greedy`` with 10,000 IoTDs and 100 MECs for 100 slots: tasks per second and
    memory (RSS) at 1/4, 1/2 and all of the run. This part runs in a child process so that
    the earlier parts do not raise its peak RSS.
@@ -43,7 +43,7 @@ from mecsim.config import load_scenario  # noqa: E402
 from mecsim.engine.records import table_bytes  # noqa: E402
 from mecsim.engine.runner import CAPACITY_LIMITED, release_memory, run_scenario  # noqa: E402
 from mecsim.engine.simulation import Simulation  # noqa: E402
-from mecsim.preflight import auto_jobs  # noqa: E402
+from mecsim.preflight import auto_workers  # noqa: E402
 from mecsim.registry import make  # noqa: E402
 from mecsim.rng import scheduler_seed  # noqa: E402
 
@@ -198,11 +198,11 @@ def throughput(label: str, overrides: list[str], name: str) -> dict:
 # --------------------------------------------------------------------------- 2. dense_100
 
 
-def dense_run(slots: int, jobs: int) -> dict:
+def dense_run(slots: int, workers: int) -> dict:
     scenario = load_scenario(DENSE, [f"slots={slots}"])
     with tempfile.TemporaryDirectory(prefix="mecsim-bench-") as out:
         started = time.perf_counter()
-        results = run_scenario(scenario, out, jobs=jobs)
+        results = run_scenario(scenario, out, workers=workers)
         total = time.perf_counter() - started
         gaps = _optimal_gaps(Path(out))
     for r in results:
@@ -399,22 +399,22 @@ def _eps(x: float) -> str:
 def dense_rows(table: Table, quick: bool) -> None:
     """Section 2: ``dense_100`` with its four schedulers, every file written.
 
-    As ``mecsim run`` runs it (``--jobs auto``: here one worker per CPU), against the
-    target; then one scheduler after the other (``--jobs 1``), for the record.
+    As ``mecsim run`` runs it (``--workers auto``: here one worker per CPU), against the
+    target; then one scheduler after the other (``--workers 1``), for the record.
     """
     tag = " (quick)" if quick else ""
     slots = 50 if quick else 1000
-    jobs = auto_jobs(load_scenario(DENSE, [f"slots={slots}"]))
-    print(f"[2] dense_100, {slots} slots, local/random/greedy/optimal, --jobs auto ({jobs}) "
-          "and --jobs 1 ...", flush=True)
-    d = dense_run(slots, jobs)
+    workers = auto_workers(load_scenario(DENSE, [f"slots={slots}"]))
+    print(f"[2] dense_100, {slots} slots, local/random/greedy/optimal, --workers auto ({workers}) "
+          "and --workers 1 ...", flush=True)
+    d = dense_run(slots, workers)
     limit = DENSE_TARGET_S * slots / 1000
-    table.add(f"dense_100, {slots} slots, 4 schedulers: total wall, --jobs auto ({jobs}){tag}",
+    table.add(f"dense_100, {slots} slots, 4 schedulers: wall, --workers auto ({workers}){tag}",
               f"{d['total_s']:.1f} s", f"<= {limit:g} s", d["total_s"] <= limit)
     serial = dense_run(slots, 1)
-    table.add(f"  the same, --jobs 1 (one after the other){tag}", f"{serial['total_s']:.1f} s")
+    table.add(f"  the same, --workers 1 (one after the other){tag}", f"{serial['total_s']:.1f} s")
     if not np.array_equal(serial["gaps"], d["gaps"]):
-        raise RuntimeError("--jobs 1 and --jobs auto gave different results")
+        raise RuntimeError("--workers 1 and --workers auto gave different results")
     for name, wall, tasks in d["schedulers"]:
         table.add(f"  {name}: wall (SchedulerResult.wall_s), tasks/s",
                   f"{wall:.2f} s, {_eps(tasks / wall)}")

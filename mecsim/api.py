@@ -71,7 +71,7 @@ class Results:
 
 def run(scenario, schedulers: Iterable[Any] | None = None, *, seed: int | None = None,
         slots: int | None = None, overrides: Sequence[str] = (), out: str | Path | None = None,
-        channels: bool | None = None, jobs: int | str = 1) -> Results:
+        channels: bool | None = None, workers: int | str = 1) -> Results:
     """Run a scenario's schedulers on one world and return the results.
 
     Args:
@@ -87,9 +87,9 @@ def run(scenario, schedulers: Iterable[Any] | None = None, *, seed: int | None =
         out: A new or empty folder to keep the run in (as ``run --out``); ``None`` runs in a
             temporary folder, reads the tables into memory and deletes it.
         channels: Write ``channels.parquet`` (default: the scenario's ``output``).
-        jobs: Schedulers simulated at once in worker processes, as ``run --jobs``: a number,
+        workers: Schedulers simulated at once in worker processes, as ``run --workers``: a number,
             or ``"auto"`` (one per CPU, as many as fit in memory:
-            :func:`mecsim.preflight.auto_jobs`). The results are the same; the default, 1,
+            :func:`mecsim.preflight.auto_workers`). The results are the same; the default, 1,
             forks nothing (a notebook's own threads make forking it unsafe).
 
     Returns:
@@ -98,10 +98,10 @@ def run(scenario, schedulers: Iterable[Any] | None = None, *, seed: int | None =
     Raises:
         mecsim.config.ScenarioError: A bad scenario, override or seed/slots value.
         ValueError: An unknown scheduler or parameter, ``out`` not new or empty, or
-            ``jobs`` neither ``"auto"`` nor a number of at least 1.
+            ``workers`` neither ``"auto"`` nor a number of at least 1.
     """
-    if not (jobs == "auto" or (isinstance(jobs, int) and jobs >= 1)):
-        raise ValueError(f"jobs must be 'auto' or a number of at least 1, not {jobs!r}")
+    if not (workers == "auto" or (isinstance(workers, int) and workers >= 1)):
+        raise ValueError(f"workers must be 'auto' or a number of at least 1, not {workers!r}")
     from mecsim.config import Scenario, load_scenario
     from mecsim.engine.runner import run_scenario
 
@@ -128,12 +128,12 @@ def run(scenario, schedulers: Iterable[Any] | None = None, *, seed: int | None =
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="mecsim-"))
     if out is not None and folder.exists() and any(folder.iterdir()):
         raise ValueError(f"out {folder} is not empty: give a new or empty folder")
-    if jobs == "auto":
-        from mecsim.preflight import auto_jobs
+    if workers == "auto":
+        from mecsim.preflight import auto_workers
 
-        jobs = auto_jobs(scenario, specs)
+        workers = auto_workers(scenario, specs)
     try:
-        run_scenario(scenario, folder, schedulers=specs, channels=channels, jobs=jobs)
+        run_scenario(scenario, folder, schedulers=specs, channels=channels, workers=workers)
         results = load_results(folder)
     finally:
         if out is None:

@@ -119,7 +119,7 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("--channels", action=argparse.BooleanOptionalAction, default=None,
                      help="write channels.parquet (default: when N*M <= 10000)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    run.add_argument("--jobs", type=_jobs, default="auto", metavar="N|auto",
+    run.add_argument("--workers", type=_workers_arg, default="auto", metavar="N|auto",
                      help="schedulers simulated at once, each in a worker process; the results "
                           "are the same (default auto: one per CPU, at most one per scheduler, "
                           "as many as fit in memory; 1: one after the other)")
@@ -168,8 +168,8 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _jobs(text: str) -> int | str:
-    """``--jobs``'s value: ``auto`` or a whole number of at least 1."""
+def _workers_arg(text: str) -> int | str:
+    """``--workers``'s value: ``auto`` or a whole number of at least 1."""
     if text == "auto":
         return text
     try:
@@ -357,7 +357,7 @@ def _preflight(args, scenario):
 
     The schedulers must resolve and accept their params, and the run's estimated memory
     must fit this machine (:mod:`mecsim.preflight`); a run estimated to take over an hour
-    gets a one-line warning. The estimate's ``jobs`` is the run's ``--jobs``.
+    gets a one-line warning. The estimate's ``workers`` is the run's ``--workers``.
     """
     if scenario is None:
         return None
@@ -371,14 +371,14 @@ def _preflight(args, scenario):
 
 def _estimate(args, scenario):
     """The run's :class:`mecsim.preflight.Estimate`, or None when refused (printed)."""
-    from mecsim.preflight import PreflightError, auto_jobs, check_schedulers, preflight
+    from mecsim.preflight import PreflightError, auto_workers, check_schedulers, preflight
 
     try:
         specs, where = _run_specs(args, scenario)
         check_schedulers(specs, where, scenario)
-        jobs = getattr(args, "jobs", "auto")  # validate: what run would do by default
-        jobs = auto_jobs(scenario, specs) if jobs == "auto" else jobs
-        return preflight(scenario, specs, jobs=jobs)
+        workers = getattr(args, "workers", "auto")  # validate: what run would do by default
+        workers = auto_workers(scenario, specs) if workers == "auto" else workers
+        return preflight(scenario, specs, workers=workers)
     except PreflightError as exc:
         _error(f"{args.scenario}: {exc}")
         return None
@@ -487,7 +487,7 @@ def _run(args) -> int:
         with progress:
             results = run_scenario(scenario, out, schedulers=specs, make=make,
                                    channels=args.channels, progress=_ticker(progress),
-                                   resume=bool(args.resume), jobs=estimate.jobs)
+                                   resume=bool(args.resume), workers=estimate.workers)
     except KeyboardInterrupt:
         with _ctrl_c_ignored():  # a second Ctrl-C must not turn this into a traceback
             _error(f"interrupted: {kept}")

@@ -10,8 +10,8 @@ scheduler rejects is bad input, reported before anything runs.
 
 The model
 ---------
-A run simulates each scheduler on the same world, in turn or ``jobs`` at once in worker
-processes (:mod:`mecsim.engine.workers`; :func:`auto_jobs` picks ``--jobs auto``'s number
+A run simulates each scheduler on the same world, in turn or ``workers`` at once in worker
+processes (:mod:`mecsim.engine.workers`; :func:`auto_workers` picks ``--workers auto``'s number
 from the CPUs and the memory). Per scheduler and slot it
 generates the world (per link: distance, gains, fading and shadowing at each fading step),
 asks the scheduler, and simulates the slot's tasks in SimPy. With ``L = N M`` links,
@@ -124,9 +124,9 @@ class Estimate:
             and the largest scheduler's, under its label).
         seconds_parts: Work by part [s] (``start``, ``slots``, ``world``, ``tasks``,
             ``mobility``, and each scheduler's own, under its label), summed over the
-            schedulers: with ``jobs`` > 1 they overlap, and ``seconds`` is less than the sum.
+            schedulers: with ``workers`` > 1 they overlap, and ``seconds`` is less than the sum.
         task_keys: The keys that set the tasks per slot, for messages.
-        jobs: Schedulers simulated at once (``mecsim run --jobs``).
+        workers: Schedulers simulated at once (``mecsim run --workers``).
     """
 
     memory_bytes: float
@@ -139,7 +139,7 @@ class Estimate:
     memory_parts: dict[str, float] = field(default_factory=dict)
     seconds_parts: dict[str, float] = field(default_factory=dict)
     task_keys: str = ""
-    jobs: int = 1
+    workers: int = 1
 
     @property
     def long(self) -> bool:
@@ -153,7 +153,7 @@ class Estimate:
                 f"fading step{'s' if self.fading_steps != 1 else ''} per slot, "
                 f"{_count_text(self.tasks_per_slot)} tasks per slot, {self.slots:,} slots x "
                 f"{len(self.schedulers)} scheduler{'s' if len(self.schedulers) != 1 else ''}"
-                + (f", {self.jobs} at once)" if self.jobs > 1 else ")"))
+                + (f", {self.workers} at once)" if self.workers > 1 else ")"))
 
     def warning(self) -> str:
         """One line warning of a long run, naming what takes the time."""
@@ -366,19 +366,19 @@ def _legs_per_slot(scenario: Any) -> float:
 
 
 def estimate(scenario: Any, schedulers: Sequence[Any] | None = None,
-             jobs: int = 1) -> Estimate:
+             workers: int = 1) -> Estimate:
     """Predict the peak memory and the wall time of running ``scenario``.
 
-    With ``jobs`` > 1, each of the ``jobs`` workers holds its own world, tasks and records
-    and the ``jobs`` largest scheduler working memories add up (the interpreter's pages are
-    shared by the forks); the wall time is the larger of the work over ``jobs`` and the
+    With ``workers`` > 1, each worker holds its own world, tasks and records
+    and the ``workers`` largest scheduler working memories add up (the interpreter's pages are
+    shared by the forks); the wall time is the larger of the work over ``workers`` and the
     longest scheduler's share.
 
     Args:
         scenario: A validated :class:`mecsim.config.Scenario` (its ``slots`` are the run's).
         schedulers: The :class:`~mecsim.config.SchedulerSpec` items that will run (default:
             the scenario's).
-        jobs: Schedulers simulated at once (at most the schedulers' number counts).
+        workers: Schedulers simulated at once (at most the schedulers' number counts).
 
     Returns:
         The :class:`Estimate` (see the module docstring for the model).
@@ -399,15 +399,15 @@ def estimate(scenario: Any, schedulers: Sequence[Any] | None = None,
     alive = 2.0 * _peak(n) + _backlog(scenario, n, local)
     costs = [_scheduler_cost(scenario, spec, n) for spec in specs]
     torch = any(c[2] for c in costs)
-    jobs = max(1, min(jobs, len(specs)))
+    workers = max(1, min(workers, len(specs)))
     memory = {
         "base": _BASE_BYTES + (_TORCH_BYTES if torch else 0.0),
-        "links": jobs * (linked * per_link + (links - linked) * _DENSE_LINK_BYTES),
-        "tasks": jobs * alive * (_TASK_BYTES + _TASK_MEC_BYTES * task_mecs
+        "links": workers * (linked * per_link + (links - linked) * _DENSE_LINK_BYTES),
+        "tasks": workers * alive * (_TASK_BYTES + _TASK_MEC_BYTES * task_mecs
                                  + _DENSE_TASK_MEC_BYTES * (m - task_mecs)),
-        "records": jobs * _SLOT_BYTES * slots,
+        "records": workers * _SLOT_BYTES * slots,
     }
-    for k in sorted(range(len(specs)), key=lambda i: -costs[i][0])[:jobs]:
+    for k in sorted(range(len(specs)), key=lambda i: -costs[i][0])[:workers]:
         memory[specs[k].label] = costs[k][0]
 
     world_slot = linked * (_LINK_S + (_SOS_SINUSOID_S * fad.sinusoids if sos else 0.0))
@@ -425,14 +425,14 @@ def estimate(scenario: Any, schedulers: Sequence[Any] | None = None,
         seconds[spec.label] = cost[1] * slots
     engine = sum(v for k, v in seconds.items() if k != "start") - sum(c[1] for c in costs) * slots
     each = [engine / max(len(specs), 1) + c[1] * slots for c in costs]  # [s] per scheduler
-    wall = seconds["start"] + max(sum(each) / jobs, max(each, default=0.0))
+    wall = seconds["start"] + max(sum(each) / workers, max(each, default=0.0))
     return Estimate(sum(memory.values()), wall, links, steps, n, slots,
-                    tuple(s.label for s in specs), memory, seconds, _task_keys(scenario), jobs)
+                    tuple(s.label for s in specs), memory, seconds, _task_keys(scenario), workers)
 
 
-def auto_jobs(scenario: Any, schedulers: Sequence[Any] | None = None, *,
+def auto_workers(scenario: Any, schedulers: Sequence[Any] | None = None, *,
               available_bytes: float | None = None) -> int:
-    """The schedulers to simulate at once for ``--jobs auto``.
+    """The schedulers to simulate at once for ``--workers auto``.
 
     One per usable CPU, at most one per scheduler, and no more than fit in
     :data:`FIT_SHARE` of the available memory (:func:`estimate`); 1 where runs do not fork
@@ -446,12 +446,12 @@ def auto_jobs(scenario: Any, schedulers: Sequence[Any] | None = None, *,
     specs = list(scenario.schedulers if schedulers is None else schedulers)
     if not can_fork():
         return 1
-    jobs = max(1, min(usable_cpus(), len(specs)))
+    workers = max(1, min(usable_cpus(), len(specs)))
     available = available_memory_bytes() if available_bytes is None else available_bytes
-    while (jobs > 1 and available is not None
-           and estimate(scenario, specs, jobs).memory_bytes > FIT_SHARE * available):
-        jobs -= 1
-    return jobs
+    while (workers > 1 and available is not None
+           and estimate(scenario, specs, workers).memory_bytes > FIT_SHARE * available):
+        workers -= 1
+    return workers
 
 
 def can_fork() -> bool:
@@ -517,14 +517,14 @@ def _cgroup_room() -> float | None:
         return None
 
 
-def preflight(scenario: Any, schedulers: Sequence[Any] | None = None, *, jobs: int = 1,
+def preflight(scenario: Any, schedulers: Sequence[Any] | None = None, *, workers: int = 1,
               available_bytes: float | None = None) -> Estimate:
     """Estimate a run and refuse it when its memory cannot fit this machine.
 
     Args:
         scenario: A validated scenario.
         schedulers: The specs that will run (default: the scenario's).
-        jobs: Schedulers simulated at once.
+        workers: Schedulers simulated at once.
         available_bytes: Memory available [bytes] (default: :func:`available_memory_bytes`;
             no memory check when unknown).
 
@@ -535,7 +535,7 @@ def preflight(scenario: Any, schedulers: Sequence[Any] | None = None, *, jobs: i
         PreflightError: When the estimated peak memory exceeds :data:`FIT_SHARE` of the
             available memory; the message names the part that takes most and its keys.
     """
-    est = estimate(scenario, schedulers, jobs)
+    est = estimate(scenario, schedulers, workers)
     available = available_memory_bytes() if available_bytes is None else available_bytes
     if available is not None and est.memory_bytes > FIT_SHARE * available:
         part = max(est.memory_parts, key=est.memory_parts.get)
@@ -547,7 +547,8 @@ def preflight(scenario: Any, schedulers: Sequence[Any] | None = None, *, jobs: i
             f"refused: the run needs about {_bytes_text(est.memory_bytes)} of memory and "
             f"{_bytes_text(available)} is available; most of it "
             f"({_bytes_text(est.memory_parts[part])}) is {why}"
-            + (f" ({est.jobs} schedulers at once: --jobs 1 needs less)" if est.jobs > 1 else ""))
+            + (f" ({est.workers} schedulers at once: --workers 1 needs less)"
+               if est.workers > 1 else ""))
     return est
 
 

@@ -1,4 +1,4 @@
-"""Issue 14: a run's schedulers in worker processes (``run --jobs``), the same run bit for bit.
+"""Issue 14: a run's schedulers in worker processes (``run --workers``), the same run bit for bit.
 
 Each scheduler is simulated in a forked worker (:mod:`mecsim.engine.workers`); the parent
 alone writes ``summary.json`` and renames the workers' parts into place. These tests check
@@ -90,7 +90,7 @@ def test_a_parallel_run_is_the_serial_run_bit_for_bit(tiny, tmp_path):
             ticks[name][1] += tasks
         return tick
 
-    parallel = run_scenario(scenario, tmp_path / "parallel", channels=True, jobs=3,
+    parallel = run_scenario(scenario, tmp_path / "parallel", channels=True, workers=3,
                             progress=progress)
     assert_same_run(tmp_path / "parallel", tmp_path / "serial")
     assert not list((tmp_path / "parallel").rglob(".*"))  # every part renamed into place
@@ -113,7 +113,7 @@ def test_the_workers_are_separate_processes_running_at_once(tiny, tmp_path, plug
         events.append(("start", name))
         return lambda slot, tasks: events.append(("tick", name)) if slot + 1 == total else None
 
-    results = run_scenario(tiny("slots=30"), tmp_path / "run", schedulers=runs, jobs=2,
+    results = run_scenario(tiny("slots=30"), tmp_path / "run", schedulers=runs, workers=2,
                            progress=progress)
     assert all(r.complete for r in results)
     seen = {label: int((pids / label).read_text()) for label in ("a", "b", "c")}
@@ -129,7 +129,7 @@ def test_a_worker_that_dies_is_its_schedulers_error_and_the_others_run_on(tiny, 
     out = tmp_path / "run"
     runs = [*specs("local"), SchedulerSpec(name=plugin + "DiesAtSlot5", label="dies"),
             *specs("greedy")]
-    results = run_scenario(tiny("slots=40"), out, schedulers=runs, jobs=2)
+    results = run_scenario(tiny("slots=40"), out, schedulers=runs, workers=2)
     by_name = {r.name: r for r in results}
     assert by_name["dies"].error == "scheduler 'dies': its worker process died (killed by " \
                                    "SIGKILL)"
@@ -155,7 +155,7 @@ def test_an_exception_in_a_worker_is_raised_by_the_run(tiny, tmp_path, monkeypat
     out = tmp_path / "run"
     with pytest.raises(OSError, match="No space left on device") as caught:
         run_scenario(tiny("slots=200"), out, schedulers=specs("local", "greedy", "random"),
-                     jobs=2)
+                     workers=2)
     if sys.version_info >= (3, 11):  # exception notes
         assert any("in the worker of scheduler 'greedy'" in n for n in caught.value.__notes__)
     assert check_run_folder(out) == []
@@ -165,8 +165,8 @@ def test_an_exception_in_a_worker_is_raised_by_the_run(tiny, tmp_path, monkeypat
 
 
 def test_jobs_below_1_is_refused_before_anything_is_written(tiny, tmp_path):
-    with pytest.raises(ValueError, match="jobs must be at least 1, not 0"):
-        run_scenario(tiny("slots=2"), tmp_path / "run", jobs=0)
+    with pytest.raises(ValueError, match="workers must be at least 1, not 0"):
+        run_scenario(tiny("slots=2"), tmp_path / "run", workers=0)
     assert not (tmp_path / "run").exists()
 
 
@@ -175,7 +175,7 @@ def test_jobs_below_1_is_refused_before_anything_is_written(tiny, tmp_path):
 
 def _start(out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "mecsim", "run", TINY, "--out", str(out),
-                             "--slots", "400", "--channels", "--quiet", "--jobs", "2", *extra],
+                             "--slots", "400", "--channels", "--quiet", "--workers", "2", *extra],
                             cwd=ROOT, env=mecsim_env("0.05"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
 
@@ -219,7 +219,7 @@ def test_a_signal_to_the_parent_stops_the_workers_with_their_slots_kept(tiny, tm
     assert sum(e["complete"] for e in summary.values()) < 4
     assert sum(e["slots"] > 0 and not e["complete"] for e in summary.values()) >= 1
     resumed = subprocess.run([sys.executable, "-m", "mecsim", "run", TINY, "--resume", str(out),
-                              "--slots", "400", "--channels", "--quiet", "--jobs", "2"],
+                              "--slots", "400", "--channels", "--quiet", "--workers", "2"],
                              cwd=ROOT, env=mecsim_env(None), capture_output=True, text=True,
                              timeout=120)
     assert resumed.returncode == 0, resumed.stderr
@@ -249,7 +249,7 @@ def test_kill_9_of_the_parent_ends_its_workers_and_the_run_resumes(tiny, tmp_pat
     assert_same_run(out, reference)
 
 
-# --------------------------------------------------------------------------- choosing jobs
+# --------------------------------------------------------------------------- choosing workers
 
 
 def test_auto_jobs_is_one_per_cpu_and_scheduler_within_the_memory(tiny, monkeypatch):
@@ -257,24 +257,24 @@ def test_auto_jobs_is_one_per_cpu_and_scheduler_within_the_memory(tiny, monkeypa
 
     scenario = tiny("slots=10")  # 4 schedulers
     monkeypatch.setattr(preflight, "usable_cpus", lambda: 8)
-    assert preflight.auto_jobs(scenario, available_bytes=1e12) == 4
-    assert preflight.auto_jobs(scenario, specs("local"), available_bytes=1e12) == 1
+    assert preflight.auto_workers(scenario, available_bytes=1e12) == 4
+    assert preflight.auto_workers(scenario, specs("local"), available_bytes=1e12) == 1
     monkeypatch.setattr(preflight, "usable_cpus", lambda: 2)
-    assert preflight.auto_jobs(scenario, available_bytes=1e12) == 2
-    one = preflight.estimate(scenario, jobs=1).memory_bytes
-    two = preflight.estimate(scenario, jobs=2).memory_bytes
+    assert preflight.auto_workers(scenario, available_bytes=1e12) == 2
+    one = preflight.estimate(scenario, workers=1).memory_bytes
+    two = preflight.estimate(scenario, workers=2).memory_bytes
     assert two > one
     room = (one + two) / 2 / preflight.FIT_SHARE  # one fits, two do not
-    assert preflight.auto_jobs(scenario, available_bytes=room) == 1
+    assert preflight.auto_workers(scenario, available_bytes=room) == 1
     monkeypatch.setattr(preflight, "can_fork", lambda: False)
-    assert preflight.auto_jobs(scenario, available_bytes=1e12) == 1
+    assert preflight.auto_workers(scenario, available_bytes=1e12) == 1
 
 
 def test_the_estimate_of_jobs_at_once_overlaps_their_time(tiny):
     from mecsim.preflight import estimate
 
     scenario = tiny("slots=1000", "iotds.count=200")
-    serial, two = estimate(scenario, jobs=1), estimate(scenario, jobs=2)
+    serial, two = estimate(scenario, workers=1), estimate(scenario, workers=2)
     start = serial.seconds_parts["start"]
     assert serial.seconds == pytest.approx(sum(serial.seconds_parts.values()))
     assert start + (serial.seconds - start) / 2 <= two.seconds < serial.seconds
@@ -284,17 +284,17 @@ def test_the_estimate_of_jobs_at_once_overlaps_their_time(tiny):
 
 def test_the_cli_runs_jobs_workers_or_one_process(tmp_path, plugin):
     seen = {}
-    for jobs in ("1", "2"):
-        pids = tmp_path / f"pids{jobs}"
+    for workers in ("1", "2"):
+        pids = tmp_path / f"pids{workers}"
         pids.mkdir()
         done = subprocess.run([sys.executable, "-m", "mecsim", "run", TINY, "--out",
-                               str(tmp_path / f"run{jobs}"), "--slots", "5", "--quiet",
+                               str(tmp_path / f"run{workers}"), "--slots", "5", "--quiet",
                                "--scheduler", plugin + "WritesItsPid",
-                               "--scheduler", plugin + "AlsoWritesItsPid", "--jobs", jobs],
+                               "--scheduler", plugin + "AlsoWritesItsPid", "--workers", workers],
                               cwd=ROOT, env={**mecsim_env(None), "PIDS": str(pids)},
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        seen[jobs] = {int(f.read_text()) for f in pids.iterdir()}
+        seen[workers] = {int(f.read_text()) for f in pids.iterdir()}
         assert len(list(pids.iterdir())) == 2
     assert len(seen["1"]) == 1 and len(seen["2"]) == 2
 
@@ -302,10 +302,11 @@ def test_the_cli_runs_jobs_workers_or_one_process(tmp_path, plugin):
 @pytest.mark.parametrize("value", ["0", "-1", "x"])
 def test_a_bad_jobs_value_is_refused_by_name(tmp_path, value):
     done = subprocess.run([sys.executable, "-m", "mecsim", "run", TINY, "--out",
-                           str(tmp_path / "run"), "--jobs", value], cwd=ROOT,
+                           str(tmp_path / "run"), "--workers", value], cwd=ROOT,
                           env=mecsim_env(None), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert f"argument --jobs: expected a whole number >= 1 or 'auto', not '{value}'" in done.stderr
+    assert (f"argument --workers: expected a whole number >= 1 or 'auto', not '{value}'"
+            in done.stderr)
     assert "Traceback" not in done.stderr and not (tmp_path / "run").exists()
 
 
@@ -313,15 +314,15 @@ def test_the_api_runs_jobs_at_once_with_the_same_results():
     from mecsim.api import run
 
     serial = run("tiny", slots=20)
-    parallel = run("tiny", slots=20, jobs=2)
+    parallel = run("tiny", slots=20, workers=2)
     for name in ("tasks", "slots"):
         a, b = getattr(parallel, name), getattr(serial, name)
         key = ["scheduler", "task_id"] if name == "tasks" else ["scheduler", "slot"]
         a = a.drop(columns=["decision_s"], errors="ignore").sort_values(key, ignore_index=True)
         b = b.drop(columns=["decision_s"], errors="ignore").sort_values(key, ignore_index=True)
         assert a.equals(b), name
-    with pytest.raises(ValueError, match="jobs must be 'auto' or a number of at least 1"):
-        run("tiny", slots=2, jobs=0)
+    with pytest.raises(ValueError, match="workers must be 'auto' or a number of at least 1"):
+        run("tiny", slots=2, workers=0)
 
 
 def test_a_sigterm_as_a_worker_starts_stops_it(tiny, tmp_path, monkeypatch):
@@ -337,7 +338,7 @@ def test_a_sigterm_as_a_worker_starts_stops_it(tiny, tmp_path, monkeypatch):
 
     monkeypatch.setattr(workers, "_start", start_and_terminate)
     out = tmp_path / "run"
-    results = run_scenario(tiny("slots=300"), out, schedulers=specs("local", "greedy"), jobs=2)
+    results = run_scenario(tiny("slots=300"), out, schedulers=specs("local", "greedy"), workers=2)
     for r in results:
         assert not r.complete and r.slots < 300
         assert r.error == f"scheduler {r.name!r}: its worker process was terminated by SIGTERM"

@@ -243,9 +243,9 @@ def mecsim_env(flush_s: str | None) -> dict:
 
 
 def start_run(out: Path, flush_s: str | None = "0.05", slots: int = 300,
-              jobs: str = "auto") -> subprocess.Popen:
-    """``mecsim run`` of tiny in a subprocess; ``jobs``: ``--jobs`` (auto: workers here)."""
-    args = ("--slots", str(slots), *RUN_ARGS[2:], "--jobs", jobs)
+              workers: str = "auto") -> subprocess.Popen:
+    """``mecsim run`` of tiny in a subprocess; ``workers``: ``--workers`` (auto: workers here)."""
+    args = ("--slots", str(slots), *RUN_ARGS[2:], "--workers", workers)
     return subprocess.Popen([sys.executable, "-m", "mecsim", "run", TINY, "--out", str(out),
                              *args], cwd=ROOT, env=mecsim_env(flush_s),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -270,7 +270,7 @@ def test_resume_after_kill_9_gives_the_uninterrupted_run(tiny, tmp_path):
     reference = tmp_path / "reference"
     run_scenario(tiny("slots=150"), reference, channels=True)
     out = tmp_path / "run"
-    proc = start_run(out, slots=150, jobs="1")  # one after the other: test_engine_workers
+    proc = start_run(out, slots=150, workers="1")  # one after the other: test_engine_workers
     wait_until(lambda: _complete(out, "local") or proc.poll() is not None)
     time.sleep(0.3)  # into random's or greedy's run (each takes about 0.4 s)
     proc.kill()

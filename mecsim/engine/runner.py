@@ -146,7 +146,7 @@ def _json_safe(value: Any) -> Any:
 def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
                  channels: bool | None = None,
                  progress: Callable[[str, int], Any] | None = None,
-                 resume: bool = False, jobs: int = 1) -> list[SchedulerResult]:
+                 resume: bool = False, workers: int = 1) -> list[SchedulerResult]:
     """Run every scheduler of ``scenario`` on common random numbers; write ``out_dir``.
 
     Args:
@@ -161,7 +161,7 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
         resume: Keep the schedulers that ``out_dir`` holds complete (:func:`complete_schedulers`,
             at the same position in ``schedulers``), delete every other part and run the
             other schedulers. The caller makes sure the scenario is the one ``out_dir`` ran.
-        jobs: Schedulers simulated at once, each in a worker process
+        workers: Schedulers simulated at once, each in a worker process
             (:mod:`mecsim.engine.workers`; the results are the same, bit for bit). 1, or a
             single scheduler to run, or a system without ``fork``: one after the other in
             this process, the only way that returns each result's ``scheduler`` object.
@@ -171,8 +171,8 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
     """
     from mecsim.config import dump_scenario
 
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, not {jobs}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
     if make is None:
         from mecsim.registry import make
     out = Path(out_dir)
@@ -189,10 +189,10 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
     with StopRequest().installed() as stop:
         files.commit()  # summary.json at once: every scheduler listed
         waiting = sum(not r.complete for r in results)
-        if min(jobs, waiting) > 1 and can_fork():
+        if min(workers, waiting) > 1 and can_fork():
             from mecsim.engine.workers import run_in_workers
 
-            run_in_workers(scenario, specs, results, files, make, progress, jobs, stop)
+            run_in_workers(scenario, specs, results, files, make, progress, workers, stop)
             return results
         for spec, result in zip(specs, results, strict=True):
             if result.complete:  # kept from the run resumed

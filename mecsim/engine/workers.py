@@ -1,8 +1,8 @@
-"""A run's schedulers in worker processes, ``jobs`` at a time (``mecsim run --jobs``).
+"""A run's schedulers in worker processes, ``workers`` at a time (``mecsim run --workers``).
 
 Every scheduler of a run simulates its own copy of the world from the same streams (common
-random numbers), so the schedulers do not depend on each other. With ``jobs`` > 1 the
-runner forks one worker process per scheduler, at most ``jobs`` at once, started in run
+random numbers), so the schedulers do not depend on each other. With ``workers`` > 1 the
+runner forks one worker process per scheduler, at most ``workers`` at once, started in run
 order. The results are a serial run's, bit for bit.
 
 **The folder's protocol is the serial run's.** A worker writes its scheduler's rows to
@@ -28,7 +28,7 @@ raised by the parent.
 **Costs.** A worker is a ``fork`` of the parent: nothing is imported or pickled again, and
 a caller's ``make`` and plug-ins work as they do serially. Only Linux forks
 (:func:`mecsim.preflight.can_fork`); elsewhere a run is serial. Each worker holds its own
-world, so memory grows with ``jobs`` (:func:`mecsim.preflight.auto_jobs` sizes ``--jobs
+world, so memory grows with ``workers`` (:func:`mecsim.preflight.auto_workers` sizes ``--workers
 auto`` to the machine). The scheduler objects stay in the workers: each result's
 ``scheduler`` is None. The parent should have no other thread running when it forks
 (``mecsim run`` refreshes its progress bars from the main thread for this reason).
@@ -71,8 +71,8 @@ class _Worker:
 
 
 def run_in_workers(scenario, specs, results: list[SchedulerResult], files: RunFiles, make,
-                   progress, jobs: int, stop: StopRequest) -> None:
-    """Run the schedulers of ``results`` not yet complete, ``jobs`` at a time.
+                   progress, workers: int, stop: StopRequest) -> None:
+    """Run the schedulers of ``results`` not yet complete, ``workers`` at a time.
 
     Args are :func:`~mecsim.engine.runner.run_scenario`'s (``files``: the run folder, its
     first summary written; ``stop``: the run's installed stop request).
@@ -87,12 +87,12 @@ def run_in_workers(scenario, specs, results: list[SchedulerResult], files: RunFi
     failures: list[BaseException] = []
     try:
         while waiting or running:
-            while waiting and len(running) < jobs and stop.signum is None and not failures:
+            while waiting and len(running) < workers and stop.signum is None and not failures:
                 k = waiting.pop(0)
                 tick = progress(specs[k].label, scenario.slots) if progress else None
                 with _signals_held():  # no worker the parent does not know of
                     running[k] = _start(context, scenario, specs[k], make, files, results[k],
-                                        jobs, tick)
+                                        workers, tick)
             if stop.signum is not None or failures:
                 waiting.clear()
                 _tell(running.values(), times=1)
@@ -107,12 +107,12 @@ def run_in_workers(scenario, specs, results: list[SchedulerResult], files: RunFi
 
 
 def _start(context, scenario, spec, make, files: RunFiles, result: SchedulerResult,
-           jobs: int, tick) -> _Worker:
+           workers: int, tick) -> _Worker:
     """Fork the worker of one scheduler."""
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
         target=_work, name=f"mecsim-{spec.label}", daemon=True,
-        args=(sender, scenario, spec, make, files, result, jobs, tick is not None,
+        args=(sender, scenario, spec, make, files, result, workers, tick is not None,
               os.getpid()))
     # the worker is born with Ctrl-C and SIGTERM blocked and unblocks them once its own
     # handlers are in: a stop sent at once waits for them instead of meeting the parent's
@@ -197,10 +197,10 @@ def _ended(w: _Worker, result: SchedulerResult, files: RunFiles) -> None:
 
 
 def _work(conn: Connection, scenario, spec, make, files: RunFiles, result: SchedulerResult,
-          jobs: int, ticks: bool, parent: int) -> None:
+          workers: int, ticks: bool, parent: int) -> None:
     """A worker process's body: simulate one scheduler, sending its commits to the parent."""
     _die_with(parent)
-    _share_cores(jobs)
+    _share_cores(workers)
     sent = [0]  # model costs sent so far
 
     def handover(r: SchedulerResult | None, moves: list[tuple[Path, Path]]) -> None:
@@ -254,11 +254,11 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _share_cores(jobs: int) -> None:
+def _share_cores(workers: int) -> None:
     """Give torch this worker's share of the CPUs, unless OMP_NUM_THREADS says otherwise."""
     if "OMP_NUM_THREADS" in os.environ:
         return
-    threads = max(1, usable_cpus() // jobs)
+    threads = max(1, usable_cpus() // workers)
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(threads)
