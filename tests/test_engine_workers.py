@@ -62,6 +62,22 @@ class WritesItsPid(Scheduler):
 
 class AlsoWritesItsPid(WritesItsPid):
     """The same, under another name."""
+
+
+class StartsAProcess(Scheduler):
+    """Local placement; starts a child process of its own at reset (as a data loader may)."""
+
+    def reset(self, seed, network):
+        import multiprocessing
+
+        super().reset(seed, network)
+        child = multiprocessing.get_context("fork").Process(target=int)
+        child.start()
+        child.join()
+        assert child.exitcode == 0
+
+    def decide(self, observation):
+        return Decision(np.zeros(observation.n_tasks, dtype=np.int64))
 '''
 
 
@@ -343,3 +359,9 @@ def test_a_sigterm_as_a_worker_starts_stops_it(tiny, tmp_path, monkeypatch):
         assert not r.complete and r.slots < 300
         assert r.error == f"scheduler {r.name!r}: its worker process was terminated by SIGTERM"
     assert check_run_folder(out) == []
+
+
+def test_a_scheduler_in_a_worker_may_start_processes_of_its_own(tiny, tmp_path, plugin):
+    runs = [SchedulerSpec(name=plugin + "StartsAProcess", label=label) for label in "ab"]
+    results = run_scenario(tiny("slots=3"), tmp_path / "run", schedulers=runs, workers=2)
+    assert [(r.complete, r.error) for r in results] == [(True, None), (True, None)]

@@ -111,7 +111,7 @@ def _start(context, scenario, spec, make, files: RunFiles, result: SchedulerResu
     """Fork the worker of one scheduler."""
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
-        target=_work, name=f"mecsim-{spec.label}", daemon=True,
+        target=_work, name=f"mecsim-{spec.label}",  # not daemonic: it may fork
         args=(sender, scenario, spec, make, files, result, workers, tick is not None,
               os.getpid()))
     # the worker is born with Ctrl-C and SIGTERM blocked and unblocks them once its own
