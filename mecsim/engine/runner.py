@@ -203,7 +203,7 @@ def run_scenario(scenario, out_dir: str | Path, *, schedulers=None, make=None,
 
 
 def run_one(scenario, spec, make, files: RunFiles, result: SchedulerResult, tick,
-             stop: StopRequest) -> None:
+            stop: StopRequest) -> None:
     """Simulate one scheduler, committing its rows as it goes and once at its end."""
     files.start(result.index)
     slot_rows: list[dict] = []
@@ -328,8 +328,13 @@ class RunFiles:
                 on_disk.fill(result)
                 result.complete = complete
             order = sorted(staged, key=lambda n: n == "tasks")  # tasks last
+
+            def put_in_place() -> None:
+                for name in order:
+                    self.writers[name].commit(staged[name])
+
             if self.handover is None:
-                self.publish(lambda: [self.writers[n].commit(staged[n]) for n in order])
+                self.publish(put_in_place)
             else:  # a worker process: its parent puts the parts in place
                 for name in order:
                     self.writers[name].count(staged[name])
@@ -354,7 +359,12 @@ class RunFiles:
             start, costs = state.pop("model_costs", (len(result.model_costs), []))
             result.__dict__.update(state)
             result.model_costs[start:] = costs
-            self.publish(lambda: [os.replace(source, target) for source, target in moves])
+
+            def put_in_place() -> None:
+                for source, target in moves:
+                    os.replace(source, target)
+
+            self.publish(put_in_place)
 
     def publish(self, put_in_place: Callable[[], Any] | None = None) -> None:
         """A summary of every result to a temporary, the staged parts in place, the summary.
