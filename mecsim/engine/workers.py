@@ -203,10 +203,9 @@ def _work(conn: Connection, scenario, spec, make, files: RunFiles, result: Sched
     _share_cores(workers)
     sent = [0]  # model costs sent so far
 
-    def handover(r: SchedulerResult | None, moves: list[tuple[Path, Path]]) -> None:
-        if r is not None:
-            conn.send(("commit", _state(r, sent[0]), moves))
-            sent[0] = len(r.model_costs)
+    def handover(r: SchedulerResult, moves: list[tuple[Path, Path]]) -> None:
+        conn.send(("commit", _state(r, sent[0]), moves))  # run_one commits with its result
+        sent[0] = len(r.model_costs)
 
     files.handover = handover
     tick = _Ticks(conn, scenario.slots) if ticks else None
