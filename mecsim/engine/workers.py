@@ -164,9 +164,7 @@ def _act(w: _Worker, running: dict[int, _Worker], results: list[SchedulerResult]
     elif kind == "stopped":
         w.ended = True
         if not w.told:  # a signal from elsewhere: not the run's stop
-            result = results[w.index]
-            result.error = f"scheduler {result.name!r}: its worker process was {body[0]}"
-            files.receive(w.index, {}, [])
+            _fail(results[w.index], files, f"was {body[0]}")
     elif kind == "error":
         exc, text = body
         if hasattr(exc, "add_note"):  # Python 3.11+
@@ -188,7 +186,12 @@ def _ended(w: _Worker, result: SchedulerResult, files: RunFiles) -> None:
             how = f"killed by {signal.Signals(-code).name}"
         except ValueError:  # a signal Python has no name for
             how = f"killed by signal {-code}"
-    result.error = f"scheduler {result.name!r}: its worker process died ({how})"
+    _fail(result, files, f"died ({how})")
+
+
+def _fail(result: SchedulerResult, files: RunFiles, what: str) -> None:
+    """Make what befell a scheduler's worker its error, in the summary at once."""
+    result.error = f"scheduler {result.name!r}: its worker process {what}"
     result.complete = False
     files.receive(result.index, {}, [])
 
