@@ -35,7 +35,8 @@ def complete_schedulers(out_dir: str | Path,
 
     A scheduler is held whole when ``summary.json`` (``summary``, else read from the
     folder) says ``complete: true`` and every part it counts for it is on disk. This is the
-    rule of ``--resume`` and of a sweep's finished cells.
+    rule of ``--resume`` and of a sweep's finished cells. They come in run order (the
+    entry's ``index``), not in the file's key order.
     """
     out = Path(out_dir)
     summary = read_summary(out) if summary is None else summary
@@ -45,7 +46,7 @@ def complete_schedulers(out_dir: str | Path,
         if isinstance(entry, dict) and entry.get("complete") is True and _parts_on_disk(
                 out, entry):
             done[label] = entry
-    return done
+    return dict(sorted(done.items(), key=lambda item: item[1]["index"]))
 
 
 def _parts_on_disk(out: Path, entry: dict[str, Any]) -> bool:
