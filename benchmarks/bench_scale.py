@@ -1,9 +1,10 @@
 """Speed and size at scale (issue 14): a script, not a test.
 
-Run: ``python benchmarks/bench_scale.py`` (about 10 min on 2 cores; ``--only floor``,
-``--only memory``, ``--only million`` for one section) or ``--quick`` (scaled down, a smoke
-check: its figures are indicative only). Prints one table with each figure, its target and
-PASS/FAIL; the exit status is 1 when a target fails. See ``benchmarks/README.md``.
+Run: ``python benchmarks/bench_scale.py`` (about 8 min on 2 cores; ``--only floor``,
+``--only memory``, ``--only million``, ``--only optimal`` for one section) or ``--quick``
+(scaled down, a smoke check: its figures are indicative only). Prints one table with each
+figure, its target and PASS/FAIL; the exit status is 1 when a target fails. See
+``benchmarks/README.md``.
 
 1. **Floor**: ``greedy`` with 10,000 IoTDs and 100 MECs (bench_engine.py's scale scenario)
    against the *floor* of the same work, measured in the same run: a numpy-only loop doing
@@ -16,6 +17,12 @@ PASS/FAIL; the exit status is 1 when a target fails. See ``benchmarks/README.md`
 3. **A million IoTDs**: 1,000,000 IoTDs, 100 MECs, ``channel.candidate_mecs: 4``,
    ``greedy``, 10 slots, every result file written, in a child process: peak RSS at most
    16 GB; tasks per second.
+4. **``optimal`` at size**: 10,000 IoTDs x 100 MECs with ``dense_100``'s world (100 fading
+   steps a slot, unequal cycles), one task per IoTD per slot, 4 slots: each slot's decision
+   time, the wall time of each slot after the first (from one ``decide`` call to the next:
+   the world drawn alongside in a thread, the decision, the task events and the records)
+   and the gap to the lower bound of each slot (labelled a bound). Target: both times at
+   most 10 s a slot.
 """
 
 from __future__ import annotations
@@ -50,6 +57,10 @@ MEMORY_TARGET = 0.05  # RSS growth, slot 100 -> 300
 MILLION_TARGET_GB = 16.0
 REPEATS = 2  # best of, for the floor section
 MILLION = ["iotds.count=1000000", "channel.candidate_mecs=4"]
+OPTIMAL_TARGET_S = 10.0  # [s] optimal's decision and a whole slot, 10k x 100
+OPTIMAL_AT_SIZE = ["iotds.count=10000", "mecs.count=100", "mecs.cpu_hz=50e9",
+                   "area_m=[1000,1000]", "tasks.arrival={process: per_slot}",
+                   "output.channels=false", "slots=4"]
 
 
 # --------------------------------------------------------------------------- 1. floor
@@ -193,13 +204,74 @@ def million_rows(table: Table, quick: bool) -> None:
               " / ".join(f"{s['samples'][m][0] / 1024:.2f}" for m in (1, 5, 10)) + " GiB")
 
 
+# --------------------------------------------------------------------------- 4. optimal
+
+
+def optimal_at_size(overrides: list[str]) -> dict:
+    """Run ``optimal`` alone on the scenario; per slot: decision, wall, gap, method."""
+    from mecsim.engine.simulation import Simulation
+    from mecsim.registry import make
+
+    scenario = load_scenario(DENSE, overrides)
+    scheduler = make("optimal")
+    entered: list[float] = []
+    decide = scheduler.decide
+
+    def timed(observation):
+        entered.append(time.perf_counter())
+        return decide(observation)
+
+    scheduler.decide = timed
+    slots: list[dict] = []
+    sim = Simulation(scenario, scheduler, "optimal", scenario.seed,
+                     on_tasks=lambda _rows: None, on_slot=slots.append)
+    scheduler.reset(0, sim.network)
+    started = time.perf_counter()
+    sim.run(scenario.slots)
+    sim.finish()
+    wall = time.perf_counter() - started
+    sim.close()
+    return {"iotds": scenario.iotds.count, "mecs": scenario.mecs.count, "wall_s": wall,
+            "decision_s": [s["decision_s"] for s in slots],
+            "slot_s": list(np.diff(entered)),
+            "tasks": [s["tasks"] for s in slots],
+            "gap": [s["model_cost"] / s["lower_bound"] - 1 for s in slots],
+            "exact": [bool(s["exact"]) for s in slots]}
+
+
+def optimal_rows(table: Table, quick: bool) -> None:
+    overrides = list(OPTIMAL_AT_SIZE)
+    if quick:
+        overrides = [o.replace("iotds.count=10000", "iotds.count=1000")
+                     .replace("mecs.count=100", "mecs.count=10")
+                     .replace("area_m=[1000,1000]", "area_m=[316,316]") for o in overrides]
+    print(f"[4] optimal at size: {' '.join(overrides)} ...", flush=True)
+    o = optimal_at_size(overrides)
+    tag = " (quick)" if quick else ""
+    what = f"optimal, {o['iotds']:,} IoTDs x {o['mecs']} MECs, unequal cycles{tag}"
+    worst = max(o["decision_s"])
+    table.add(f"{what}: decision per slot, max",
+              f"{worst:.2f} s ({', '.join(f'{d:.2f}' for d in o['decision_s'])})",
+              f"<= {OPTIMAL_TARGET_S:g} s", worst <= OPTIMAL_TARGET_S)
+    slot = max(o["slot_s"])
+    table.add("  wall of a whole slot after the first, max",
+              f"{slot:.2f} s ({', '.join(f'{d:.2f}' for d in o['slot_s'])})",
+              f"<= {OPTIMAL_TARGET_S:g} s", slot <= OPTIMAL_TARGET_S)
+    gaps = [f"{g:.1e} ({'exact' if e else 'bound'})"
+            for g, e in zip(o["gap"], o["exact"], strict=True)]
+    table.add("  gap to the lower bound per slot", ", ".join(gaps))
+    table.add("  tasks per slot; wall of the run",
+              f"{', '.join(str(t) for t in o['tasks'])}; {o['wall_s']:.1f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="scaled-down smoke check")
-    parser.add_argument("--only", choices=("floor", "memory", "million"))
+    parser.add_argument("--only", choices=("floor", "memory", "million", "optimal"))
     args = parser.parse_args(argv)
     table = Table()
-    sections = {"floor": floor_rows, "memory": memory_rows, "million": million_rows}
+    sections = {"floor": floor_rows, "memory": memory_rows, "million": million_rows,
+                "optimal": optimal_rows}
     for name, rows in sections.items():
         if args.only in (None, name):
             rows(table, args.quick)

@@ -313,7 +313,7 @@ def test_params_survive_save_and_load(tmp_path):
         3, 2e9, False)
     o = make("optimal", starts=3.0, exhaustive_limit=2e6)
     assert o.params == {"starts": 3, "exhaustive_limit": 2_000_000, "backlog": False,
-                        "time_budget_s": 10.0}
+                        "time_budget_s": 9.0}
     assert type(o.starts) is int
     o.save(tmp_path / "o.json")
     fresh = make("optimal")

@@ -287,7 +287,7 @@ def test_time_budget_bounds_the_search_at_size(n, m, budget):
 def test_optimal_checks_its_time_budget():
     from schedulers.optimal import TIME_BUDGET_S, Optimal
 
-    assert Optimal().params["time_budget_s"] == TIME_BUDGET_S == 10.0
+    assert Optimal().params["time_budget_s"] == TIME_BUDGET_S == 9.0
     assert Optimal(time_budget_s=None).params["time_budget_s"] is None
     for bad in (0, -1.0, True, "fast"):
         with pytest.raises(ValueError, match="time_budget_s"):

@@ -218,3 +218,33 @@ def test_optimal_warm_starts_from_each_iotds_last_placement(monkeypatch):
     scheduler.reset(1, net)
     scheduler.decide(second)
     assert seen[2] is None
+
+
+def test_optimal_budget_counts_from_the_call_of_decide(monkeypatch):
+    """What building the slot's problem took comes off the search's budget, so the whole
+    decision keeps ``time_budget_s`` (10k x 100: a slot within 10 s, bench_scale.py)."""
+    import time
+
+    import schedulers.optimal as module
+
+    budgets = []
+    real_solve, real_failures = module.solve_optimum, module.with_failures
+
+    def slow_failures(observation):
+        time.sleep(0.3)
+        return real_failures(observation)
+
+    monkeypatch.setattr(module, "with_failures", slow_failures)
+    monkeypatch.setattr(module, "solve_optimum",
+                        lambda p, **kw: budgets.append(kw["time_budget_s"]) or real_solve(p, **kw))
+    rng = np.random.default_rng(6)
+    net = random_network(rng, 6, 2)
+    for budget, expected in ((2.0, 1.7), (0.2, 0.0)):
+        scheduler = module.Optimal(time_budget_s=budget)
+        scheduler.reset(0, net)
+        scheduler.decide(random_observation(rng, 6, 2, network=net, iotd=np.arange(6)))
+        assert expected - 0.1 < budgets[-1] <= expected
+    scheduler = module.Optimal(time_budget_s=None)
+    scheduler.reset(0, net)
+    scheduler.decide(random_observation(rng, 6, 2, network=net, iotd=np.arange(6)))
+    assert budgets[-1] is None

@@ -112,7 +112,7 @@ def test_make_passes_params_over_registered_defaults():
     assert make("greedy", max_tasks_per_mec=4).max_tasks_per_mec == 4
     assert make("optimal", starts=2, exhaustive_limit=10).params == {
         "starts": 2, "exhaustive_limit": 10, "backlog": False,
-        "time_budget_s": 10.0}
+        "time_budget_s": 9.0}
 
 
 def test_spec_returns_the_registration_with_read_only_defaults():
