@@ -116,3 +116,58 @@ def test_only_worlds_with_many_links_are_drawn_ahead():
     near = World(load_scenario(DENSE, ["output.channels=false", "iotds.count=4000",
                                        "channel.candidate_mecs=3"]))
     assert near.links == 12_000 and not worth_it(near, 1000)  # candidate links
+
+
+def test_the_switch_interval_is_lowered_only_while_a_slot_is_drawn(monkeypatch):
+    """A thread retaking the GIL waits up to the switch interval: lowered during a draw."""
+    import sys
+
+    world = World(load_scenario(DENSE, ["output.channels=false"]))
+    seen = []
+
+    def next_slot(self):
+        seen.append((threading.current_thread().name, sys.getswitchinterval()))
+        return NEXT_SLOT(self)
+
+    monkeypatch.setattr(World, "next_slot", next_slot)
+    before = sys.getswitchinterval()
+    ahead = WorldAhead(world)
+    ahead.next_slot(more=True)
+    ahead.next_slot(more=True)
+    lowered = pytest.approx(prefetch.SWITCH_INTERVAL_S)  # kept in whole microseconds
+    assert sys.getswitchinterval() == lowered  # slot 2 is being drawn
+    ahead.next_slot(more=False)
+    assert sys.getswitchinterval() == before
+    ahead.next_slot(more=True)
+    ahead.close()  # a stopped run
+    assert sys.getswitchinterval() == before
+    # after more=False the engine's thread draws the next slot
+    main, thread = ("MainThread", before), ("mecsim-world", lowered)
+    assert seen == [main, thread, thread, main, thread]
+
+
+def test_large_calls_draw_the_same_world_in_fewer_calls(monkeypatch):
+    from mecsim.physics.fading import SumOfSinusoids
+
+    calls = [0]
+    power = SumOfSinusoids._power
+
+    def counted(self, *args):
+        calls[0] += 1
+        return power(self, *args)
+
+    monkeypatch.setattr(SumOfSinusoids, "_power", counted)
+    scenario = load_scenario(DENSE, ["output.channels=false", "iotds.count=4000",
+                                     "mecs.count=6", "channel.fading.step_s=1.0"])
+    plain, large = World(scenario), World(scenario)
+    large.draw_in_large_calls()
+    for _ in range(3):
+        calls[0] = 0
+        a = plain.next_slot()
+        plain_calls, calls[0] = calls[0], 0
+        b = large.next_slot()
+        assert plain_calls > calls[0] == 1  # 24,000 links x sinusoids: many cache-sized calls
+        for field in ("distance_m", "gains", "iotd", "arrival_s", "data_bits", "cycles"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+        iotd, mec = np.arange(0, 4000, 7), np.arange(0, 4000, 7) % 6
+        np.testing.assert_array_equal(a.channel.gains(iotd, mec), b.channel.gains(iotd, mec))

@@ -21,6 +21,7 @@ from mecsim.engine.normals import NormalsAhead
 from mecsim.physics.arrivals import make_arrivals, make_distribution
 from mecsim.physics.fading import (
     SPEED_OF_LIGHT_MPS,
+    THREAD_EVAL_CHUNK,
     Fading,
     Shadowing,
     SumOfSinusoids,
@@ -131,6 +132,7 @@ class World:
             self._ar1 = Fading(n, cols, rng["fading"], rician_k=rician_k)
         self._rng_shadowing = rng["shadowing"]
         self._normals: NormalsAhead | None = None  # draw_normals_ahead
+        self._eval_chunk: int | None = None  # draw_in_large_calls (None: cache-sized)
         self._shadowing = Shadowing(n, cols, self._rng_shadowing, std_db=fad.shadowing_std_db,
                                     decorrelation_m=fad.shadowing_decorrelation_m)
         self._shadow_db: np.ndarray | None = None  # [dB] shadowing at the next epoch
@@ -183,6 +185,16 @@ class World:
         self._normals = NormalsAhead(self._rng_shadowing, block)
         self._shadowing.draw_with(self._normals.take)
         return True
+
+    def draw_in_large_calls(self) -> None:
+        """Evaluate the epoch's fading in fewer, larger numpy calls from now on.
+
+        For a world drawn in a background thread beside the engine's Python
+        (:class:`mecsim.engine.prefetch.WorldAhead`): every numpy call gives the GIL back and
+        must take it again, and there each take waits for the engine's thread to let go.
+        The values are the same, bit for bit.
+        """
+        self._eval_chunk = THREAD_EVAL_CHUNK
 
     @property
     def normals_ahead(self) -> bool:
@@ -244,7 +256,7 @@ class World:
 
         channel = SlotChannel(time_s, self._step_s, steps, gain_fn)
         distance.flags.writeable = False  # schedulers see it (Observation.distance_m)
-        power0 = self._sos.power(travelled) if fading is None else fading[0]
+        power0 = self._sos.power(travelled, self._eval_chunk) if fading is None else fading[0]
         gains = self._gain(distance, power0, shadow_db[0])
         if cand is not None:  # gain 0: no link
             linked = gains
