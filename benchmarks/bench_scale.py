@@ -63,6 +63,13 @@ OPTIMAL_AT_SIZE = ["iotds.count=10000", "mecs.count=100", "mecs.cpu_hz=50e9",
                    "output.channels=false", "slots=4"]
 
 
+def _scaled_down(overrides: list[str]) -> list[str]:
+    """``--quick``: 10,000 x 100 in 1 km^2 becomes 1,000 x 10 in 0.1 km^2."""
+    return [o.replace("iotds.count=10000", "iotds.count=1000")
+            .replace("mecs.count=100", "mecs.count=10")
+            .replace("area_m=[1000,1000]", "area_m=[316,316]") for o in overrides]
+
+
 # --------------------------------------------------------------------------- 1. floor
 #
 # The floor is what the same simulation cannot avoid: the world's numpy work (mobility,
@@ -135,9 +142,7 @@ def floor(overrides: list[str]) -> dict:
 def floor_rows(table: Table, quick: bool) -> None:
     overrides = [*SCALE, STABLE_CYCLES, "slots=20"]
     if quick:
-        overrides = [o.replace("iotds.count=10000", "iotds.count=1000")
-                     .replace("mecs.count=100", "mecs.count=10")
-                     .replace("area_m=[1000,1000]", "area_m=[316,316]") for o in overrides]
+        overrides = _scaled_down(overrides)
     print(f"[1] floor: {' '.join(overrides)} ...", flush=True)
     f = floor(overrides)
     tag = " (quick)" if quick else ""
@@ -160,9 +165,7 @@ def memory_rows(table: Table, quick: bool) -> None:
     # at 10k x 100), so a sample there reads low
     base = [*SCALE, STABLE_CYCLES, "slots=310"]
     if quick:
-        base = [o.replace("iotds.count=10000", "iotds.count=1000")
-                .replace("mecs.count=100", "mecs.count=10")
-                .replace("area_m=[1000,1000]", "area_m=[316,316]") for o in base]
+        base = _scaled_down(base)
     marks = [100, 200, 300]
     print(f"[2] memory: {' '.join(base)} ...", flush=True)
     s = scale(base, marks)
@@ -242,9 +245,7 @@ def optimal_at_size(overrides: list[str]) -> dict:
 def optimal_rows(table: Table, quick: bool) -> None:
     overrides = list(OPTIMAL_AT_SIZE)
     if quick:
-        overrides = [o.replace("iotds.count=10000", "iotds.count=1000")
-                     .replace("mecs.count=100", "mecs.count=10")
-                     .replace("area_m=[1000,1000]", "area_m=[316,316]") for o in overrides]
+        overrides = _scaled_down(overrides)
     print(f"[4] optimal at size: {' '.join(overrides)} ...", flush=True)
     o = optimal_at_size(overrides)
     tag = " (quick)" if quick else ""
