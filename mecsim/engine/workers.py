@@ -2,8 +2,9 @@
 
 Every scheduler of a run simulates its own copy of the world from the same streams (common
 random numbers), so the schedulers do not depend on each other. With ``workers`` > 1 the
-runner forks one worker process per scheduler, at most ``workers`` at once, started in run
-order. The results are a serial run's, bit for bit.
+runner forks one worker process per scheduler, at most ``workers`` at once, the longest
+expected first (:func:`mecsim.preflight.longest_first`: ``optimal`` and the learners before
+the baselines, else in run order). The results are a serial run's, bit for bit.
 
 **The folder's protocol is the serial run's.** A worker writes its scheduler's rows to
 hidden temporary parts and hands each commit to the parent: the figures it counts and its
@@ -51,7 +52,7 @@ from typing import Any
 
 from mecsim.engine.interrupt import STOP_SIGNALS, Interrupted, StopRequest
 from mecsim.engine.runner import RunFiles, SchedulerResult, _signals_held, run_one
-from mecsim.preflight import usable_cpus
+from mecsim.preflight import longest_first, usable_cpus
 
 TICK_S = 0.05  # [s] a worker sends its progress at most this often
 POLL_S = 0.1  # [s] the parent looks at its stop request at least this often
@@ -82,7 +83,7 @@ def run_in_workers(scenario, specs, results: list[SchedulerResult], files: RunFi
         Exception: What a worker raised other than its scheduler's error.
     """
     context = multiprocessing.get_context("fork")
-    waiting = [k for k, r in enumerate(results) if not r.complete]
+    waiting = [k for k in longest_first(scenario, specs) if not results[k].complete]
     running: dict[int, _Worker] = {}
     failures: list[BaseException] = []
     try:
