@@ -241,3 +241,48 @@ def test_the_one_point_interpolation_is_numpys_bit_for_bit():
             want = float(np.interp(x, grid, cum))
             got = _interp(x, cum.tolist())
             assert got == want or (got != got and want != want), (x, got, want)
+
+
+def _uplink_calls(monkeypatch, ahead: int, name: str = "random"):
+    """Run ``name`` on 40 slots of dense_100 with ``QUEUED_AHEAD = ahead``; return the
+    rows, the slot records and the calls of the uplink's rates."""
+    from mecsim.config import load_scenario
+    from mecsim.engine import lines
+    from mecsim.engine.simulation import Simulation
+    from mecsim.registry import make
+
+    monkeypatch.setattr(lines, "QUEUED_AHEAD", ahead)
+    scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "dense_100.yaml",
+                             ["slots=40", "output.channels=false", "tasks.deadline_s=1.5"])
+    rows, slots, calls = [], [], [0]
+    scheduler = make(name)
+    sim = Simulation(scenario, scheduler, name, scenario.seed, on_tasks=rows.append,
+                     on_slot=slots.append)
+    rates = sim.uplink._rates
+
+    def counted(*args):
+        calls[0] += 1
+        return rates(*args)
+
+    sim.uplink._rates = counted
+    scheduler.reset(0, sim.network)
+    sim.run(scenario.slots)
+    sim.finish()
+    sim.close()
+    return rows, slots, calls[0]
+
+
+@pytest.mark.parametrize(("name", "share"), [("random", 0.8), ("lyapunov", 1.0)])
+def test_an_epoch_computes_the_next_queued_jobs_rates_with_the_heads(monkeypatch, name, share):
+    """A job that starts mid-slot finds its rates ready: fewer calls, the same run
+    (``random``'s long queues: 7.4-7.8 -> 6.3-6.4 s on dense_100)."""
+    rows, slots, calls = _uplink_calls(monkeypatch, 1, name)
+    ref_rows, ref_slots, ref_calls = _uplink_calls(monkeypatch, 0, name)
+    assert calls < share * ref_calls
+    for mine, ref in ((rows, ref_rows), (slots, ref_slots)):
+        assert len(mine) == len(ref)
+        for x, y in zip(mine, ref, strict=True):
+            for key in x:
+                if key != "decision_s":
+                    np.testing.assert_array_equal(np.asarray(x[key]), np.asarray(y[key]),
+                                                  err_msg=key)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
-from itertools import count
+from itertools import count, islice
 
 import numpy as np
 import simpy
@@ -28,6 +28,9 @@ from simpy.events import Timeout
 
 RatesFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 _BATCH_PLAN = 8  # jobs planned at once from which their finish times are one numpy pass
+# Jobs queued behind each line's job in service whose rates an epoch computes with the
+# heads' (one call): a job that starts mid-slot then needs no call of its own
+QUEUED_AHEAD = 1
 
 
 class Job:
@@ -144,7 +147,22 @@ class FcfsLines:
         self._edges = start_s + step_s * np.arange(1, steps + 1)  # [s] step ends
         self._spans = np.diff(self._edges)  # [s] of steps 1.. (as the edges round them)
         self._ready.clear()  # the old slot's rates
+        self._prepare_ahead()
         self._plan(list(self._queues), start_s)
+
+    def _prepare_ahead(self) -> None:
+        """The new slot's rates of each job in service and the next ``QUEUED_AHEAD``."""
+        if QUEUED_AHEAD <= 0 or not self._queues:
+            return
+        devs, jobs = [], []
+        for dev, queue in self._queues.items():
+            for job in islice(queue, 0, 1 + QUEUED_AHEAD):
+                devs.append(dev)
+                jobs.append(job)
+        self._prepare(devs, jobs)
+        ready = self._ready
+        for queue in self._queues.values():
+            queue[0].rates = ready.pop(queue[0])[0]  # in service: as _start would
 
     def add(self, iotd: np.ndarray, jobs: list[Job], now: float) -> None:
         """Queue ``jobs[k]`` on the line of ``iotd[k]``, in order; idle lines start at once.
