@@ -243,8 +243,9 @@ def mecsim_env(flush_s: str | None) -> dict:
 
 
 def start_run(out: Path, flush_s: str | None = "0.05", slots: int = 300,
-              workers: str = "auto") -> subprocess.Popen:
-    """``mecsim run`` of tiny in a subprocess; ``workers``: ``--workers`` (auto: workers here)."""
+              workers: str = "2") -> subprocess.Popen:
+    """``mecsim run`` of tiny in a subprocess; ``workers``: ``--workers`` (2: worker processes
+    even where ``auto`` would run a run this short in one process)."""
     args = ("--slots", str(slots), *RUN_ARGS[2:], "--workers", workers)
     return subprocess.Popen([sys.executable, "-m", "mecsim", "run", TINY, "--out", str(out),
                              *args], cwd=ROOT, env=mecsim_env(flush_s),
